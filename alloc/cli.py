@@ -1,0 +1,166 @@
+"""Command-line interface: ``alloc run | list | validate``.
+
+The only layer that prints. Bad input is reported as one line ``error: <file>: <field>: <problem>``
+with exit status 2 and no traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from alloc.errors import AllocError
+from alloc.inputs import year_label
+
+EXIT_BAD_INPUT = 2
+
+
+def _reports_errors(func):
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except AllocError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_BAD_INPUT)
+        except OSError as exc:
+            click.echo(f"error: {getattr(exc, 'filename', '') or ''}: {exc.strerror or exc}",
+                       err=True)
+            sys.exit(EXIT_BAD_INPUT)
+    return wrapper
+
+
+@click.group()
+@click.version_option(package_name="alloc")
+def main():
+    """alloc: NHS England specialised services allocation modelling."""
+
+
+def _summary_text(result) -> str:
+    from alloc.io.tables import summary
+
+    table = summary(result)
+    first, last = year_label(int(result["year"][0])), year_label(int(result["year"][-1]))
+    lines = [f"{'ICB':<4} {'name':<44} {'baseline ' + first:>18} {'allocation ' + last:>20} "
+             f"{'DfT ' + first + ' -> ' + last:>24}",
+             f"{'':<4} {'':<44} {'(£m)':>18} {'(£m)':>20} {'(%)':>24}"]
+    for row in table.itertuples():
+        name = row.icb_name.removeprefix("NHS ").removesuffix(" ICB")[:44]
+        lines.append(f"{row.icb:<4} {name:<44} {row.baseline_gbp / 1e6:>18,.1f} "
+                     f"{row.final_allocation_gbp / 1e6:>20,.1f} "
+                     f"{100 * row.dft_start:>+12.2f} -> {100 * row.dft_end:>+8.2f}")
+    total_base = table["baseline_gbp"].sum() / 1e6
+    total_end = table["final_allocation_gbp"].sum() / 1e6
+    lines.append(f"{'':<4} {'England (42 ICBs)':<44} {total_base:>18,.1f} {total_end:>20,.1f}")
+    return "\n".join(lines)
+
+
+@main.command()
+@click.argument("scenario", required=False, default="default")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a scenario value, e.g. --set policy.min_growth=0.02 (repeatable).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Results folder (default: results/<scenario name>).")
+@click.option("--force", is_flag=True, help="Replace an existing results folder.")
+@click.option("--quiet", is_flag=True, help="Do not print the summary table.")
+@_reports_errors
+def run(scenario, overrides, out_dir, force, quiet):
+    """Run SCENARIO (a TOML file or a shipped scenario name; default: default)."""
+    from alloc.engine import run as run_scenario
+    from alloc.io.results import RESULT_FILES, write_results
+    from alloc.scenario import load_scenario
+
+    started = time.perf_counter()
+    spec, path, raw = load_scenario(scenario, list(overrides))
+    out_dir = out_dir or Path("results") / spec.name
+    if out_dir.exists() and not force:
+        raise AllocError(out_dir, "output folder", "already exists; choose another with --out or "
+                         "pass --force to replace it")
+    result = run_scenario(spec, scenario_path=path, raw=raw)
+    written = write_results(result, out_dir, force=force)
+    if not quiet:
+        click.echo(f"Scenario '{spec.name}': {spec.description}")
+        click.echo(f"Policy: {result.attrs['policy_name']} ({result.attrs['policy_kind']}); "
+                   f"formula: {result.attrs['formula_name']}; convergence on "
+                   f"{result.attrs['convergence_level']} allocations. Money in cash GBP.\n")
+        click.echo(_summary_text(result))
+        relaxed = [f"{year_label(int(y))}: {s}" for y, s in
+                   zip(result["year"].values, result["policy_status"].values) if s != "ok"]
+        for line in relaxed:
+            click.echo(f"note: {line}")
+    click.echo(f"\nWrote {', '.join(RESULT_FILES)} to {written}/ "
+               f"in {time.perf_counter() - started:.1f} s")
+
+
+@main.command("list")
+@click.argument("what", type=click.Choice(["icbs", "policies", "scenarios", "formulas",
+                                           "services"]))
+@_reports_errors
+def list_(what):
+    """List ICBs, policies, scenarios, formulas or service lines."""
+    from alloc.resources import list_named
+
+    if what in ("policies", "scenarios", "formulas"):
+        kind = {"policies": "policy", "scenarios": "scenarios", "formulas": "formula"}[what]
+        from alloc.resources import models_dir
+        from alloc.specs import read_toml
+
+        for name in list_named(kind):
+            data = read_toml(models_dir() / kind / f"{name}.toml")
+            click.echo(f"{name:<24} {data.get('description', '')}")
+        return
+    from alloc.inputs import load_inputs
+
+    inputs = load_inputs()
+    if what == "icbs":
+        for code, name, region in zip(inputs["icb"].values, inputs["icb_name"].values,
+                                      inputs["region"].values):
+            click.echo(f"{code:<4} {name:<60} {region}")
+    else:
+        for svc, name in zip(inputs["service"].values, inputs["service_name"].values):
+            click.echo(f"{svc:<24} {name}")
+
+
+@main.command()
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Scenario overrides to validate with the scenario.")
+@_reports_errors
+def validate(path, overrides):
+    """Validate a dataset folder or a scenario / policy / formula TOML (default: embedded data)."""
+    from alloc.inputs import load_inputs
+
+    if path is None or path.is_dir():
+        inputs = load_inputs(path)
+        click.echo(f"ok: dataset {inputs.attrs['data_folder']} ({inputs.sizes['icb']} ICBs, "
+                   f"{inputs.sizes['service']} service lines, base year "
+                   f"{year_label(inputs.attrs['base_year'])})")
+        return
+    from alloc.specs import read_toml
+
+    data = read_toml(path)
+    if "kind" in data:
+        from alloc.policy import load_policy
+
+        policy, _ = load_policy(path)
+        click.echo(f"ok: policy {policy.name} ({policy.kind})")
+    elif "services" in data:
+        from alloc.needs import load_formula
+
+        formula, _ = load_formula(path)
+        click.echo(f"ok: formula {formula.name} ({len(formula.services)} service lines)")
+    else:
+        from alloc.engine import run as run_scenario
+        from alloc.scenario import load_scenario
+
+        spec, spath, raw = load_scenario(path, list(overrides))
+        run_scenario(spec, scenario_path=spath, raw=raw)
+        click.echo(f"ok: scenario {spec.name} runs and meets every invariant")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,257 @@
+"""The one pipeline: ``run(scenario) -> xr.Dataset``.
+
+inputs -> population projection -> envelope -> needs-based targets -> pace-of-change glide path
+-> labelled result with provenance, checked against the run-time invariants.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from alloc import __version__
+from alloc.errors import AllocError
+from alloc.inputs import load_inputs, year_label
+from alloc.kernels import pace
+from alloc.needs import distance_from_target, load_formula, project_population, target_shares
+from alloc.policy import STATUS_MESSAGES, bounds, kernel_arrays, load_policy, resolve_year_param
+from alloc.scenario import Scenario, load_scenario, resolve_data_folder, scenario_hash
+
+ENVELOPE_RTOL = 1e-6  # run-time check: sum of allocations equals the envelope
+BOUND_RTOL = 1e-9  # run-time check: floors and caps respected
+
+
+def _assumption(inputs: xr.Dataset, name: str) -> float:
+    return json.loads(inputs.attrs["assumptions"])[name]["value"]
+
+
+def envelope_path(total_base: float, years: list[int], growth, source: str) -> np.ndarray:
+    """Envelope per year [GBP]: ``E[t] = E[t-1] * (1 + g[t])`` from the base-year total.
+
+    ``years`` starts with the base year; ``growth`` is a number or a year-keyed table.
+    """
+    env = [total_base]
+    for year in years[1:]:
+        try:
+            g = resolve_year_param(growth, year)
+        except ValueError as exc:
+            raise AllocError(source, "envelope_growth", str(exc)) from None
+        env.append(env[-1] * (1.0 + g))
+    return np.array(env)
+
+
+def _check_years(scenario: Scenario, inputs: xr.Dataset, source: str) -> list[int]:
+    data_base = int(inputs.attrs["base_year"])
+    base = scenario.base_year if scenario.base_year is not None else data_base
+    if base != data_base:
+        raise AllocError(source, "base_year", f"expected the baseline's year "
+                         f"{year_label(data_base)} (baseline.csv), found {year_label(base)}")
+    if not base < scenario.end_year <= base + 30:
+        raise AllocError(source, "end_year", f"expected a year after {year_label(base)} and at "
+                         f"most 30 years on, found {year_label(scenario.end_year)}")
+    return list(range(base, scenario.end_year + 1))
+
+
+def _solve(base: np.ndarray, targets: np.ndarray, envelopes: np.ndarray, arrays: dict,
+           relax: bool):
+    """Run the glide-path kernel for a batch of independent units (ICB totals or service lines)."""
+    n_batch, n_year, n = targets.shape
+    alloc = np.empty((n_batch, n_year, n))
+    lam = np.empty((n_batch, n_year))
+    status = np.empty((n_batch, n_year), dtype=np.int64)
+    gap = np.empty((n_batch, n_year))
+    pace.glide_path(base, targets, envelopes, arrays["conv"], arrays["w_prev"],
+                    arrays["w_target"], arrays["floor_mult"], arrays["cap_mult"],
+                    arrays["below_target"], relax, alloc, lam, status, gap)
+    return alloc, lam, status, gap
+
+
+def _raise_infeasible(status, gap, years, units, envelopes, source):
+    infeasible = (status == pace.STATUS_FLOORS_EXCEED_ENVELOPE) | (
+        status == pace.STATUS_CAPS_BELOW_ENVELOPE)
+    if not infeasible.any():
+        return
+    b, y = map(int, np.argwhere(infeasible)[0])
+    which = "floors" if status[b, y] == pace.STATUS_FLOORS_EXCEED_ENVELOPE else "caps"
+    field = "min_growth / max_below_target" if which == "floors" else "max_growth"
+    unit = "" if units is None else f" for service line '{units[b]}'"
+    raise AllocError(source, field, f"policy infeasible in {year_label(years[y + 1])}{unit}: the "
+                     f"{which} {'exceed' if which == 'floors' else 'fall short of'} the envelope "
+                     f"of £{envelopes[b, y]:,.0f} by £{gap[b, y]:,.0f}; loosen the {which} or set "
+                     "fallback = \"relax\" in the policy")
+
+
+def check_invariants(alloc, base, targets, envelopes, arrays, status, source):
+    """Run-time invariants: sum = envelope, bounds respected, no NaN, no negative money."""
+    n_batch, n_year, _ = alloc.shape
+    if not np.isfinite(alloc).all():
+        raise AllocError(source, "allocation", "internal check failed: NaN or infinite allocation")
+    if (alloc < 0).any():
+        raise AllocError(source, "allocation", "the policy produced a negative allocation; "
+                         "check floors, caps and the envelope")
+    totals = alloc.sum(axis=-1)
+    if not np.allclose(totals, envelopes, rtol=ENVELOPE_RTOL, atol=0):
+        raise AllocError(source, "allocation", "internal check failed: allocations do not sum "
+                         "to the envelope")
+    for b in range(n_batch):
+        prev = base[b]
+        for y in range(n_year):
+            lower, upper = bounds(arrays, prev, targets[b, y], y, b)
+            uniform = prev * envelopes[b, y] / prev.sum()
+            if status[b, y] == pace.STATUS_FLOORS_RELAXED:
+                lower = np.minimum(lower, uniform)
+            if status[b, y] == pace.STATUS_CAPS_RELAXED:
+                upper = np.maximum(upper, uniform)
+            scale = BOUND_RTOL * envelopes[b, y]
+            if (alloc[b, y] < lower - scale).any() or (alloc[b, y] > upper + scale).any():
+                raise AllocError(source, "allocation", "internal check failed: a floor or cap "
+                                 f"is not respected in {y}")
+            prev = alloc[b, y]
+
+
+def run(scenario: Scenario | str | Path | None = None, overrides: list[str] | None = None,
+        scenario_path: Path | None = None, raw: dict | None = None) -> xr.Dataset:
+    """Run one scenario end to end.
+
+    Parameters
+    ----------
+    scenario : Scenario, str or Path, optional
+        A validated scenario, or a scenario file / shipped scenario name (default ``default``).
+    overrides : list of str, optional
+        ``KEY=VALUE`` overrides applied when loading from a file.
+
+    Returns
+    -------
+    xarray.Dataset
+        Dimensions ``icb``, ``year`` (base year first), ``service``. Money in GBP (cash):
+        ``baseline`` (icb), ``baseline_by_service`` (icb, service), ``envelope`` (year),
+        ``target`` (icb, year) and ``target_by_service`` (icb, service, year) with
+        ``target = target_share * envelope``, ``allocation`` (icb, year), ``dft`` (icb, year)
+        = (allocation - target) / target [fraction], ``growth`` (icb, year) [fraction on the
+        previous year], ``population`` [persons], ``allocation_per_head`` [GBP per person],
+        ``policy_status`` (year). Provenance in the attributes.
+    """
+    if not isinstance(scenario, Scenario):
+        scenario, scenario_path, raw = load_scenario(scenario, overrides)
+    scenario_path = Path(scenario_path) if scenario_path else Path("<scenario>")
+    raw = raw if raw is not None else scenario.model_dump(mode="json")
+    source = str(scenario_path)
+
+    inputs = load_inputs(resolve_data_folder(scenario, scenario_path))
+    formula, formula_path = load_formula(scenario.formula, scenario_path.parent)
+    overrides_for_policy = {k: v for k, v in scenario.policy.model_dump().items() if k != "use"}
+    policy, policy_path = load_policy(scenario.policy.use, overrides_for_policy,
+                                      scenario_path.parent, source=f"{source} [policy]")
+    years = _check_years(scenario, inputs, source)
+    proj_years = years[1:]
+
+    pop_growth = scenario.population_growth
+    if pop_growth is None:
+        pop_growth = _assumption(inputs, "population_growth")
+    deflator = scenario.gdp_deflator_growth
+    if deflator is None:
+        deflator = _assumption(inputs, "gdp_deflator_growth")
+    env_growth = scenario.envelope_growth
+    if env_growth is None:
+        env_growth = _assumption(inputs, "envelope_growth")
+
+    population = project_population(inputs["gp_pop"], years, pop_growth)
+    baseline_svc = inputs["baseline"]
+    envelope = envelope_path(float(baseline_svc.sum()), years, env_growth, source)
+    service_share = (baseline_svc.sum("icb") / baseline_svc.sum()).values  # (S,)
+    env_svc = envelope[None, :] * service_share[:, None]  # (S, Y+1)
+    share_svc = target_shares(inputs, formula, formula_path, population)  # (icb, service, year)
+    target_svc = share_svc * xr.DataArray(env_svc, dims=("service", "year"),
+                                          coords={"service": inputs["service"], "year": years})
+
+    arrays = kernel_arrays(policy, proj_years, population.transpose("year", "icb").values,
+                           deflator, str(policy_path))
+    relax = policy.fallback == "relax"
+    tsvc = target_svc.transpose("service", "year", "icb").values  # (S, Y+1, N)
+    if scenario.convergence_level == "total":
+        base = baseline_svc.sum("service").values[None, :]
+        targets = tsvc.sum(axis=0)[None, 1:, :]
+        envs = envelope[None, 1:]
+        units = None
+    else:
+        base = baseline_svc.transpose("service", "icb").values
+        targets = tsvc[:, 1:, :]
+        envs = env_svc[:, 1:]
+        units = list(inputs["service"].values)
+    alloc, lam, status, gap = _solve(base, targets, envs, arrays, relax)
+    _raise_infeasible(status, gap, years, units, envs, str(policy_path))
+    check_invariants(alloc, base, targets, envs, arrays, status, source)
+
+    # Base year first, then the projection; per-service allocations only at service level.
+    path = np.concatenate([base[:, None, :], alloc], axis=1)  # (B, Y+1, N)
+    coords = {"year": years, "icb": inputs["icb"]}
+    allocation = xr.DataArray(path.sum(axis=0), dims=("year", "icb"), coords=coords).T
+    target = target_svc.sum("service")
+    result = xr.Dataset(coords=inputs[["icb_name", "region", "region_code", "ons_code", "lat",
+                                       "lon"]].coords)
+    result = result.assign_coords(service=inputs["service"], year=years,
+                                  service_name=inputs["service_name"],
+                                  programme_of_care=inputs["programme_of_care"],
+                                  pathway=inputs["pathway"])
+    money = {"units": "GBP", "price_base": "cash"}
+    result["baseline"] = baseline_svc.sum("service").assign_attrs(
+        money, long_name=f"historic-cost baseline {year_label(years[0])}")
+    result["baseline_by_service"] = baseline_svc.assign_attrs(money)
+    result["envelope"] = xr.DataArray(envelope, dims="year", coords={"year": years},
+                                      attrs=dict(money, long_name="national envelope"))
+    result["target_share"] = (target / envelope_da(envelope, years)).assign_attrs(
+        units="1", long_name="target share of the envelope")
+    result["target_share_by_service"] = share_svc.assign_attrs(units="1")
+    result["target"] = target.assign_attrs(money, long_name="needs-based target")
+    result["target_by_service"] = target_svc.assign_attrs(money)
+    result["allocation"] = allocation.assign_attrs(money, long_name="allocation")
+    if units is not None:
+        result["allocation_by_service"] = xr.DataArray(
+            path, dims=("service", "year", "icb"),
+            coords={"service": inputs["service"], "year": years, "icb": inputs["icb"]},
+        ).transpose("icb", "service", "year").assign_attrs(money)
+    result["dft"] = distance_from_target(allocation, target).assign_attrs(
+        units="1", long_name="distance from target (allocation - target) / target; negative = under")
+    result["growth"] = (allocation / allocation.shift(year=1) - 1).assign_attrs(
+        units="1", long_name="cash growth on the previous year")
+    result["population"] = population.assign_attrs(units="persons",
+                                                    long_name="GP-registered population")
+    result["allocation_per_head"] = (allocation / population).assign_attrs(
+        units="GBP per person", price_base="cash")
+    worst = np.concatenate([[pace.STATUS_OK], status.max(axis=0)])
+    result["policy_status"] = xr.DataArray(
+        [STATUS_MESSAGES[int(s)] for s in worst], dims="year", coords={"year": years})
+    result = result.transpose("icb", "service", "year", ...)
+    result.attrs.update(
+        alloc_version=__version__,
+        scenario_name=scenario.name,
+        scenario_description=scenario.description,
+        scenario_file=source,
+        scenario_hash=scenario_hash(raw),
+        scenario_json=json.dumps(raw, sort_keys=True),
+        policy_name=policy.name,
+        policy_kind=policy.kind,
+        policy_json=policy.model_dump_json(),
+        formula_name=formula.name,
+        convergence_level=scenario.convergence_level,
+        input_hash=inputs.attrs["input_hash"],
+        data_folder=inputs.attrs["data_folder"],
+        assumptions_json=inputs.attrs["assumptions"],
+        envelope_growth=json.dumps(env_growth),
+        population_growth=pop_growth,
+        gdp_deflator_growth=deflator,
+        seed=0,
+        price_base="cash",
+        base_year=years[0],
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )
+    return result
+
+
+def envelope_da(envelope: np.ndarray, years: list[int]) -> xr.DataArray:
+    """Envelope as a labelled array over ``year`` [GBP]."""
+    return xr.DataArray(envelope, dims="year", coords={"year": years})

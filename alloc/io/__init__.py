@@ -1,0 +1,1 @@
+"""Writers and readers at the edge of the package (NetCDF, CSV, Excel)."""
