@@ -198,30 +198,31 @@ def run(scenario: Scenario | str | Path | None = None, overrides: list[str] | No
                                   programme_of_care=inputs["programme_of_care"],
                                   pathway=inputs["pathway"])
     money = {"units": "GBP", "price_base": "cash"}
-    result["baseline"] = baseline_svc.sum("service").assign_attrs(
-        money, long_name=f"historic-cost baseline {year_label(years[0])}")
-    result["baseline_by_service"] = baseline_svc.assign_attrs(money)
+    result["baseline"] = _labelled(baseline_svc.sum("service"), money,
+                                   long_name=f"historic-cost baseline {year_label(years[0])}")
+    result["baseline_by_service"] = _labelled(baseline_svc, money)
     result["envelope"] = xr.DataArray(envelope, dims="year", coords={"year": years},
                                       attrs=dict(money, long_name="national envelope"))
-    result["target_share"] = (target / envelope_da(envelope, years)).assign_attrs(
-        units="1", long_name="target share of the envelope")
-    result["target_share_by_service"] = share_svc.assign_attrs(units="1")
-    result["target"] = target.assign_attrs(money, long_name="needs-based target")
-    result["target_by_service"] = target_svc.assign_attrs(money)
-    result["allocation"] = allocation.assign_attrs(money, long_name="allocation")
+    result["target_share"] = _labelled(target / envelope_da(envelope, years), units="1",
+                                       long_name="target share of the envelope")
+    result["target_share_by_service"] = _labelled(share_svc, units="1")
+    result["target"] = _labelled(target, money, long_name="needs-based target")
+    result["target_by_service"] = _labelled(target_svc, money)
+    result["allocation"] = _labelled(allocation, money, long_name="allocation")
     if units is not None:
-        result["allocation_by_service"] = xr.DataArray(
-            path, dims=("service", "year", "icb"),
-            coords={"service": inputs["service"], "year": years, "icb": inputs["icb"]},
-        ).transpose("icb", "service", "year").assign_attrs(money)
-    result["dft"] = distance_from_target(allocation, target).assign_attrs(
-        units="1", long_name="distance from target (allocation - target) / target; negative = under")
-    result["growth"] = (allocation / allocation.shift(year=1) - 1).assign_attrs(
-        units="1", long_name="cash growth on the previous year")
-    result["population"] = population.assign_attrs(units="persons",
-                                                    long_name="GP-registered population")
-    result["allocation_per_head"] = (allocation / population).assign_attrs(
-        units="GBP per person", price_base="cash")
+        by_service = xr.DataArray(path, dims=("service", "year", "icb"),
+                                  coords={"service": inputs["service"], "year": years,
+                                          "icb": inputs["icb"]})
+        result["allocation_by_service"] = _labelled(by_service, money)
+    result["dft"] = _labelled(distance_from_target(allocation, target), units="1",
+                              long_name="distance from target (allocation - target) / target; "
+                              "negative = under target")
+    result["growth"] = _labelled(allocation / allocation.shift(year=1) - 1, units="1",
+                                 long_name="cash growth on the previous year")
+    result["population"] = _labelled(population, units="persons",
+                                     long_name="GP-registered population")
+    result["allocation_per_head"] = _labelled(allocation / population, units="GBP per person",
+                                              price_base="cash")
     worst = np.concatenate([[pace.STATUS_OK], status.max(axis=0)])
     result["policy_status"] = xr.DataArray(
         [STATUS_MESSAGES[int(s)] for s in worst], dims="year", coords={"year": years})
@@ -250,6 +251,13 @@ def run(scenario: Scenario | str | Path | None = None, overrides: list[str] | No
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
     return result
+
+
+def _labelled(da: xr.DataArray, *bases: dict, **attrs) -> xr.DataArray:
+    """A copy of ``da`` whose attributes are exactly ``bases`` + ``attrs`` (none inherited)."""
+    out = da.copy()
+    out.attrs = {k: v for base in bases for k, v in base.items()} | attrs
+    return out
 
 
 def envelope_da(envelope: np.ndarray, years: list[int]) -> xr.DataArray:

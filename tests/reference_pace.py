@@ -144,11 +144,11 @@ def _row(arr, b):
 
 
 def reference_glide_path(A0, T, E, conv, w_prev, w_target, floor_mult, cap_mult, below_target,
-                         relax) -> RefGlide:
+                         relax, n_batch=None) -> RefGlide:
     """Year-by-year projection exactly as documented in ``alloc.kernels.pace.glide_path``.
 
-    The batch size ``B`` is the largest leading axis among the per-scenario inputs (inputs with
-    a leading axis of 1 broadcast).
+    ``n_batch`` is the number of scenarios ``B`` (default: the largest leading axis among the
+    per-scenario inputs); inputs with a leading axis of 1 broadcast.
 
     Relax fallback: when the floors exceed the envelope, floors become ``min(L, r * A_prev)``
     and the year is re-solved (status FLOORS_RELAXED); when the caps fall short, caps become
@@ -159,7 +159,9 @@ def reference_glide_path(A0, T, E, conv, w_prev, w_target, floor_mult, cap_mult,
     """
     inputs = [A0, T, E, conv, w_prev, w_target, floor_mult, cap_mult, below_target]
     inputs = [np.asarray(a, dtype=float) for a in inputs]
-    n_batch = max(a.shape[0] for a in inputs)
+    if n_batch is None:
+        n_batch = max(a.shape[0] for a in inputs)
+    assert all(a.shape[0] in (1, n_batch) for a in inputs)
     n_year, n = inputs[1].shape[1], inputs[1].shape[2]
     A = np.full((n_batch, n_year, n), np.nan)
     lam = np.full((n_batch, n_year), np.nan)

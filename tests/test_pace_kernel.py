@@ -8,6 +8,7 @@ pure-Python path is held to the same oracle.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -78,7 +79,8 @@ _GLIDE_ARGS = ("A0", "T", "E", "conv", "w_prev", "w_target", "floor_mult", "cap_
 
 
 def reference_glide(prob):
-    return ref.reference_glide_path(*(prob[k] for k in _GLIDE_ARGS), prob["relax"])
+    return ref.reference_glide_path(*(prob[k] for k in _GLIDE_ARGS), prob["relax"],
+                                    n_batch=prob["shape"][0])
 
 
 # --------------------------------------------------------------------------------------------
@@ -268,13 +270,13 @@ def test_solve_matches_reference(prob):
     check_solve_against_reference(*prob)
 
 
-@settings(max_examples=_examples(1000, 150), **SETTINGS)
+@settings(max_examples=_examples(600, 100), **SETTINGS)
 @given(small_problems())
 def test_solve_matches_reference_small(prob):
     check_solve_against_reference(*prob)
 
 
-@settings(max_examples=_examples(1500, 100), **SETTINGS)
+@settings(max_examples=_examples(1000, 100), **SETTINGS)
 @given(random_problems() | small_problems())
 def test_solve_invariants(prob):
     check_solve_invariants(*prob)
@@ -286,7 +288,7 @@ def test_solve_invariants(prob):
         # all free, no bounds: lam solves sum(P) + lam*sum(W) = E
         ([1, 2, 3], [1, 1, 1], [-INF] * 3, [INF] * 3, 9.0, [2, 3, 4]),
         # one ICB capped, the others share the rest in proportion to W
-        ([1, 1, 1], [1, 1, 2], [-INF] * 3, [1.5, INF, INF], 6.0, [1.5, 1.5 + 1 / 6, 2 + 2 / 6]),
+        ([1, 1, 1], [1, 1, 2], [-INF] * 3, [1.5, INF, INF], 6.0, [1.5, 1 + 5 / 6, 1 + 10 / 6]),
         # flat segment: caps of the first ICB and floor of the second leave no free ICB between
         # lam = 1 and lam = 3; E hits that plateau so lam is not unique but A is
         ([0, 0], [1, 1], [-INF, 3], [1, INF], 4.0, [1, 3]),
@@ -334,7 +336,8 @@ def bad_inputs(draw):
     kind = draw(st.sampled_from(["L>U", "W<0", "P nan", "W nan", "L nan", "U nan"]))
     if kind == "L>U":
         lo = L[i] if np.isfinite(L[i]) else (U[i] if np.isfinite(U[i]) else 0.0)
-        L[i], U[i] = lo + draw(st.sampled_from([1e-9, 1.0, 1e6, INF])), lo
+        step = draw(st.sampled_from(["ulp", 1.0, 1e6, INF]))
+        L[i], U[i] = (np.nextafter(lo, INF) if step == "ulp" else lo + step), lo
         if not np.isfinite(L[i]) and draw(st.booleans()):
             U[i] = -INF  # L = +inf > U = -inf
     elif kind == "W<0":
@@ -589,4 +592,6 @@ def test_same_results_with_jit_disabled():
         env=env, cwd=root, capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-3000:]
-    assert " passed" in proc.stdout and "1 skipped" in proc.stdout, proc.stdout[-2000:]
+    passed = re.search(r"(\d+) passed", proc.stdout)
+    assert passed and int(passed.group(1)) >= 9, proc.stdout[-2000:]
+    assert "skipped" not in proc.stdout, proc.stdout[-2000:]
