@@ -1,0 +1,106 @@
+"""`alloc run` end to end through the CLI: files written, workbook consistent, no overwrite."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import openpyxl
+import pandas as pd
+import pytest
+import xarray as xr
+from click.testing import CliRunner
+
+from alloc.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory):
+    cwd = tmp_path_factory.mktemp("run")
+    before = os.getcwd()
+    os.chdir(cwd)
+    try:
+        result = CliRunner().invoke(main, ["run"], catch_exceptions=False)
+    finally:
+        os.chdir(before)
+    return result, cwd / "results" / "default"
+
+
+def test_run_prints_summary_and_writes_every_file(default_run):
+    result, out = default_run
+    assert result.exit_code == 0
+    for name in ("result.nc", "allocations.csv", "targets_by_service.csv", "summary.csv",
+                 "alloc_results.xlsx"):
+        assert (out / name).is_file(), name
+    assert "QE1" in result.output and "DfT 2025/26 -> 2030/31" in result.output
+    assert str(Path("results") / "default") in result.output
+    assert len([line for line in result.output.splitlines() if line[:3].isalnum()
+                and line[:1] == "Q"]) == 42
+
+
+def test_netcdf_csv_and_workbook_agree(default_run):
+    _, out = default_run
+    with xr.open_dataset(out / "result.nc", engine="h5netcdf") as ds:
+        ds = ds.load()
+    assert ds.attrs["scenario_name"] == "default"
+    for attr in ("alloc_version", "scenario_hash", "input_hash", "seed", "created"):
+        assert attr in ds.attrs
+    csv = pd.read_csv(out / "allocations.csv")
+    np.testing.assert_allclose(
+        csv.pivot(index="icb", columns="year", values="allocation_gbp").loc[ds["icb"].values],
+        ds["allocation"].transpose("icb", "year"), rtol=1e-12)
+    wb = openpyxl.load_workbook(out / "alloc_results.xlsx")
+    assert {"Summary", "Allocations", "Targets", "DfT", "Growth", "Parameters", "Provenance",
+            "Notes"} <= set(wb.sheetnames)
+    ws = wb["Allocations"]
+    header = [c.value for c in ws[1]]
+    last = header.index("2030/31 (£)") + 1
+    total = sum(ws.cell(row=r, column=last).value for r in range(2, ws.max_row + 1))
+    np.testing.assert_allclose(total, float(ds["allocation"].sel(year=2030).sum()), rtol=1e-12)
+    assert ws.freeze_panes == "D2"
+    assert ws.cell(row=2, column=last).number_format.startswith("£")
+    params = {r[0].value: r[1].value for r in wb["Parameters"].iter_rows(min_row=2)}
+    assert params["policy.kind"] == "common_dft"
+
+
+def test_existing_results_folder_needs_force(tmp_path, monkeypatch):
+    runner = CliRunner()
+    monkeypatch.chdir(tmp_path)
+    assert runner.invoke(main, ["run", "--quiet", "--out", "r"]).exit_code == 0
+    stamp = (Path("r") / "result.nc").stat().st_mtime_ns
+    again = runner.invoke(main, ["run", "--quiet", "--out", "r"])
+    assert again.exit_code == 2 and "--force" in again.output
+    assert (Path("r") / "result.nc").stat().st_mtime_ns == stamp
+    forced = runner.invoke(main, ["run", "--quiet", "--out", "r", "--force",
+                                  "--set", "policy.min_growth=0.02"])
+    assert forced.exit_code == 0
+    with xr.open_dataset(Path("r") / "result.nc", engine="h5netcdf") as ds:
+        assert '"min_growth": 0.02' in ds.attrs["scenario_json"]
+    assert sorted(p.name for p in Path(".").iterdir()) == ["r"]
+
+
+@pytest.mark.parametrize("what,expect", [("icbs", "QE1"), ("policies", "common_dft"),
+                                         ("scenarios", "default"), ("services", "renal"),
+                                         ("formulas", "default")])
+def test_list(what, expect):
+    result = CliRunner().invoke(main, ["list", what])
+    assert result.exit_code == 0 and expect in result.output
+    if what == "icbs":
+        assert len(result.output.strip().splitlines()) == 42
+
+
+def test_validate_shipped_specs():
+    runner = CliRunner()
+    assert runner.invoke(main, ["validate"]).exit_code == 0
+    for path in sorted((REPO / "models").rglob("*.toml")):
+        result = runner.invoke(main, ["validate", str(path)])
+        assert result.exit_code == 0, (path, result.output)
+
+
+def test_console_entry_point_help():
+    result = subprocess.run([sys.executable, "-m", "alloc.cli", "--help"], capture_output=True,
+                            text=True, cwd=REPO)
+    assert result.returncode == 0 and "run" in result.stdout

@@ -1,0 +1,20 @@
+"""Golden run of the default scenario (values reviewed by hand: tests/golden/README.md)."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import alloc
+from alloc.io.tables import allocations_long
+
+GOLDEN = Path(__file__).parent / "golden" / "default_allocations.csv"
+
+
+def test_default_run_matches_golden_file():
+    got = allocations_long(alloc.run("default"))
+    want = pd.read_csv(GOLDEN)
+    assert list(got["icb"]) == list(want["icb"])
+    assert list(got["financial_year"]) == list(want["financial_year"])
+    for col in ("target_gbp", "allocation_gbp", "dft"):
+        np.testing.assert_allclose(got[col], want[col], rtol=1e-9, atol=1e-12, err_msg=col)
