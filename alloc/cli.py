@@ -19,18 +19,22 @@ from alloc.inputs import year_label
 EXIT_BAD_INPUT = 2
 
 
+def _report(exc: AllocError) -> None:
+    """Print ``error: <file>: <field>: <problem>`` as one line on stderr and exit 2."""
+    click.echo("error: " + " ".join(str(exc).splitlines()), err=True)
+    sys.exit(EXIT_BAD_INPUT)
+
+
 def _reports_errors(func):
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
         except AllocError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(EXIT_BAD_INPUT)
+            _report(exc)
         except OSError as exc:
-            click.echo(f"error: {getattr(exc, 'filename', '') or ''}: {exc.strerror or exc}",
-                       err=True)
-            sys.exit(EXIT_BAD_INPUT)
+            _report(AllocError(exc.filename or "(unknown file)", "file",
+                               str(exc.strerror or exc)))
     return wrapper
 
 

@@ -146,6 +146,8 @@ def run(scenario: Scenario | str | Path | None = None, overrides: list[str] | No
     overrides_for_policy = {k: v for k, v in scenario.policy.model_dump().items() if k != "use"}
     policy, policy_path = load_policy(scenario.policy.use, overrides_for_policy,
                                       scenario_path.parent, source=f"{source} [policy]")
+    # Name the file the policy's numbers came from: the scenario when it overrides any of them.
+    policy_source = f"{source} [policy]" if overrides_for_policy else str(policy_path)
     years = _check_years(scenario, inputs, source)
     proj_years = years[1:]
 
@@ -169,7 +171,7 @@ def run(scenario: Scenario | str | Path | None = None, overrides: list[str] | No
                                           coords={"service": inputs["service"], "year": years})
 
     arrays = kernel_arrays(policy, proj_years, population.transpose("year", "icb").values,
-                           deflator, str(policy_path))
+                           deflator, policy_source)
     relax = policy.fallback == "relax"
     tsvc = target_svc.transpose("service", "year", "icb").values  # (S, Y+1, N)
     if scenario.convergence_level == "total":
@@ -183,7 +185,7 @@ def run(scenario: Scenario | str | Path | None = None, overrides: list[str] | No
         envs = env_svc[:, 1:]
         units = list(inputs["service"].values)
     alloc, lam, status, gap = _solve(base, targets, envs, arrays, relax)
-    _raise_infeasible(status, gap, years, units, envs, str(policy_path))
+    _raise_infeasible(status, gap, years, units, envs, policy_source)
     check_invariants(alloc, base, targets, envs, arrays, status, source)
 
     # Base year first, then the projection; per-service allocations only at service level.

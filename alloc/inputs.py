@@ -58,7 +58,8 @@ def parse_year(value, source: str, field: str) -> int:
     if match:
         start, end = int(match.group(1)), int(match.group(2))
         if (start + 1) % 100 != end:
-            raise AllocError(source, field, f"'{text}' is not a financial year like '2025/26'")
+            raise AllocError(source, field, f"expected a financial year like '2025/26' (two "
+                             f"consecutive years), found '{text}'")
         return start
     if re.fullmatch(r"\d{4}", text):
         return int(text)
@@ -71,7 +72,8 @@ def _read_csv(path: Path, required: list[str]) -> pd.DataFrame:
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise AllocError(path, "file", f"expected a readable CSV file ({exc})") from None
+        reason = " ".join(str(exc).split())  # pandas' messages may span lines
+        raise AllocError(path, "file", f"expected a readable CSV file ({reason})") from None
     frame.columns = [c.strip() for c in frame.columns]
     missing = [c for c in required if c not in frame.columns]
     if missing:

@@ -21,18 +21,20 @@ overrides a growth cap. Any parameter may vary by year.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Strict, field_validator, model_validator
 
 from alloc.errors import AllocError
 from alloc.inputs import parse_year, year_label
 from alloc.kernels import pace
 from alloc.resources import resolve_named
-from alloc.specs import validate
+from alloc.specs import FieldError, validate
 
-YearParam = float | dict[str, float]
+# Strict: a number or an integer, never a bool or a numeric string (TOML has real numbers).
+Number = Annotated[float, Strict()]
+YearParam = Number | dict[str, Number]
 
 KINDS = ("historic_cost", "immediate", "common_dft", "proportional")
 
@@ -59,7 +61,10 @@ def _year_keys_valid(value):
         if not value:
             raise ValueError("expected a number or a table of year = value, found an empty table")
         for key in value:
-            parse_year(key, "policy", "year key")
+            try:
+                parse_year(key, "policy", "year key")
+            except AllocError as exc:
+                raise ValueError(exc.problem) from None
     return value
 
 
@@ -104,15 +109,16 @@ class PolicySpec(BaseModel):
     @model_validator(mode="after")
     def _consistent(self):
         if self.kind == "proportional" and self.convergence_rate is None:
-            raise ValueError("kind 'proportional' needs convergence_rate (fraction of each gap "
-                             "closed per year)")
+            raise FieldError("convergence_rate", "required for kind 'proportional' (fraction of "
+                             "each gap closed per year)")
         if self.kind != "proportional" and self.convergence_rate is not None:
-            raise ValueError(f"convergence_rate applies only to kind 'proportional', not "
+            raise FieldError("convergence_rate", f"applies only to kind 'proportional', not "
                              f"'{self.kind}'")
-        if self.kind in ("immediate", "historic_cost") and any(
-                v is not None for v in (self.min_growth, self.max_growth, self.max_below_target)):
-            raise ValueError(f"kind '{self.kind}' takes no floors or caps (min_growth, max_growth, "
-                             "max_below_target)")
+        bounded = [k for k in ("min_growth", "max_growth", "max_below_target")
+                   if getattr(self, k) is not None]
+        if self.kind in ("immediate", "historic_cost") and bounded:
+            raise FieldError(bounded[0], f"kind '{self.kind}' takes no floors or caps "
+                             "(min_growth, max_growth, max_below_target)")
         if self.min_growth is not None and self.max_growth is not None:
             keys = sorted({parse_year(k, "policy", "year")
                            for v in (self.min_growth, self.max_growth)
@@ -121,8 +127,8 @@ class PolicySpec(BaseModel):
                 lo = resolve_year_param(self.min_growth, year, lenient=True)
                 hi = resolve_year_param(self.max_growth, year, lenient=True)
                 if lo is not None and hi is not None and lo > hi:
-                    raise ValueError(f"min_growth {lo} is above max_growth {hi}"
-                                     + (f" in {year_label(year)}" if year else ""))
+                    raise FieldError("min_growth", f"expected at most max_growth {hi}, found "
+                                     f"{lo}" + (f" in {year_label(year)}" if year else ""))
         return self
 
 

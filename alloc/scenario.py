@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from alloc.errors import AllocError
 from alloc.inputs import parse_year
-from alloc.policy import YearParam, _year_keys_valid
+from alloc.policy import Number, YearParam, _year_keys_valid
 from alloc.resources import resolve_named
 from alloc.specs import read_toml, validate
 
@@ -50,8 +50,8 @@ class Scenario(BaseModel):
     end_year: int
     convergence_level: Literal["total", "service"] = "total"
     envelope_growth: YearParam | None = None
-    population_growth: float | None = Field(None, gt=-0.5, lt=1.0)
-    gdp_deflator_growth: float | None = Field(None, gt=-0.5, lt=1.0)
+    population_growth: Number | None = Field(None, gt=-0.5, lt=1.0)
+    gdp_deflator_growth: Number | None = Field(None, gt=-0.5, lt=1.0)
     policy: PolicyChoice
 
     @field_validator("base_year", "end_year", mode="before")
