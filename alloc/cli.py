@@ -7,6 +7,7 @@ with exit status 2 and no traceback.
 from __future__ import annotations
 
 import functools
+import importlib
 import sys
 import time
 from pathlib import Path
@@ -164,6 +165,14 @@ def validate(path, overrides):
         spec, spath, raw = load_scenario(path, list(overrides))
         run_scenario(spec, scenario_path=spath, raw=raw)
         click.echo(f"ok: scenario {spec.name} runs and meets every invariant")
+
+
+# Commands contributed by topic modules (see alloc/commands/__init__.py); one line per module.
+COMMAND_MODULES: list[str] = [
+]
+for _module in COMMAND_MODULES:
+    for _command in importlib.import_module(_module).COMMANDS:
+        main.add_command(_command)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ inputs -> population projection -> envelope -> needs-based targets -> pace-of-ch
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -17,8 +18,10 @@ from alloc import __version__
 from alloc.errors import AllocError
 from alloc.inputs import load_inputs, year_label
 from alloc.kernels import pace
-from alloc.needs import distance_from_target, load_formula, project_population, target_shares
-from alloc.policy import STATUS_MESSAGES, bounds, kernel_arrays, load_policy, resolve_year_param
+from alloc.needs import (FormulaSpec, distance_from_target, load_formula, project_population,
+                         target_shares)
+from alloc.policy import (STATUS_MESSAGES, PolicySpec, bounds, kernel_arrays, load_policy,
+                          resolve_year_param)
 from alloc.scenario import Scenario, load_scenario, resolve_data_folder, scenario_hash
 
 ENVELOPE_RTOL = 1e-6  # run-time check: sum of allocations equals the envelope
@@ -113,6 +116,85 @@ def check_invariants(alloc, base, targets, envelopes, arrays, status, source):
             prev = alloc[b, y]
 
 
+@dataclass
+class Prepared:
+    """Everything a scenario resolves to before the pace-of-change solve (labelled + kernel arrays).
+
+    ``kernel_base`` (B, N), ``kernel_targets`` (B, Y, N) and ``kernel_envelopes`` (B, Y) are the
+    glide-path inputs: B = 1 when convergence acts on ICB totals, one row per service line
+    otherwise (``units``). ``policy_arrays`` holds the per-year policy coefficients and bounds.
+    """
+
+    scenario: Scenario
+    raw: dict
+    source: str
+    inputs: xr.Dataset
+    formula: FormulaSpec
+    policy: PolicySpec
+    policy_source: str
+    years: list[int]
+    population: xr.DataArray
+    envelope: np.ndarray
+    share_svc: xr.DataArray
+    target_svc: xr.DataArray
+    policy_arrays: dict
+    kernel_base: np.ndarray
+    kernel_targets: np.ndarray
+    kernel_envelopes: np.ndarray
+    units: list[str] | None
+    assumptions_used: dict = field(default_factory=dict)
+
+
+def prepare(scenario: Scenario | str | Path | None = None, overrides: list[str] | None = None,
+            scenario_path: Path | None = None, raw: dict | None = None) -> Prepared:
+    """Load and validate everything a scenario needs, up to the kernel inputs."""
+    if not isinstance(scenario, Scenario):
+        scenario, scenario_path, raw = load_scenario(scenario, overrides)
+    scenario_path = Path(scenario_path) if scenario_path else Path("<scenario>")
+    raw = raw if raw is not None else scenario.model_dump(mode="json")
+    source = str(scenario_path)
+
+    inputs = load_inputs(resolve_data_folder(scenario, scenario_path))
+    formula, formula_path = load_formula(scenario.formula, scenario_path.parent)
+    overrides_for_policy = {k: v for k, v in scenario.policy.model_dump().items() if k != "use"}
+    policy, policy_path = load_policy(scenario.policy.use, overrides_for_policy,
+                                      scenario_path.parent, source=f"{source} [policy]")
+    # Name the file the policy's numbers came from: the scenario when it overrides any of them.
+    policy_source = f"{source} [policy]" if overrides_for_policy else str(policy_path)
+    years = _check_years(scenario, inputs, source)
+
+    used = {}
+    for name in ("population_growth", "gdp_deflator_growth", "envelope_growth"):
+        value = getattr(scenario, name)
+        used[name] = _assumption(inputs, name) if value is None else value
+
+    population = project_population(inputs["gp_pop"], years, used["population_growth"])
+    baseline_svc = inputs["baseline"]
+    envelope = envelope_path(float(baseline_svc.sum()), years, used["envelope_growth"], source)
+    service_share = (baseline_svc.sum("icb") / baseline_svc.sum()).values  # (S,)
+    env_svc = envelope[None, :] * service_share[:, None]  # (S, Y+1)
+    share_svc = target_shares(inputs, formula, formula_path, population)  # (icb, service, year)
+    target_svc = share_svc * xr.DataArray(env_svc, dims=("service", "year"),
+                                          coords={"service": inputs["service"], "year": years})
+
+    arrays = kernel_arrays(policy, years[1:], population.transpose("year", "icb").values,
+                           used["gdp_deflator_growth"], policy_source)
+    tsvc = target_svc.transpose("service", "year", "icb").values  # (S, Y+1, N)
+    if scenario.convergence_level == "total":
+        base = baseline_svc.sum("service").values[None, :]
+        targets = tsvc.sum(axis=0)[None, 1:, :]
+        envs = envelope[None, 1:]
+        units = None
+    else:
+        base = baseline_svc.transpose("service", "icb").values
+        targets = tsvc[:, 1:, :]
+        envs = env_svc[:, 1:]
+        units = list(inputs["service"].values)
+    return Prepared(scenario, raw, source, inputs, formula, policy, policy_source, years,
+                    population, envelope, share_svc, target_svc, arrays, base, targets, envs,
+                    units, used)
+
+
 def run(scenario: Scenario | str | Path | None = None, overrides: list[str] | None = None,
         scenario_path: Path | None = None, raw: dict | None = None) -> xr.Dataset:
     """Run one scenario end to end.
@@ -135,61 +217,22 @@ def run(scenario: Scenario | str | Path | None = None, overrides: list[str] | No
         previous year], ``population`` [persons], ``allocation_per_head`` [GBP per person],
         ``policy_status`` (year). Provenance in the attributes.
     """
-    if not isinstance(scenario, Scenario):
-        scenario, scenario_path, raw = load_scenario(scenario, overrides)
-    scenario_path = Path(scenario_path) if scenario_path else Path("<scenario>")
-    raw = raw if raw is not None else scenario.model_dump(mode="json")
-    source = str(scenario_path)
+    prep = prepare(scenario, overrides, scenario_path, raw)
+    alloc, _, status, gap = _solve(prep.kernel_base, prep.kernel_targets, prep.kernel_envelopes,
+                                   prep.policy_arrays, prep.policy.fallback == "relax")
+    _raise_infeasible(status, gap, prep.years, prep.units, prep.kernel_envelopes,
+                      prep.policy_source)
+    check_invariants(alloc, prep.kernel_base, prep.kernel_targets, prep.kernel_envelopes,
+                     prep.policy_arrays, status, prep.source)
+    return assemble(prep, alloc, status)
 
-    inputs = load_inputs(resolve_data_folder(scenario, scenario_path))
-    formula, formula_path = load_formula(scenario.formula, scenario_path.parent)
-    overrides_for_policy = {k: v for k, v in scenario.policy.model_dump().items() if k != "use"}
-    policy, policy_path = load_policy(scenario.policy.use, overrides_for_policy,
-                                      scenario_path.parent, source=f"{source} [policy]")
-    # Name the file the policy's numbers came from: the scenario when it overrides any of them.
-    policy_source = f"{source} [policy]" if overrides_for_policy else str(policy_path)
-    years = _check_years(scenario, inputs, source)
-    proj_years = years[1:]
 
-    pop_growth = scenario.population_growth
-    if pop_growth is None:
-        pop_growth = _assumption(inputs, "population_growth")
-    deflator = scenario.gdp_deflator_growth
-    if deflator is None:
-        deflator = _assumption(inputs, "gdp_deflator_growth")
-    env_growth = scenario.envelope_growth
-    if env_growth is None:
-        env_growth = _assumption(inputs, "envelope_growth")
-
-    population = project_population(inputs["gp_pop"], years, pop_growth)
-    baseline_svc = inputs["baseline"]
-    envelope = envelope_path(float(baseline_svc.sum()), years, env_growth, source)
-    service_share = (baseline_svc.sum("icb") / baseline_svc.sum()).values  # (S,)
-    env_svc = envelope[None, :] * service_share[:, None]  # (S, Y+1)
-    share_svc = target_shares(inputs, formula, formula_path, population)  # (icb, service, year)
-    target_svc = share_svc * xr.DataArray(env_svc, dims=("service", "year"),
-                                          coords={"service": inputs["service"], "year": years})
-
-    arrays = kernel_arrays(policy, proj_years, population.transpose("year", "icb").values,
-                           deflator, policy_source)
-    relax = policy.fallback == "relax"
-    tsvc = target_svc.transpose("service", "year", "icb").values  # (S, Y+1, N)
-    if scenario.convergence_level == "total":
-        base = baseline_svc.sum("service").values[None, :]
-        targets = tsvc.sum(axis=0)[None, 1:, :]
-        envs = envelope[None, 1:]
-        units = None
-    else:
-        base = baseline_svc.transpose("service", "icb").values
-        targets = tsvc[:, 1:, :]
-        envs = env_svc[:, 1:]
-        units = list(inputs["service"].values)
-    alloc, lam, status, gap = _solve(base, targets, envs, arrays, relax)
-    _raise_infeasible(status, gap, years, units, envs, policy_source)
-    check_invariants(alloc, base, targets, envs, arrays, status, source)
-
+def assemble(prep: Prepared, alloc: np.ndarray, status: np.ndarray) -> xr.Dataset:
+    """Labelled result Dataset from the kernel's allocations (B, Y, N) and statuses (B, Y)."""
+    inputs, years, envelope = prep.inputs, prep.years, prep.envelope
+    baseline_svc, target_svc, population = inputs["baseline"], prep.target_svc, prep.population
     # Base year first, then the projection; per-service allocations only at service level.
-    path = np.concatenate([base[:, None, :], alloc], axis=1)  # (B, Y+1, N)
+    path = np.concatenate([prep.kernel_base[:, None, :], alloc], axis=1)  # (B, Y+1, N)
     coords = {"year": years, "icb": inputs["icb"]}
     allocation = xr.DataArray(path.sum(axis=0), dims=("year", "icb"), coords=coords).T
     target = target_svc.sum("service")
@@ -207,11 +250,11 @@ def run(scenario: Scenario | str | Path | None = None, overrides: list[str] | No
                                       attrs=dict(money, long_name="national envelope"))
     result["target_share"] = _labelled(target / envelope_da(envelope, years), units="1",
                                        long_name="target share of the envelope")
-    result["target_share_by_service"] = _labelled(share_svc, units="1")
+    result["target_share_by_service"] = _labelled(prep.share_svc, units="1")
     result["target"] = _labelled(target, money, long_name="needs-based target")
     result["target_by_service"] = _labelled(target_svc, money)
     result["allocation"] = _labelled(allocation, money, long_name="allocation")
-    if units is not None:
+    if prep.units is not None:
         by_service = xr.DataArray(path, dims=("service", "year", "icb"),
                                   coords={"service": inputs["service"], "year": years,
                                           "icb": inputs["icb"]})
@@ -231,22 +274,22 @@ def run(scenario: Scenario | str | Path | None = None, overrides: list[str] | No
     result = result.transpose("icb", "service", "year", ...)
     result.attrs.update(
         alloc_version=__version__,
-        scenario_name=scenario.name,
-        scenario_description=scenario.description,
-        scenario_file=source,
-        scenario_hash=scenario_hash(raw),
-        scenario_json=json.dumps(raw, sort_keys=True),
-        policy_name=policy.name,
-        policy_kind=policy.kind,
-        policy_json=policy.model_dump_json(),
-        formula_name=formula.name,
-        convergence_level=scenario.convergence_level,
+        scenario_name=prep.scenario.name,
+        scenario_description=prep.scenario.description,
+        scenario_file=prep.source,
+        scenario_hash=scenario_hash(prep.raw),
+        scenario_json=json.dumps(prep.raw, sort_keys=True),
+        policy_name=prep.policy.name,
+        policy_kind=prep.policy.kind,
+        policy_json=prep.policy.model_dump_json(),
+        formula_name=prep.formula.name,
+        convergence_level=prep.scenario.convergence_level,
         input_hash=inputs.attrs["input_hash"],
         data_folder=inputs.attrs["data_folder"],
         assumptions_json=inputs.attrs["assumptions"],
-        envelope_growth=json.dumps(env_growth),
-        population_growth=pop_growth,
-        gdp_deflator_growth=deflator,
+        envelope_growth=json.dumps(prep.assumptions_used["envelope_growth"]),
+        population_growth=prep.assumptions_used["population_growth"],
+        gdp_deflator_growth=prep.assumptions_used["gdp_deflator_growth"],
         seed=0,
         price_base="cash",
         base_year=years[0],
