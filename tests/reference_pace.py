@@ -179,8 +179,9 @@ def reference_glide_path(A0, T, E, conv, w_prev, w_target, floor_mult, cap_mult,
                 carried = r * a_prev
                 P = (1.0 - c[y]) * carried + c[y] * t[y]
                 W = wp[y] * carried + wt[y] * t[y]
-                L = a_prev * fm[y]
-                U = a_prev * cm[y]
+                # An infinite multiplier means "no bound", whatever the sign of A_prev.
+                L = np.where(np.isinf(fm[y]), fm[y], a_prev * fm[y])
+                U = np.where(np.isinf(cm[y]), cm[y], a_prev * cm[y])
                 x = bt[y]
                 if not np.isnan(x):
                     L = np.maximum(L, t[y] * (1.0 - x))

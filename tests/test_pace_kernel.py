@@ -14,13 +14,14 @@ import sys
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import reference_pace as ref  # noqa: E402
 from alloc.kernels.pace import (  # noqa: E402
+    solve_into,
     STATUS_BAD_INPUT,
     STATUS_CAPS_BELOW_ENVELOPE,
     STATUS_CAPS_RELAXED,
@@ -100,6 +101,14 @@ def _envelope(rng, mode, frac, P, W, L, U, scale):
         return lowest - (0.01 + frac) * scale
     if mode == "above" and np.isfinite(highest):
         return highest + (0.01 + frac) * scale
+    # just outside / just inside the feasible range, by far more than rounding (1e-8 relative)
+    # but far less than any plausible slack in the feasibility test
+    tiny = 1e-8 * max(scale, abs(lowest) if np.isfinite(lowest) else 0.0,
+                      abs(highest) if np.isfinite(highest) else 0.0)
+    if mode == "near_floor" and np.isfinite(lowest):
+        return lowest + (tiny if frac < 0.5 else -tiny)
+    if mode == "near_cap" and np.isfinite(highest):
+        return highest + (tiny if frac < 0.5 else -tiny)
     if mode == "breakpoint":  # E exactly at a kink of S(lam): flat segments, ties
         pos = W > 0
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -134,7 +143,7 @@ def random_problems(draw, max_n=60):
     scale = 10.0 ** draw(st.integers(-3, 6))
     wscale = 10.0 ** draw(st.integers(-2, 2))
     mode = draw(st.sampled_from(["interior", "interior", "floor", "cap", "breakpoint",
-                                 "breakpoint", "below", "above"]))
+                                 "breakpoint", "below", "above", "near_floor", "near_cap"]))
     frac = draw(st.floats(0.0, 1.0))
     rng = np.random.default_rng(seed)
 
@@ -203,7 +212,7 @@ def check_solve_against_reference(P, W, L, U, E):
     lowest, highest = held_sums(P, W, L, U)
     # Statuses are compared exactly unless sum(L) or sum(U) equals E up to rounding, where
     # either verdict is acceptable (and the allocation is at the bounds either way).
-    band = 1e-10 * (P.size * scale)
+    band = 1e-11 * (P.size * scale)
     if abs(lowest - E) <= band:
         assert status in (STATUS_OK, STATUS_FLOORS_EXCEED_ENVELOPE), status
     elif abs(highest - E) <= band:
@@ -234,7 +243,7 @@ def check_solve_invariants(P, W, L, U, E):
     lowest, highest = held_sums(P, W, L, U)
     slack = 1e-12 * abs(E)
     # feasibility from numpy sums, away from the rounding band
-    band = 1e-10 * P.size * scale
+    band = 1e-11 * P.size * scale
     if lowest > E + band:
         assert status == STATUS_FLOORS_EXCEED_ENVELOPE
     elif highest < E - band:
@@ -264,7 +273,7 @@ def test_status_codes_match_documented_contract():
         ref.CAPS_RELAXED, ref.BAD_INPUT, ref.NOT_RUN)
 
 
-@settings(max_examples=_examples(2500, 150), **SETTINGS)
+@settings(max_examples=_examples(2000, 150), **SETTINGS)
 @given(random_problems())
 def test_solve_matches_reference(prob):
     check_solve_against_reference(*prob)
@@ -357,8 +366,6 @@ def test_solve_bad_input(prob):
     assert np.all(np.isnan(A))
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: NaN envelope E is not reported as STATUS_BAD_INPUT "
-                   "(docstring: 'NaN in an input'); the kernel returns STATUS_OK")
 @pytest.mark.parametrize("W", [[1.0, 1.0, 1.0], [0.0, 0.0, 0.0]])
 def test_solve_nan_envelope_is_bad_input(W):
     P = np.array([1.0, 2.0, 3.0])
@@ -469,13 +476,13 @@ def check_glide_against_reference(prob):
             assert not np.any(np.isin(status[b], [STATUS_FLOORS_RELAXED, STATUS_CAPS_RELAXED]))
 
 
-@settings(max_examples=_examples(300, 30), **SETTINGS)
+@settings(max_examples=_examples(200, 30), **SETTINGS)
 @given(glide_problems())
 def test_glide_matches_reference(prob):
     check_glide_against_reference(prob)
 
 
-@settings(max_examples=_examples(150, 20), **SETTINGS)
+@settings(max_examples=_examples(100, 20), **SETTINGS)
 @given(glide_problems(max_b=3, max_y=8, max_n=6))
 def test_glide_matches_reference_small(prob):
     # short batches, long horizons: more chances of infeasible years followed by NOT_RUN
@@ -546,9 +553,6 @@ def test_reference_flags_relax_still_infeasible(which):
     assert r.status[0, 0] == ref.CAPS_BELOW_ENVELOPE
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: glide_path ignores the status of the relaxed "
-                   "re-solve; it reports FLOORS_RELAXED/CAPS_RELAXED (and continues the path) "
-                   "although the relaxed problem is infeasible and sum(A) != E")
 @pytest.mark.parametrize("which", sorted(_RELAX_STILL_INFEASIBLE))
 def test_relaxed_status_means_feasible(which):
     prob = _RELAX_STILL_INFEASIBLE[which]
@@ -557,8 +561,6 @@ def test_relaxed_status_means_feasible(which):
         assert A[0, 0].sum() == pytest.approx(prob["E"][0, 0], rel=1e-9)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (minor): gap_out is never written for NOT_RUN years, "
-                   "so callers that allocate it with np.empty get garbage there")
 def test_glide_not_run_years_write_gap():
     prob = _glide_case(A0=[1.0, 1.0], T=[[1.0, 1.0]] * 3, E=[2.0, 1.0, 1.0], conv=[0.0] * 3,
                        w_prev=[1.0] * 3, w_target=[0.0] * 3, floor_mult=[[1.0, 1.0]] * 3,
@@ -585,7 +587,7 @@ def test_same_results_with_jit_disabled():
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
     selected = ("test_nojit_child_really_uses_python or test_solve_matches_reference or "
                 "test_solve_invariants or test_solve_bad_input or test_glide_matches_reference "
-                "or test_glide_hand_case")
+                "or test_glide_hand_case or test_warm_started_solve")
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-k", selected,
          os.path.abspath(__file__)],
@@ -595,3 +597,22 @@ def test_same_results_with_jit_disabled():
     passed = re.search(r"(\d+) passed", proc.stdout)
     assert passed and int(passed.group(1)) >= 9, proc.stdout[-2000:]
     assert "skipped" not in proc.stdout, proc.stdout[-2000:]
+
+
+# --------------------------------------------------------------------------------------------
+# Warm-started solve: the active-set iteration must land on the same exact answer
+
+
+@settings(max_examples=_examples(1500, 100), **SETTINGS)
+@given(random_problems() | small_problems(), st.floats(-5.0, 5.0, allow_nan=False))
+def test_warm_started_solve_matches_cold_solve(prob, lam0):
+    P, W, L, U, E = prob
+    cold = kernel_solve(P, W, L, U, E)
+    P, W, L, U = (np.ascontiguousarray(a, dtype=np.float64) for a in (P, W, L, U))
+    out = np.empty(P.size)
+    status, lam, gap = solve_into(P, W, L, U, float(E), out, np.empty(2 * P.size), lam0)
+    assert status == cold[0]
+    scale = ref.problem_scale(P, W, L, U, E)
+    np.testing.assert_allclose(out, cold[3], rtol=0, atol=RTOL * scale)
+    if status == STATUS_OK:
+        np.testing.assert_allclose(out.sum(), E, rtol=0, atol=RTOL * scale * max(P.size, 1))
