@@ -14,6 +14,16 @@ A dataset folder holds these files (see ``data/README.md`` for the provenance of
                            gdp_deflator_growth, price_base
 =========================  =====================================================================
 
+Optional files (a dataset without them loads as before):
+
+=============================  =================================================================
+``age_sex_populations.csv``    ICB x year x sex x age band: code, year, sex (F/M), age_from
+                               [years, first age of the band], persons. Gives the age-sex
+                               structure the formula's age-sex cost curves act on.
+``mff.csv``                    one row per ICB: code, mff_index [index, mean 1]: market forces
+                               factor (unavoidable cost) used by formulas with an MFF exponent.
+=============================  =================================================================
+
 Every problem raises :class:`alloc.errors.AllocError` naming the file, the field and what was
 expected.
 """
@@ -42,6 +52,9 @@ PATIENT_COLUMNS = ["code", "service", "year", "patients"]
 ASSUMPTION_KEYS = ["envelope_growth", "population_growth", "gdp_deflator_growth", "price_base"]
 DATA_FILES = ["icbs.csv", "services.csv", "weighted_populations.csv", "baseline.csv",
               "patients.csv", "assumptions.toml"]
+OPTIONAL_FILES = ["age_sex_populations.csv", "mff.csv"]
+AGE_SEX_COLUMNS = ["code", "year", "sex", "age_from", "persons"]
+MFF_COLUMNS = ["code", "mff_index"]
 
 _YEAR_LABEL = re.compile(r"^(\d{4})/(\d{2})$")
 
@@ -232,7 +245,7 @@ def load_assumptions(path: Path) -> dict:
 
 def _hash_folder(folder: Path) -> str:
     digest = hashlib.sha256()
-    for name in DATA_FILES:
+    for name in DATA_FILES + [n for n in OPTIONAL_FILES if (folder / n).is_file()]:
         digest.update(name.encode())
         digest.update((folder / name).read_bytes())
     return digest.hexdigest()[:16]
@@ -323,4 +336,59 @@ def load_inputs(folder: str | Path | None = None) -> xr.Dataset:
             "assumptions": json.dumps(assumptions),
         },
     )
+    return _add_optional(ds, folder, codes, years)
+
+
+def _add_optional(ds: xr.Dataset, folder: Path, codes: list[str], years: list[int]) -> xr.Dataset:
+    """Attach the optional files when present: ``age_sex_pop`` (icb, year, age, sex) [persons],
+    NaN in years the file does not cover, and ``mff`` (icb) [index]."""
+    path = folder / "age_sex_populations.csv"
+    if path.is_file():
+        frame = _read_csv(path, AGE_SEX_COLUMNS)
+        _parse_years(frame, path)
+        bad = sorted(set(frame["sex"]) - {"F", "M"})
+        if bad:
+            raise AllocError(path, "sex", f"expected F or M, found '{bad[0]}'")
+        outside = sorted(set(frame["year"]) - set(years))
+        if outside:
+            raise AllocError(path, "year", f"{year_label(outside[0])} is not a year of "
+                             "weighted_populations.csv")
+        ages = _numeric(frame, "age_from", path)
+        if (ages != np.round(ages)).any():
+            raise AllocError(path, "age_from", "expected whole years")
+        frame["age_from"] = ages.astype(int)
+        frame["persons"] = _numeric(frame, "persons", path)
+        _check_keys(frame, ["code", "year", "sex", "age_from"], path)
+        as_years = sorted(set(frame["year"]))
+        bands = sorted(set(frame["age_from"]))
+        if bands[0] != 0:
+            raise AllocError(path, "age_from", f"expected the first age band to start at 0, "
+                             f"found {bands[0]}")
+        for year in as_years:
+            sub = frame[frame["year"] == year]
+            _check_codes(sub, path, codes)
+            if len(sub) != len(codes) * 2 * len(bands):
+                raise AllocError(path, "age_from", f"expected every ICB to have both sexes and "
+                                 f"all {len(bands)} age bands in {year_label(year)}")
+            totals = sub.groupby("code")["persons"].sum()
+            if (totals <= 0).any():
+                raise AllocError(path, "persons", f"ICB '{totals.idxmin()}' has no population "
+                                 f"in {year_label(year)}")
+        grid = pd.MultiIndex.from_product([codes, years, bands, ["F", "M"]])
+        values = frame.set_index(["code", "year", "age_from", "sex"])["persons"].reindex(grid)
+        ds["age_sex_pop"] = xr.DataArray(
+            values.to_numpy().reshape(len(codes), len(years), len(bands), 2),
+            dims=("icb", "year", "age", "sex"),
+            coords={"icb": codes, "year": years, "age": bands, "sex": ["F", "M"]},
+            attrs={"units": "persons", "long_name": "population by age band (first age) and sex"})
+        ds.attrs["age_sex_years"] = json.dumps(as_years)
+    path = folder / "mff.csv"
+    if path.is_file():
+        frame = _read_csv(path, MFF_COLUMNS)
+        _check_codes(frame, path, codes)
+        _check_keys(frame, ["code"], path)
+        frame["mff_index"] = _numeric(frame, "mff_index", path, positive=True)
+        ds["mff"] = xr.DataArray(frame.set_index("code").loc[codes, "mff_index"].to_numpy(),
+                                 dims="icb", coords={"icb": codes},
+                                 attrs={"units": "1", "long_name": "market forces factor"})
     return ds
