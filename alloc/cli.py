@@ -6,37 +6,19 @@ with exit status 2 and no traceback.
 
 from __future__ import annotations
 
-import functools
 import importlib
-import sys
 import time
 from pathlib import Path
 
 import click
 
+from alloc.commands import EXIT_BAD_INPUT, reports_errors  # noqa: F401  (re-exported)
 from alloc.errors import AllocError
 from alloc.inputs import year_label
 
-EXIT_BAD_INPUT = 2
-
-
-def _report(exc: AllocError) -> None:
-    """Print ``error: <file>: <field>: <problem>`` as one line on stderr and exit 2."""
-    click.echo("error: " + " ".join(str(exc).splitlines()), err=True)
-    sys.exit(EXIT_BAD_INPUT)
-
-
-def _reports_errors(func):
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except AllocError as exc:
-            _report(exc)
-        except OSError as exc:
-            _report(AllocError(exc.filename or "(unknown file)", "file",
-                               str(exc.strerror or exc)))
-    return wrapper
+# Error reporting lives in alloc.commands so topic command modules can use it without
+# importing this module (which would be imported twice under `python -m alloc.cli`).
+_reports_errors = reports_errors
 
 
 @click.group()
@@ -169,6 +151,7 @@ def validate(path, overrides):
 
 # Commands contributed by topic modules (see alloc/commands/__init__.py); one line per module.
 COMMAND_MODULES: list[str] = [
+    "alloc.commands.ensemble",
 ]
 for _module in COMMAND_MODULES:
     for _command in importlib.import_module(_module).COMMANDS:

@@ -53,6 +53,8 @@ class Scenario(BaseModel):
     population_growth: Number | None = Field(None, gt=-0.5, lt=1.0)
     gdp_deflator_growth: Number | None = Field(None, gt=-0.5, lt=1.0)
     policy: PolicyChoice
+    # Grids and Monte Carlo draws for `alloc ensemble`; validated by alloc.ensemble.EnsembleSpec.
+    ensemble: dict | None = None
 
     @field_validator("base_year", "end_year", mode="before")
     @classmethod

@@ -1,6 +1,38 @@
-"""Click commands beyond run/list/validate, one module per topic.
+"""Click commands beyond run/list/validate, one module per topic, and their error reporting.
 
 Each module defines a list ``COMMANDS`` of click commands; ``alloc.cli.COMMAND_MODULES`` names the
-modules to register. Keep heavy imports (matplotlib, dask, ...) inside the command functions so
-that ``alloc run`` starts fast.
+modules to register. Command modules take :func:`reports_errors` from here, never from
+``alloc.cli`` (importing the CLI from a command module is circular under ``python -m alloc.cli``).
+Keep heavy imports (matplotlib, dask, ...) inside the command functions so that ``alloc run``
+starts fast.
 """
+
+from __future__ import annotations
+
+import functools
+import sys
+
+import click
+
+from alloc.errors import AllocError
+
+EXIT_BAD_INPUT = 2
+
+
+def report(exc: AllocError) -> None:
+    """Print ``error: <file>: <field>: <problem>`` as one line on stderr and exit 2."""
+    click.echo("error: " + " ".join(str(exc).splitlines()), err=True)
+    sys.exit(EXIT_BAD_INPUT)
+
+
+def reports_errors(func):
+    """Decorator for CLI commands: AllocError and OSError become one line and exit status 2."""
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except AllocError as exc:
+            report(exc)
+        except OSError as exc:
+            report(AllocError(exc.filename or "(unknown file)", "file", str(exc.strerror or exc)))
+    return wrapper

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import xarray as xr
@@ -32,11 +33,12 @@ def read_result(path: str | Path) -> xr.Dataset:
         return ds.load()
 
 
-def write_results(result: xr.Dataset, out_dir: str | Path, force: bool = False) -> Path:
-    """Write every output file into ``out_dir`` atomically.
+@contextmanager
+def atomic_folder(out_dir: str | Path, force: bool = False):
+    """Yield a temporary folder that replaces ``out_dir`` only if the block succeeds.
 
-    The files are written to a temporary folder beside ``out_dir`` and moved into place only when
-    all succeeded. An existing ``out_dir`` is replaced only with ``force``.
+    An existing ``out_dir`` is replaced only with ``force``; on any error the temporary folder is
+    removed and ``out_dir`` is left as it was.
     """
     out_dir = Path(out_dir)
     if out_dir.exists() and not force:
@@ -48,11 +50,7 @@ def write_results(result: xr.Dataset, out_dir: str | Path, force: bool = False) 
     os.umask(umask)
     tmp.chmod(0o777 & ~umask)  # mkdtemp makes the folder private; results are ordinary files
     try:
-        write_netcdf(result, tmp / "result.nc")
-        allocations_long(result).to_csv(tmp / "allocations.csv", index=False)
-        targets_by_service_long(result).to_csv(tmp / "targets_by_service.csv", index=False)
-        summary(result).to_csv(tmp / "summary.csv", index=False)
-        write_workbook(result, tmp / "alloc_results.xlsx")
+        yield tmp
         if out_dir.exists():
             old = out_dir.with_name(f".{out_dir.name}.old")
             shutil.rmtree(old, ignore_errors=True)
@@ -64,4 +62,14 @@ def write_results(result: xr.Dataset, out_dir: str | Path, force: bool = False) 
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return out_dir
+
+
+def write_results(result: xr.Dataset, out_dir: str | Path, force: bool = False) -> Path:
+    """Write every output file into ``out_dir`` atomically (see :func:`atomic_folder`)."""
+    with atomic_folder(out_dir, force) as tmp:
+        write_netcdf(result, tmp / "result.nc")
+        allocations_long(result).to_csv(tmp / "allocations.csv", index=False)
+        targets_by_service_long(result).to_csv(tmp / "targets_by_service.csv", index=False)
+        summary(result).to_csv(tmp / "summary.csv", index=False)
+        write_workbook(result, tmp / "alloc_results.xlsx")
+    return Path(out_dir)

@@ -1,0 +1,84 @@
+"""`alloc ensemble`: grids and Monte Carlo draws, in process or on dask."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+
+from alloc.commands import reports_errors
+
+
+@click.command()
+@click.argument("scenario", required=False, default="default")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a scenario value (repeatable), e.g. --set ensemble.seed=7.")
+@click.option("--draws", type=int, help="Monte Carlo draws per grid point (draw 0 = central).")
+@click.option("--seed", type=int, help="Master seed.")
+@click.option("--chunk", type=int, help="Rows (grid point x draw) per kernel call / dask task.")
+@click.option("--workers", type=int, help="Run on a dask LocalCluster with this many workers.")
+@click.option("--scheduler", help="Run on an existing dask scheduler, e.g. tcp://host:8786.")
+@click.option("--full", is_flag=True, help="Also write the full draw cube (ensemble_full.nc).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Results folder (default: results/<scenario name>_ensemble).")
+@click.option("--force", is_flag=True, help="Replace an existing results folder.")
+@reports_errors
+def ensemble(scenario, overrides, draws, seed, chunk, workers, scheduler, full, out_dir, force):
+    """Run SCENARIO's grid and Monte Carlo ensemble and write quantiles."""
+    from tqdm import tqdm
+
+    from alloc.ensemble import run_ensemble
+    from alloc.errors import AllocError
+    from alloc.io.results import atomic_folder, write_netcdf
+    from alloc.scenario import load_scenario
+
+    sets = list(overrides)
+    for key, value in (("draws", draws), ("seed", seed), ("chunk", chunk)):
+        if value is not None:
+            sets.append(f"ensemble.{key}={value}")
+    spec, path, raw = load_scenario(scenario, sets)
+    out_dir = out_dir or Path("results") / f"{spec.name}_ensemble"
+    if out_dir.exists() and not force:
+        raise AllocError(out_dir, "output folder", "already exists; choose another with --out or "
+                         "pass --force to replace it")
+    started = time.perf_counter()
+    with tqdm(total=1, unit="row", unit_scale=True, desc="ensemble", leave=False) as bar:
+        def progress(done, total):
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+        result = run_ensemble(spec, scenario_path=path, raw=raw, scheduler=scheduler,
+                              workers=workers, keep_full=full, progress=progress)
+    elapsed = time.perf_counter() - started
+    with atomic_folder(out_dir, force) as tmp:
+        summary = result.drop_vars([v for v in ("allocation_draws", "dft_draws") if v in result])
+        write_netcdf(summary, tmp / "ensemble.nc")
+        _quantile_table(summary).to_csv(tmp / "ensemble_quantiles.csv", index=False)
+        if full:
+            write_netcdf(result[["allocation_draws", "dft_draws"]], tmp / "ensemble_full.nc")
+    rows = result.attrs["draws"] * max(1, int(_grid_size(result)))
+    click.echo(f"Ensemble '{spec.name}': {rows:,} rows ({result.attrs['draws']:,} draws"
+               f"{' x grid ' + result.attrs['grid'] if result.attrs['grid'] else ''}), seed "
+               f"{result.attrs['seed']}, {elapsed:.1f} s"
+               f"{' on dask' if (workers or scheduler) else ' in process'}.")
+    click.echo(f"Wrote ensemble.nc, ensemble_quantiles.csv{', ensemble_full.nc' if full else ''} "
+               f"to {out_dir}/")
+
+
+def _grid_size(result) -> int:
+    names = [n for n in result.attrs["grid"].split(", ") if n]
+    size = 1
+    for n in names:
+        size *= result.sizes[n]
+    return size
+
+
+def _quantile_table(result):
+    """Long table: grid values, icb, year, quantile, allocation [GBP], dft [fraction]."""
+    frame = result[["allocation_q", "dft_q"]].to_dataframe().reset_index()
+    return frame.rename(columns={"allocation_q": "allocation_gbp", "dft_q": "dft"})
+
+
+COMMANDS = [ensemble]

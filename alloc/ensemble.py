@@ -1,0 +1,433 @@
+"""Scenario grids and Monte Carlo ensembles over the pace-of-change engine.
+
+A scenario's ``[ensemble]`` table (or the arguments of :func:`run_ensemble`) lists
+
+- ``grid``: parameter path -> list of values; each varied parameter becomes a dimension;
+- ``uncertain``: parameter path -> ``{low, high, distribution, central}``, drawn per draw;
+- ``draws``, ``seed``, ``chunk``, ``quantiles``.
+
+Draw ``k`` takes its random numbers from its own stream, ``SeedSequence(seed, spawn_key=(k,))``
+(the k-th child of ``SeedSequence(seed).spawn``), so results are bit-identical whatever the
+chunking, the worker count, or whether dask is used. Draw 0 is the central projection: every
+uncertain parameter at its central value. The same draw uses the same random numbers at every
+grid point (common random numbers), so grid comparisons are not blurred by sampling noise.
+
+Each chunk of (grid point x draw) rows is one vectorised kernel call; nothing loops over scenarios
+in Python. Supported parameter paths are listed in :data:`PARAMETERS`; a varied parameter takes
+one value for every projection year.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from typing import Callable, Literal
+
+import numpy as np
+import xarray as xr
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from scipy import stats
+
+from alloc.engine import Prepared, prepare
+from alloc.errors import AllocError
+from alloc.kernels import pace
+from alloc.specs import validate
+
+# Parameter path -> what it sets (one value for every projection year).
+PARAMETERS = {
+    "envelope_growth": "cash growth of the national envelope [fraction per year]",
+    "gdp_deflator_growth": "GDP deflator growth for real-terms bounds [fraction per year]",
+    "policy.min_growth": "growth floor [fraction per year, in the policy's growth basis]",
+    "policy.max_growth": "growth cap [fraction per year, in the policy's growth basis]",
+    "policy.max_below_target": "largest permitted shortfall below target [fraction]",
+    "policy.convergence_rate": "fraction of each gap closed per year (proportional policy)",
+}
+_Z90 = stats.norm.ppf(0.9)  # 1.2816: normal80 maps [low, high] to the 10th and 90th percentiles
+
+
+class Uncertain(BaseModel):
+    """An uncertain parameter: a range and the distribution drawn over it.
+
+    ``normal80``: normal with ``low`` and ``high`` as its 10th and 90th percentiles;
+    ``triangular`` and ``pert`` (beta-PERT, for probabilities and rates): ``central`` is the mode;
+    ``uniform``: flat on ``[low, high]``. ``central`` defaults to the midpoint and is the value
+    used in draw 0 and in one-at-a-time sensitivity.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    low: float
+    high: float
+    distribution: Literal["normal80", "triangular", "pert", "uniform"] = "triangular"
+    central: float | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if not self.low < self.high:
+            raise ValueError(f"expected low < high, found low {self.low} and high {self.high}")
+        if self.central is None:
+            self.central = 0.5 * (self.low + self.high)
+        if not self.low <= self.central <= self.high:
+            raise ValueError(f"expected low <= central <= high, found central {self.central}")
+        return self
+
+
+class EnsembleSpec(BaseModel):
+    """Grid and Monte Carlo settings of an ensemble."""
+
+    model_config = ConfigDict(extra="forbid")
+    draws: int = Field(1, ge=1, description="Monte Carlo draws per grid point (draw 0 = central)")
+    seed: int = Field(20250401, ge=0)
+    chunk: int = Field(10_000, ge=1, description="rows (grid point x draw) per kernel call")
+    quantiles: list[float] = [0.05, 0.1, 0.5, 0.9, 0.95]
+    below_target_threshold: float = Field(0.05, ge=0.0, lt=1.0)
+    grid: dict[str, list[float]] = {}
+    uncertain: dict[str, Uncertain] = {}
+
+    @field_validator("grid", "uncertain")
+    @classmethod
+    def _known(cls, value):
+        for path in value:
+            if path not in PARAMETERS:
+                raise ValueError(f"unknown parameter path '{path}'; expected one of "
+                                 f"{', '.join(PARAMETERS)}")
+        return value
+
+    @field_validator("grid")
+    @classmethod
+    def _non_empty(cls, value):
+        for path, values in value.items():
+            if not values:
+                raise ValueError(f"grid '{path}' needs at least one value")
+        return value
+
+    @field_validator("quantiles")
+    @classmethod
+    def _probabilities(cls, value):
+        if not value or any(not 0.0 <= q <= 1.0 for q in value):
+            raise ValueError("expected quantiles between 0 and 1")
+        return sorted(value)
+
+    @model_validator(mode="after")
+    def _disjoint(self):
+        both = set(self.grid) & set(self.uncertain)
+        if both:
+            raise ValueError(f"parameter '{sorted(both)[0]}' is both in grid and uncertain")
+        return self
+
+
+def draw_uniforms(seed: int, draws, n_params: int) -> np.ndarray:
+    """Uniform(0, 1) numbers (len(draws), n_params), draw k from ``SeedSequence(seed, spawn_key=(k,))``."""
+    out = np.empty((len(draws), n_params))
+    for row, k in enumerate(draws):
+        stream = np.random.SeedSequence(seed, spawn_key=(int(k),))
+        rng = np.random.Generator(np.random.PCG64(stream))
+        out[row] = rng.random(n_params)
+    return out
+
+
+def transform(u: np.ndarray, spec: Uncertain) -> np.ndarray:
+    """Map uniforms to parameter values by the inverse CDF of ``spec``'s distribution."""
+    lo, hi, mode = spec.low, spec.high, spec.central
+    if spec.distribution == "uniform":
+        return lo + u * (hi - lo)
+    if spec.distribution == "normal80":
+        return stats.norm.ppf(u, loc=0.5 * (lo + hi), scale=(hi - lo) / (2 * _Z90))
+    if spec.distribution == "triangular":
+        return stats.triang.ppf(u, c=(mode - lo) / (hi - lo), loc=lo, scale=hi - lo)
+    alpha = 1 + 4 * (mode - lo) / (hi - lo)  # beta-PERT with the usual weight 4 on the mode
+    beta = 1 + 4 * (hi - mode) / (hi - lo)
+    return lo + (hi - lo) * stats.beta.ppf(u, alpha, beta)
+
+
+@dataclass
+class Plan:
+    """The rows of an ensemble: grid points x draws, and the parameter value of each row."""
+
+    grid_names: list[str]
+    grid_values: list[list[float]]
+    uncertain_names: list[str]
+    spec: EnsembleSpec
+
+    @property
+    def n_grid(self) -> int:
+        return math.prod(len(v) for v in self.grid_values)
+
+    @property
+    def n_rows(self) -> int:
+        return self.n_grid * self.spec.draws
+
+    def values(self, rows: range) -> dict[str, np.ndarray]:
+        """Parameter values for flat rows ``g * draws + k`` (grid point g, draw k)."""
+        flat = np.arange(rows.start, rows.stop)
+        draw_ids = flat % self.spec.draws
+        unique = np.unique(draw_ids)  # each draw's numbers are generated once per chunk
+        u = draw_uniforms(self.spec.seed, unique, len(self.uncertain_names))
+        pick = np.searchsorted(unique, draw_ids)
+        out = {}
+        for j, name in enumerate(self.uncertain_names):
+            spec = self.spec.uncertain[name]
+            vals = transform(u[:, j], spec)
+            vals[unique == 0] = spec.central  # draw 0 is the central projection
+            out[name] = vals[pick]
+        points = list(itertools.product(*self.grid_values)) or [()]
+        grid_idx = flat // self.spec.draws
+        for j, name in enumerate(self.grid_names):
+            out[name] = np.array([p[j] for p in points])[grid_idx]
+        return out
+
+
+def make_plan(spec: EnsembleSpec) -> Plan:
+    """Order the grid dimensions and uncertain parameters as given."""
+    return Plan(list(spec.grid), [list(v) for v in spec.grid.values()], list(spec.uncertain), spec)
+
+
+def kernel_inputs(prep: Prepared, values: dict[str, np.ndarray], n_rows: int) -> dict:
+    """Glide-path inputs for ``n_rows`` rows whose parameters ``values`` override the scenario."""
+    years = prep.years[1:]
+    n_year = len(years)
+    base_env = prep.kernel_envelopes[0]  # (Y,)
+    base_targets = prep.kernel_targets[0]  # (Y, N)
+    out = {"A0": prep.kernel_base, "T": prep.kernel_targets, "E": prep.kernel_envelopes}
+    out.update({k: v for k, v in prep.policy_arrays.items()})
+    if "envelope_growth" in values:
+        g = values["envelope_growth"][:, None]
+        env0 = float(prep.envelope[0])
+        E = env0 * np.cumprod(np.broadcast_to(1.0 + g, (n_rows, n_year)), axis=1)
+        out["E"] = E
+        out["T"] = base_targets[None, :, :] / base_env[None, :, None] * E[:, :, None]
+    policy = prep.policy
+    basis = _growth_basis(prep, values, n_rows)  # (R|1, Y, N)
+    for name, key in (("policy.min_growth", "floor_mult"), ("policy.max_growth", "cap_mult")):
+        if name in values or ("gdp_deflator_growth" in values and policy.growth_basis == "real"):
+            current = getattr(policy, name.split(".")[1])
+            if name in values:
+                growth = values[name][:, None, None]
+            elif current is None:
+                continue
+            else:  # keep the scenario's own rates, re-based on each row's deflator
+                growth = prep.policy_arrays[key] / _growth_basis(prep, {}, 1) - 1.0
+            out[key] = (1.0 + growth) * basis
+    if "policy.max_below_target" in values:
+        out["below_target"] = np.broadcast_to(values["policy.max_below_target"][:, None],
+                                              (n_rows, n_year)).copy()
+    if "policy.convergence_rate" in values:
+        if policy.kind != "proportional":
+            raise AllocError(prep.source, "ensemble.policy.convergence_rate",
+                             f"applies only to kind 'proportional', not '{policy.kind}'")
+        c = np.broadcast_to(values["policy.convergence_rate"][:, None], (n_rows, n_year))
+        out["conv"], out["w_prev"], out["w_target"] = c.copy(), 1.0 - c, c.copy()
+    for name in ("policy.min_growth", "policy.max_growth"):
+        if name in values and policy.kind in ("historic_cost", "immediate"):
+            raise AllocError(prep.source, f"ensemble.{name}", f"kind '{policy.kind}' takes no "
+                             "floors or caps")
+    floor, cap = out["floor_mult"], out["cap_mult"]
+    if np.any(np.broadcast_to(floor, np.broadcast_shapes(floor.shape, cap.shape))
+              > np.broadcast_to(cap, np.broadcast_shapes(floor.shape, cap.shape))):
+        raise AllocError(prep.source, "ensemble", "some rows draw min_growth above max_growth; "
+                         "narrow the ranges so they cannot cross")
+    return {k: np.ascontiguousarray(v, dtype=float) for k, v in out.items()}
+
+
+def _growth_basis(prep: Prepared, values: dict, n_rows: int) -> np.ndarray:
+    """Multiplier turning a growth rate into a bound on last year's allocation, (R|1, Y, N)."""
+    pop = prep.population.transpose("year", "icb").values
+    n_year, n = pop.shape[0] - 1, pop.shape[1]
+    kind = prep.policy.growth_basis
+    if kind == "per_head":
+        return (pop[1:] / pop[:-1])[None]
+    if kind == "real":
+        defl = values.get("gdp_deflator_growth")
+        if defl is None:
+            return np.full((1, n_year, n), 1.0 + prep.assumptions_used["gdp_deflator_growth"])
+        return np.broadcast_to((1.0 + defl)[:, None, None], (n_rows, n_year, n))
+    return np.ones((1, n_year, n))
+
+
+def run_chunk(prep: Prepared, plan: Plan, rows: range) -> dict[str, np.ndarray]:
+    """Run one chunk of rows through the kernel and check the invariants in every row.
+
+    Returns ``allocation`` and ``target`` (R, Y+1, N) [GBP] and ``envelope`` (R, Y+1) [GBP],
+    base year first.
+    """
+    if prep.units is not None:
+        raise AllocError(prep.source, "convergence_level", "ensembles need convergence on ICB "
+                         "totals ('total')")
+    n_rows = len(rows)
+    arrays = kernel_inputs(prep, plan.values(rows), n_rows)
+    n_year, n = prep.kernel_targets.shape[1:]
+    alloc = np.empty((n_rows, n_year, n))
+    lam = np.empty((n_rows, n_year))
+    status = np.empty((n_rows, n_year), dtype=np.int64)
+    gap = np.empty((n_rows, n_year))
+    pace.glide_path(arrays["A0"], arrays["T"], arrays["E"], arrays["conv"], arrays["w_prev"],
+                    arrays["w_target"], arrays["floor_mult"], arrays["cap_mult"],
+                    arrays["below_target"], prep.policy.fallback == "relax", alloc, lam, status,
+                    gap)
+    bad = (status == pace.STATUS_FLOORS_EXCEED_ENVELOPE) | (
+        status == pace.STATUS_CAPS_BELOW_ENVELOPE) | (status == pace.STATUS_BAD_INPUT)
+    if bad.any():
+        r, y = map(int, np.argwhere(bad)[0])
+        row = rows.start + r
+        raise AllocError(prep.source, "ensemble", f"row {row} (grid point "
+                         f"{row // plan.spec.draws}, draw {row % plan.spec.draws}) is infeasible "
+                         f"in year {prep.years[y + 1]}: shortfall £{gap[r, y]:,.0f}; narrow the "
+                         "ranges or set the policy's fallback = \"relax\"")
+    E = np.broadcast_to(arrays["E"], (n_rows, n_year))
+    T = np.broadcast_to(arrays["T"], (n_rows, n_year, n))
+    if not np.allclose(alloc.sum(axis=-1), E, rtol=1e-6, atol=0) or (alloc < 0).any():
+        raise AllocError(prep.source, "ensemble", "internal check failed: a row breaks the "
+                         "envelope or has negative money")
+    _check_bounds(arrays, alloc, prep.kernel_base[0], T, E, status)
+    base = np.broadcast_to(prep.kernel_base[0], (n_rows, 1, n))
+    env0 = np.full((n_rows, 1), float(prep.envelope[0]))
+    t0 = np.broadcast_to(prep.target_svc.sum("service").isel(year=0).values, (n_rows, 1, n))
+    return {"allocation": np.concatenate([base, alloc], axis=1),
+            "target": np.concatenate([t0, T], axis=1),
+            "envelope": np.concatenate([env0, E], axis=1)}
+
+
+def _check_bounds(arrays, alloc, a0, T, E, status) -> None:
+    """Vectorised run-time check of floors and caps in every row (numpy, outside the kernel)."""
+    prev = np.concatenate([np.broadcast_to(a0, (alloc.shape[0], 1, alloc.shape[2])),
+                           alloc[:, :-1]], axis=1)
+    fm = np.broadcast_to(arrays["floor_mult"], alloc.shape)
+    cm = np.broadcast_to(arrays["cap_mult"], alloc.shape)
+    with np.errstate(invalid="ignore"):
+        lower = np.where(np.isinf(fm), fm, prev * fm)
+        upper = np.where(np.isinf(cm), cm, prev * cm)
+    x = np.broadcast_to(arrays["below_target"], alloc.shape[:2])[:, :, None]
+    has_x = ~np.isnan(x)
+    lower = np.where(has_x, np.maximum(lower, T * (1.0 - np.nan_to_num(x))), lower)
+    upper = np.where(has_x, np.maximum(upper, lower), upper)
+    uniform = prev * (E / prev.sum(axis=-1))[:, :, None]
+    relaxed_floor = (status == pace.STATUS_FLOORS_RELAXED)[:, :, None]
+    relaxed_cap = (status == pace.STATUS_CAPS_RELAXED)[:, :, None]
+    lower = np.where(relaxed_floor, np.minimum(lower, uniform), lower)
+    upper = np.where(relaxed_cap, np.maximum(upper, uniform), upper)
+    tol = 1e-9 * E[:, :, None]
+    if (alloc < lower - tol).any() or (alloc > upper + tol).any():
+        raise AllocError("ensemble", "allocation", "internal check failed: a floor or cap is "
+                         "not respected")
+
+
+def chunks(n_rows: int, size: int) -> list[range]:
+    """Split ``range(n_rows)`` into consecutive chunks of at most ``size`` rows."""
+    return [range(s, min(s + size, n_rows)) for s in range(0, n_rows, size)]
+
+
+def run_ensemble(scenario=None, overrides=None, spec: EnsembleSpec | dict | None = None, *,
+                 scenario_path=None, raw: dict | None = None, scheduler: str | None = None, workers: int | None = None,
+                 keep_full: bool = False, progress: Callable[[int, int], None] | None = None,
+                 ) -> xr.Dataset:
+    """Run a grid x Monte Carlo ensemble of a scenario.
+
+    Parameters
+    ----------
+    scenario, overrides, scenario_path, raw
+        As :func:`alloc.engine.run`; the scenario's ``[ensemble]`` table gives the spec unless
+        ``spec`` is passed.
+    spec : EnsembleSpec or dict, optional
+        Overrides the scenario's ``[ensemble]`` table.
+    scheduler : str, optional
+        Address of a running dask scheduler (``tcp://host:port``).
+    workers : int, optional
+        Start a dask ``LocalCluster`` with this many single-threaded workers. With neither
+        ``scheduler`` nor ``workers`` the ensemble runs in process.
+    keep_full : bool
+        Also return the full cube (``allocation_draws``, ``dft_draws``).
+    progress : callable, optional
+        Called as ``progress(rows_done, rows_total)`` after each chunk.
+
+    Returns
+    -------
+    xarray.Dataset
+        Dimensions: the grid parameters, ``icb``, ``year``, ``quantile``. Variables:
+        ``allocation_q`` and ``dft_q`` (quantiles over draws), ``allocation_central`` and
+        ``dft_central`` (draw 0), ``prob_below_threshold`` (icb, grid): probability that the
+        ICB ends the final year more than ``below_target_threshold`` below target.
+    """
+    prep = prepare(scenario, overrides, scenario_path, raw)
+    raw = spec if spec is not None else (prep.scenario.ensemble or {})
+    spec = raw if isinstance(raw, EnsembleSpec) else validate(EnsembleSpec, raw,
+                                                             f"{prep.source} [ensemble]")
+    plan = make_plan(spec)
+    parts = chunks(plan.n_rows, spec.chunk)
+    if scheduler or workers:
+        results = _run_dask(prep, plan, parts, scheduler, workers, progress)
+    else:
+        results = []
+        for rows in parts:
+            results.append(run_chunk(prep, plan, rows))
+            if progress:
+                progress(rows.stop, plan.n_rows)
+    return summarise(prep, plan, results, keep_full)
+
+
+def _run_dask(prep, plan, parts, scheduler, workers, progress):
+    """Map :func:`run_chunk` over the chunks on a dask cluster: one task per chunk."""
+    from dask.distributed import Client, LocalCluster, as_completed
+
+    cluster = None
+    if scheduler:
+        client = Client(scheduler)
+    else:
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               dashboard_address=None)
+        client = Client(cluster)
+    try:
+        prep_future = client.scatter(prep, broadcast=True)
+        futures = [client.submit(run_chunk, prep_future, plan, rows, pure=False)
+                   for rows in parts]
+        index = {f.key: i for i, f in enumerate(futures)}
+        results = [None] * len(futures)
+        done = 0
+        for future in as_completed(futures):
+            results[index[future.key]] = future.result()
+            done += len(parts[index[future.key]])
+            if progress:
+                progress(done, plan.n_rows)
+        return results
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def summarise(prep: Prepared, plan: Plan, results: list[dict], keep_full: bool) -> xr.Dataset:
+    """Quantiles over draws per grid point, the central projection and threshold probabilities."""
+    alloc = np.concatenate([r["allocation"] for r in results])  # (rows, Y+1, N)
+    target = np.concatenate([r["target"] for r in results])
+    dft = (alloc - target) / target
+    grid_shape = [len(v) for v in plan.grid_values]
+    shape = grid_shape + [plan.spec.draws] + list(alloc.shape[1:])
+    alloc = alloc.reshape(shape)
+    dft = dft.reshape(shape)
+    dims = plan.grid_names + ["draw", "year", "icb"]
+    coords = {name: vals for name, vals in zip(plan.grid_names, plan.grid_values)}
+    coords.update(year=prep.years, icb=prep.inputs["icb"].values)
+    cube = xr.Dataset({"allocation": (dims, alloc), "dft": (dims, dft)}, coords=coords)
+    q = plan.spec.quantiles
+    out = xr.Dataset(coords={**coords, "icb_name": ("icb", prep.inputs["icb_name"].values),
+                             "region": ("icb", prep.inputs["region"].values)})
+    out["allocation_q"] = cube["allocation"].quantile(q, dim="draw").assign_attrs(
+        units="GBP", price_base="cash")
+    out["dft_q"] = cube["dft"].quantile(q, dim="draw").assign_attrs(units="1")
+    out["allocation_central"] = cube["allocation"].isel(draw=0).assign_attrs(units="GBP")
+    out["dft_central"] = cube["dft"].isel(draw=0).assign_attrs(units="1")
+    final = cube["dft"].isel(year=-1)
+    out["prob_below_threshold"] = (final < -plan.spec.below_target_threshold).mean("draw")
+    out["prob_below_threshold"].attrs = {
+        "units": "1", "long_name": f"probability of ending {prep.years[-1]} more than "
+        f"{plan.spec.below_target_threshold:.0%} below target"}
+    if keep_full:
+        out["allocation_draws"] = cube["allocation"].assign_attrs(units="GBP")
+        out["dft_draws"] = cube["dft"].assign_attrs(units="1")
+    out.attrs.update(
+        scenario_name=prep.scenario.name, seed=plan.spec.seed, draws=plan.spec.draws,
+        grid=", ".join(plan.grid_names), uncertain=", ".join(
+            f"{n} ~ {s.distribution}[{s.low}, {s.high}] central {s.central}"
+            for n, s in plan.spec.uncertain.items()),
+        input_hash=prep.inputs.attrs["input_hash"],
+    )
+    return out.transpose(*plan.grid_names, "icb", "year", ...)

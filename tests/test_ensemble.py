@@ -1,0 +1,131 @@
+"""Grids and Monte Carlo ensembles: reproducibility, consistency with single runs, invariants."""
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import alloc
+from alloc.cli import main
+from alloc.ensemble import EnsembleSpec, run_ensemble, transform, Uncertain
+from alloc.errors import AllocError
+
+RELAX = ['policy.fallback="relax"']
+UNCERTAIN = {
+    "envelope_growth": {"low": 0.025, "high": 0.045, "distribution": "triangular",
+                        "central": 0.035},
+    "policy.min_growth": {"low": 0.0, "high": 0.02, "distribution": "pert", "central": 0.017},
+}
+
+
+def spec(**kw):
+    base = {"draws": 60, "chunk": 25, "seed": 7, "uncertain": UNCERTAIN}
+    base.update(kw)
+    return base
+
+
+def test_chunking_does_not_change_results():
+    a = run_ensemble("default", RELAX, spec(chunk=7), keep_full=True)
+    b = run_ensemble("default", RELAX, spec(chunk=60), keep_full=True)
+    np.testing.assert_array_equal(a["allocation_draws"], b["allocation_draws"])
+
+
+def test_different_seeds_differ_and_same_seed_repeats():
+    a = run_ensemble("default", RELAX, spec(), keep_full=True)
+    b = run_ensemble("default", RELAX, spec(), keep_full=True)
+    c = run_ensemble("default", RELAX, spec(seed=8), keep_full=True)
+    np.testing.assert_array_equal(a["allocation_draws"], b["allocation_draws"])
+    later = {"draw": slice(1, None)}
+    assert not np.array_equal(a["allocation_draws"].isel(later), c["allocation_draws"].isel(later))
+    # draw 0 is central whatever the seed
+    np.testing.assert_array_equal(a["allocation_draws"].isel(draw=0),
+                                  c["allocation_draws"].isel(draw=0))
+
+
+def test_draw_zero_equals_the_deterministic_run_at_central_values():
+    ens = run_ensemble("default", RELAX, spec(), keep_full=True)
+    single = alloc.run("default", RELAX + ["envelope_growth=0.035", "policy.min_growth=0.017"])
+    np.testing.assert_allclose(ens["allocation_draws"].isel(draw=0).transpose("icb", "year"),
+                               single["allocation"], rtol=1e-12)
+
+
+def test_grid_point_equals_single_run():
+    grid = {"policy.min_growth": [0.0, 0.01], "envelope_growth": [0.03, 0.04]}
+    ens = run_ensemble("default", None, {"draws": 1, "grid": grid})
+    for g in (0.0, 0.01):
+        for e in (0.03, 0.04):
+            single = alloc.run("default", [f"policy.min_growth={g}", f"envelope_growth={e}"])
+            got = ens["allocation_central"].sel({"policy.min_growth": g, "envelope_growth": e})
+            np.testing.assert_allclose(got.transpose("icb", "year"), single["allocation"],
+                                       rtol=1e-12)
+
+
+def test_quantiles_match_numpy_on_full_cube():
+    ens = run_ensemble("default", RELAX, spec(), keep_full=True)
+    cube = ens["dft_draws"].transpose("draw", "icb", "year").values
+    q = ens["quantile"].values
+    np.testing.assert_allclose(ens["dft_q"].transpose("quantile", "icb", "year"),
+                               np.quantile(cube, q, axis=0), rtol=1e-12, atol=1e-15)
+    final = cube[:, :, -1]
+    np.testing.assert_allclose(ens["prob_below_threshold"], (final < -0.05).mean(axis=0))
+
+
+def test_invariants_hold_in_every_draw():
+    ens = run_ensemble("default", RELAX, spec(), keep_full=True)
+    a = ens["allocation_draws"].transpose("draw", "year", "icb").values
+    totals = a.sum(axis=-1)
+    growth = totals[:, 1:] / totals[:, :-1] - 1
+    # one envelope growth per draw, constant across years, inside the triangular support
+    np.testing.assert_allclose(growth, growth[:, :1] * np.ones_like(growth), rtol=1e-9)
+    assert (growth >= 0.025 - 1e-12).all() and (growth <= 0.045 + 1e-12).all()
+    assert (a > 0).all() and np.isfinite(a).all()
+    # every ICB grows by at least min(floor draw, envelope growth) (floors relaxed to uniform)
+    icb_growth = a[:, 1:] / a[:, :-1] - 1
+    assert (icb_growth >= np.minimum(0.0, growth)[:, :, None] - 1e-12).all()
+
+
+def test_distributions_map_uniforms_to_the_stated_ranges():
+    u = np.linspace(0.001, 0.999, 999)
+    for dist in ("triangular", "pert", "uniform"):
+        vals = transform(u, Uncertain(low=1.0, high=3.0, distribution=dist, central=1.5))
+        assert vals.min() >= 1.0 and vals.max() <= 3.0 and np.all(np.diff(vals) >= 0)
+    normal = transform(np.array([0.1, 0.9]), Uncertain(low=1.0, high=3.0,
+                                                         distribution="normal80"))
+    np.testing.assert_allclose(normal, [1.0, 3.0], rtol=1e-12)
+
+
+@pytest.mark.parametrize("bad,field", [
+    ({"draws": 0}, "draws"),
+    ({"uncertain": {"envelope_growth": {"low": 0.05, "high": 0.01}}}, "envelope_growth"),
+    ({"uncertain": {"policy.nonsense": {"low": 0, "high": 1}}}, "uncertain"),
+    ({"quantiles": [0.5, 1.5]}, "quantiles"),
+    ({"grid": {"envelope_growth": []}}, "grid"),
+])
+def test_bad_specs_give_clear_errors(bad, field):
+    with pytest.raises(AllocError) as info:
+        run_ensemble("default", None, {"draws": 3, **bad})
+    assert "[ensemble]" in str(info.value) and field in str(info.value)
+
+
+def test_infeasible_draw_is_reported():
+    with pytest.raises(AllocError, match="infeasible"):
+        run_ensemble("default", None, {"draws": 1, "grid": {"policy.min_growth": [0.06]}})
+
+
+def test_dask_local_cluster_is_bit_identical():
+    pytest.importorskip("dask.distributed")
+    local = run_ensemble("default", RELAX, spec(), keep_full=True)
+    remote = run_ensemble("default", RELAX, spec(chunk=13), workers=2, keep_full=True)
+    np.testing.assert_array_equal(local["allocation_draws"], remote["allocation_draws"])
+
+
+def test_cli_ensemble_writes_quantiles(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    scenario = tmp_path / "s.toml"
+    scenario.write_text('name = "s"\nend_year = "2030/31"\n[policy]\nuse = "common_dft"\n'
+                        'fallback = "relax"\n[ensemble]\ndraws = 40\n[ensemble.uncertain]\n'
+                        'envelope_growth = { low = 0.02, high = 0.05 }\n')
+    result = CliRunner().invoke(main, ["ensemble", str(scenario), "--out", "e"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "e" / "ensemble.nc").is_file()
+    bad = CliRunner().invoke(main, ["ensemble", str(scenario), "--draws", "0", "--out", "f"])
+    assert bad.exit_code == 2 and "draws" in bad.output and not (tmp_path / "f").exists()
