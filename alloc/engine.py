@@ -60,8 +60,16 @@ def _check_years(scenario: Scenario, inputs: xr.Dataset, source: str) -> list[in
 
 
 def _solve(base: np.ndarray, targets: np.ndarray, envelopes: np.ndarray, arrays: dict,
-           relax: bool):
-    """Run the glide-path kernel for a batch of independent units (ICB totals or service lines)."""
+           relax: bool, base_adjust: np.ndarray | None = None):
+    """Run the glide-path kernel for a batch of independent units (ICB totals or service lines).
+
+    ``base_adjust`` (B, Y, N) [GBP], when given, is subtracted from the allocation base of each
+    projection year before the kernel solves it (savings rebased into the base, see
+    :func:`alloc.spend.rebase_adjustment`): the kernel is then run one year at a time with
+    ``A0 = A[t-1] - base_adjust[t]``, so every year still allocates exactly its envelope.
+    """
+    if base_adjust is not None and np.any(base_adjust):
+        return _solve_rebased(base, targets, envelopes, arrays, relax, base_adjust)
     n_batch, n_year, n = targets.shape
     alloc = np.empty((n_batch, n_year, n))
     lam = np.empty((n_batch, n_year))
@@ -70,6 +78,29 @@ def _solve(base: np.ndarray, targets: np.ndarray, envelopes: np.ndarray, arrays:
     pace.glide_path(base, targets, envelopes, arrays["conv"], arrays["w_prev"],
                     arrays["w_target"], arrays["floor_mult"], arrays["cap_mult"],
                     arrays["below_target"], relax, alloc, lam, status, gap)
+    return alloc, lam, status, gap
+
+
+def _solve_rebased(base, targets, envelopes, arrays, relax, base_adjust):
+    """Year-by-year glide path whose allocation base is reduced by ``base_adjust`` each year."""
+    n_batch, n_year, n = targets.shape
+    alloc = np.full((n_batch, n_year, n), np.nan)
+    lam = np.full((n_batch, n_year), np.nan)
+    status = np.full((n_batch, n_year), pace.STATUS_NOT_RUN, dtype=np.int64)
+    gap = np.zeros((n_batch, n_year))
+    prev = np.array(base, dtype=float, copy=True)
+    prev = np.broadcast_to(prev, (n_batch, n)).copy()
+    for y in range(n_year):
+        a0 = prev - base_adjust[:, y, :]
+        one = {k: np.ascontiguousarray(v[:, y:y + 1]) for k, v in arrays.items()}
+        out = _solve(a0, np.ascontiguousarray(targets[:, y:y + 1]),
+                     np.ascontiguousarray(envelopes[:, y:y + 1]), one, relax)
+        for arr, part in zip((alloc, lam, status, gap), out):
+            arr[:, y] = part[:, 0]
+        if (out[2][:, 0] == pace.STATUS_FLOORS_EXCEED_ENVELOPE).any() or (
+                out[2][:, 0] == pace.STATUS_CAPS_BELOW_ENVELOPE).any():
+            break
+        prev = out[0][:, 0]
     return alloc, lam, status, gap
 
 
@@ -88,8 +119,12 @@ def _raise_infeasible(status, gap, years, units, envelopes, source):
                      "fallback = \"relax\" in the policy")
 
 
-def check_invariants(alloc, base, targets, envelopes, arrays, status, source):
-    """Run-time invariants: sum = envelope, bounds respected, no NaN, no negative money."""
+def check_invariants(alloc, base, targets, envelopes, arrays, status, source, base_adjust=None):
+    """Run-time invariants: sum = envelope, bounds respected, no NaN, no negative money.
+
+    With ``base_adjust`` (rebased savings) the bounds of year ``t`` are computed from the
+    adjusted base ``A[t-1] - base_adjust[t]`` that the kernel was given.
+    """
     n_batch, n_year, _ = alloc.shape
     if not np.isfinite(alloc).all():
         raise AllocError(source, "allocation", "internal check failed: NaN or infinite allocation")
@@ -103,6 +138,8 @@ def check_invariants(alloc, base, targets, envelopes, arrays, status, source):
     for b in range(n_batch):
         prev = base[b]
         for y in range(n_year):
+            if base_adjust is not None:
+                prev = prev - base_adjust[b, y]
             lower, upper = bounds(arrays, prev, targets[b, y], y, b)
             uniform = prev * envelopes[b, y] / prev.sum()
             if status[b, y] == pace.STATUS_FLOORS_RELAXED:
@@ -143,6 +180,14 @@ class Prepared:
     kernel_envelopes: np.ndarray
     units: list[str] | None
     assumptions_used: dict = field(default_factory=dict)
+    # Spend projection and left shift (alloc.spend, alloc.pathways): ``spend`` is always set;
+    # ``left_shift`` (draw 0) only with levers; ``base_adjust`` (B, Y, N) only when savings are
+    # rebased or shared (what the kernel's allocation base loses each year, GBP).
+    spend: xr.Dataset | None = None
+    left_shift: xr.Dataset | None = None
+    base_adjust: np.ndarray | None = None
+    rebase: xr.DataArray | None = None
+    pathway_assumptions: dict = field(default_factory=dict)
 
 
 def prepare(scenario: Scenario | str | Path | None = None, overrides: list[str] | None = None,
@@ -190,9 +235,53 @@ def prepare(scenario: Scenario | str | Path | None = None, overrides: list[str] 
         targets = tsvc[:, 1:, :]
         envs = env_svc[:, 1:]
         units = list(inputs["service"].values)
-    return Prepared(scenario, raw, source, inputs, formula, policy, policy_source, years,
+    prep = Prepared(scenario, raw, source, inputs, formula, policy, policy_source, years,
                     population, envelope, share_svc, target_svc, arrays, base, targets, envs,
                     units, used)
+    _prepare_spend(prep, scenario_path)
+    return prep
+
+
+def _prepare_spend(prep: Prepared, scenario_path: Path) -> None:
+    """Spend projection, pathway left shift and, for rebased savings, the kernel's base cuts."""
+    from alloc.pathways import load_common
+    from alloc.spend import project_spend, rebase_adjustment
+
+    scenario, years, source = prep.scenario, prep.years, prep.source
+    common, common_path = load_common()
+    spend_set = scenario.spend
+    growth = (spend_set.non_demographic_growth if spend_set and
+              spend_set.non_demographic_growth is not None
+              else common.non_demographic_growth.value)
+    inflation = (spend_set.cost_inflation if spend_set and spend_set.cost_inflation is not None
+                 else common.cost_inflation.value)
+    section = scenario.pathways
+    discount = (section.discount_rate if section and section.discount_rate is not None
+                else common.discount_rate.value)
+    population = prep.population.sel(year=years)
+    left_shift = None
+    if section is not None and section.levers:
+        from alloc.pathways import project_left_shift
+
+        left_shift = project_left_shift(section, prep.inputs["baseline"], population, years,
+                                        inflation, source, scenario_path.parent).isel(draw=0)
+    prep.spend = project_spend(prep.inputs["baseline"], population, years, growth, inflation,
+                               discount, left_shift, source)
+    prep.left_shift = left_shift
+    prep.pathway_assumptions = {
+        "non_demographic_growth": growth, "cost_inflation": inflation,
+        "discount_rate": discount, "common_file": str(common_path),
+        "savings_policy": (scenario.savings.policy if scenario.savings else "retained"),
+    }
+    if left_shift is not None and scenario.savings is not None:
+        adjust = rebase_adjustment(prep.spend["left_shift_saving_by_service"], scenario.savings,
+                                   years).transpose("service", "year", "icb")
+        if np.any(adjust.values):
+            prep.rebase = adjust
+            if prep.units is None:
+                prep.base_adjust = adjust.sum("service").values[None, 1:, :]
+            else:
+                prep.base_adjust = adjust.sel(service=prep.units).values[:, 1:, :]
 
 
 def run(scenario: Scenario | str | Path | None = None, overrides: list[str] | None = None,
@@ -218,17 +307,29 @@ def run(scenario: Scenario | str | Path | None = None, overrides: list[str] | No
         ``policy_status`` (year). Provenance in the attributes.
     """
     prep = prepare(scenario, overrides, scenario_path, raw)
+    relax = prep.policy.fallback == "relax"
     alloc, _, status, gap = _solve(prep.kernel_base, prep.kernel_targets, prep.kernel_envelopes,
-                                   prep.policy_arrays, prep.policy.fallback == "relax")
+                                   prep.policy_arrays, relax, prep.base_adjust)
     _raise_infeasible(status, gap, prep.years, prep.units, prep.kernel_envelopes,
                       prep.policy_source)
     check_invariants(alloc, prep.kernel_base, prep.kernel_targets, prep.kernel_envelopes,
-                     prep.policy_arrays, status, prep.source)
-    return assemble(prep, alloc, status)
+                     prep.policy_arrays, status, prep.source, prep.base_adjust)
+    retained = None
+    if prep.base_adjust is not None:  # the same policy with savings retained, for comparison
+        retained, _, status_r, gap_r = _solve(prep.kernel_base, prep.kernel_targets,
+                                              prep.kernel_envelopes, prep.policy_arrays, relax)
+        _raise_infeasible(status_r, gap_r, prep.years, prep.units, prep.kernel_envelopes,
+                          prep.policy_source)
+    return assemble(prep, alloc, status, retained)
 
 
-def assemble(prep: Prepared, alloc: np.ndarray, status: np.ndarray) -> xr.Dataset:
-    """Labelled result Dataset from the kernel's allocations (B, Y, N) and statuses (B, Y)."""
+def assemble(prep: Prepared, alloc: np.ndarray, status: np.ndarray,
+             retained: np.ndarray | None = None) -> xr.Dataset:
+    """Labelled result Dataset from the kernel's allocations (B, Y, N) and statuses (B, Y).
+
+    ``retained`` (B, Y, N): the allocations the same policy gives when savings are retained
+    (only when the scenario rebases or shares savings).
+    """
     inputs, years, envelope = prep.inputs, prep.years, prep.envelope
     baseline_svc, target_svc, population = inputs["baseline"], prep.target_svc, prep.population
     # Base year first, then the projection; per-service allocations only at service level.
@@ -268,6 +369,7 @@ def assemble(prep: Prepared, alloc: np.ndarray, status: np.ndarray) -> xr.Datase
                                      long_name="GP-registered population")
     result["allocation_per_head"] = _labelled(allocation / population, units="GBP per person",
                                               price_base="cash")
+    _assemble_spend(result, prep, allocation, retained, coords)
     worst = np.concatenate([[pace.STATUS_OK], status.max(axis=0)])
     result["policy_status"] = xr.DataArray(
         [STATUS_MESSAGES[int(s)] for s in worst], dims="year", coords={"year": years})
@@ -294,8 +396,39 @@ def assemble(prep: Prepared, alloc: np.ndarray, status: np.ndarray) -> xr.Datase
         price_base="cash",
         base_year=years[0],
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        spend_assumptions_json=json.dumps(prep.pathway_assumptions),
     )
+    if prep.left_shift is not None:
+        result.attrs["pathway_files"] = prep.left_shift.attrs.get("pathway_files", "")
     return result
+
+
+def _assemble_spend(result: xr.Dataset, prep: Prepared, allocation: xr.DataArray,
+                    retained: np.ndarray | None, coords: dict) -> None:
+    """Add spend, net position, left shift and the savings policy's effect to a result.
+
+    Always: ``spend``, ``spend_by_service``, ``spend_without_left_shift``, ``left_shift_saving``
+    (icb, year), ``upstream_cost`` (icb, payer, year), ``net_position`` = allocation - spend
+    (icb, year). With levers: the pathway detail of :func:`alloc.spend.project_spend`; with
+    rebased or shared savings also ``allocation_if_retained``, ``savings_policy_effect``
+    (= allocation - allocation_if_retained) and ``rebase_adjustment`` (icb, year).
+    """
+    money = {"units": "GBP", "price_base": "cash"}
+    for name, da in prep.spend.data_vars.items():
+        result[name] = _labelled(da, da.attrs)
+    result["net_position"] = _labelled(allocation - result["spend"], money,
+                                       long_name="net position = allocation - spend; positive = "
+                                       "allocation above projected spend")
+    if retained is not None:
+        path = np.concatenate([prep.kernel_base[:, None, :], retained], axis=1).sum(axis=0)
+        kept = xr.DataArray(path, dims=("year", "icb"), coords=coords).T
+        result["allocation_if_retained"] = _labelled(kept, money, long_name=(
+            "allocation under the same policy had the ICB retained its savings"))
+        result["savings_policy_effect"] = _labelled(allocation - kept, money, long_name=(
+            "allocation - allocation_if_retained: what the savings policy takes from (or gives "
+            "to) each ICB"))
+        result["rebase_adjustment"] = _labelled(prep.rebase.sum("service").transpose(
+            "icb", "year"), money, long_name="reduction of the allocation base in each year")
 
 
 def _labelled(da: xr.DataArray, *bases: dict, **attrs) -> xr.DataArray:

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from alloc.errors import AllocError
 from alloc.inputs import parse_year
 from alloc.policy import Number, YearParam, _year_keys_valid
+from alloc.pathways.spec import PathwaysSection, SavingsPolicy, SpendAssumptions
 from alloc.resources import resolve_named
 from alloc.specs import read_toml, validate
 
@@ -55,6 +56,11 @@ class Scenario(BaseModel):
     policy: PolicyChoice
     # Grids and Monte Carlo draws for `alloc ensemble`; validated by alloc.ensemble.EnsembleSpec.
     ensemble: dict | None = None
+    # Left-shift pathway levers, what happens to the savings, spend-projection assumptions
+    # (alloc.pathways.spec; docs/methodology/pathways.md). Absent = no levers, savings retained.
+    pathways: PathwaysSection | None = None
+    savings: SavingsPolicy | None = None
+    spend: SpendAssumptions | None = None
 
     @field_validator("base_year", "end_year", mode="before")
     @classmethod
