@@ -129,3 +129,17 @@ def test_cli_ensemble_writes_quantiles(tmp_path, monkeypatch):
     assert (tmp_path / "e" / "ensemble.nc").is_file()
     bad = CliRunner().invoke(main, ["ensemble", str(scenario), "--draws", "0", "--out", "f"])
     assert bad.exit_code == 2 and "draws" in bad.output and not (tmp_path / "f").exists()
+
+
+def test_draw_uniforms_are_uniform_and_position_addressed():
+    from scipy import stats
+
+    from alloc.ensemble import draw_uniforms
+
+    u = draw_uniforms(11, range(50_000), 3)
+    assert ((u > 0) & (u < 1)).all()
+    for j in range(3):  # each parameter's column is uniform (fixed seed: deterministic)
+        assert stats.kstest(u[:, j], "uniform").pvalue > 1e-3
+    assert abs(np.corrcoef(u[:, 0], u[:, 1])[0, 1]) < 0.02
+    np.testing.assert_array_equal(draw_uniforms(11, [7, 49_999], 3), u[[7, 49_999]])
+    assert not np.array_equal(draw_uniforms(12, range(10), 3), u[:10])

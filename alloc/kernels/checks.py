@@ -1,0 +1,66 @@
+"""Run-time invariant checks on glide-path output (numba; plain arrays only).
+
+Written apart from :mod:`alloc.kernels.pace` and from first principles, so a result is not
+checked by the code that produced it: every row must respect the floors and caps the policy
+implies (after the documented relax fallback), sum to its envelope, and hold no NaN or negative
+money.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from alloc.kernels.pace import STATUS_CAPS_RELAXED, STATUS_FLOORS_RELAXED
+
+
+@njit(cache=True)
+def _row(arr, b):
+    return arr[b] if arr.shape[0] > 1 else arr[0]
+
+
+@njit(parallel=True, cache=True)
+def count_violations(alloc, A0, T, E, floor_mult, cap_mult, below_target, status, rtol):
+    """Number of (row, year) cells that break an invariant.
+
+    Parameters follow :func:`alloc.kernels.pace.glide_path` (per-row inputs may broadcast with a
+    leading axis of 1); ``alloc`` (R, Y, N) [GBP] and ``status`` (R, Y) are its outputs.
+    A cell breaks an invariant when an allocation is NaN or negative, is below its floor or above
+    its cap by more than ``rtol`` x envelope, or the row's allocations miss the envelope by more
+    than ``rtol`` x envelope.
+    """
+    n_rows, n_year, n = alloc.shape
+    bad = np.zeros(n_rows, dtype=np.int64)
+    for r in prange(n_rows):
+        a0 = _row(A0, r)
+        t = _row(T, r)
+        e = _row(E, r)
+        fm = _row(floor_mult, r)
+        cm = _row(cap_mult, r)
+        x = _row(below_target, r)
+        for y in range(n_year):
+            prev_total = 0.0
+            total = 0.0
+            for i in range(n):
+                prev_total += a0[i] if y == 0 else alloc[r, y - 1, i]
+                total += alloc[r, y, i]
+            tol = rtol * e[y]
+            broken = abs(total - e[y]) > tol or not np.isfinite(total)
+            for i in range(n):
+                prev = a0[i] if y == 0 else alloc[r, y - 1, i]
+                a = alloc[r, y, i]
+                lower = fm[y, i] if np.isinf(fm[y, i]) else prev * fm[y, i]
+                upper = cm[y, i] if np.isinf(cm[y, i]) else prev * cm[y, i]
+                if x[y] == x[y]:
+                    lower = max(lower, t[y, i] * (1.0 - x[y]))
+                    upper = max(upper, lower)
+                uniform = prev * e[y] / prev_total
+                if status[r, y] == STATUS_FLOORS_RELAXED:
+                    lower = min(lower, uniform)
+                if status[r, y] == STATUS_CAPS_RELAXED:
+                    upper = max(upper, uniform)
+                if not (a >= 0.0) or a < lower - tol or a > upper + tol:
+                    broken = True
+            if broken:
+                bad[r] += 1
+    return bad.sum()
