@@ -266,11 +266,17 @@ def run_chunk(prep: Prepared, plan: Plan, rows: range) -> dict[str, np.ndarray]:
     Returns ``allocation`` and ``target`` (R, Y+1, N) [GBP] and ``envelope`` (R, Y+1) [GBP],
     base year first.
     """
+    return run_rows(prep, plan.values(rows), rows, plan.spec.draws)
+
+
+def run_rows(prep: Prepared, values: dict[str, np.ndarray], rows: range,
+             draws: int = 1) -> dict[str, np.ndarray]:
+    """Run rows whose parameters are ``values`` (path -> array per row); see :func:`run_chunk`."""
     if prep.units is not None:
         raise AllocError(prep.source, "convergence_level", "ensembles need convergence on ICB "
                          "totals ('total')")
     n_rows = len(rows)
-    arrays = kernel_inputs(prep, plan.values(rows), n_rows)
+    arrays = kernel_inputs(prep, values, n_rows)
     n_year, n = prep.kernel_targets.shape[1:]
     alloc = np.empty((n_rows, n_year, n))
     lam = np.empty((n_rows, n_year))
@@ -286,7 +292,7 @@ def run_chunk(prep: Prepared, plan: Plan, rows: range) -> dict[str, np.ndarray]:
         r, y = map(int, np.argwhere(bad)[0])
         row = rows.start + r
         raise AllocError(prep.source, "ensemble", f"row {row} (grid point "
-                         f"{row // plan.spec.draws}, draw {row % plan.spec.draws}) is infeasible "
+                         f"{row // draws}, draw {row % draws}) is infeasible "
                          f"in year {prep.years[y + 1]}: shortfall £{gap[r, y]:,.0f}; narrow the "
                          "ranges or set the policy's fallback = \"relax\"")
     if count_violations(alloc, arrays["A0"], arrays["T"], arrays["E"], arrays["floor_mult"],
@@ -423,3 +429,61 @@ def summarise(prep: Prepared, plan: Plan, results: list[dict], keep_full: bool) 
         input_hash=prep.inputs.attrs["input_hash"],
     )
     return out.transpose(*plan.grid_names, "icb", "year", ...)
+
+
+def sensitivity(scenario=None, overrides=None, spec: EnsembleSpec | dict | None = None, *,
+                icb: str | None = None, scenario_path=None, raw: dict | None = None):
+    """One-at-a-time sensitivity (tornado table) of the final-year distance from target.
+
+    Each uncertain parameter is set to its ``low`` and then its ``high`` value with every other
+    parameter at its central value; all ``2P + 1`` rows run in one kernel call.
+
+    Parameters
+    ----------
+    icb : str, optional
+        ICB code whose final-year DfT is the output; default the national mean absolute DfT.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per parameter, sorted by swing (largest first): ``parameter``, ``low``,
+        ``high`` [parameter units], ``output_low``, ``output_high``, ``output_central``,
+        ``swing`` = |output_high - output_low| [fraction].
+    """
+    import pandas as pd
+
+    prep = prepare(scenario, overrides, scenario_path, raw)
+    raw_spec = spec if spec is not None else (prep.scenario.ensemble or {})
+    spec = raw_spec if isinstance(raw_spec, EnsembleSpec) else validate(
+        EnsembleSpec, raw_spec, f"{prep.source} [ensemble]")
+    names = list(spec.uncertain)
+    if not names:
+        raise AllocError(f"{prep.source} [ensemble]", "uncertain", "sensitivity needs at least "
+                         "one uncertain parameter")
+    n_rows = 2 * len(names) + 1
+    values = {n: np.full(n_rows, spec.uncertain[n].central) for n in names}
+    for j, n in enumerate(names):
+        values[n][1 + 2 * j] = spec.uncertain[n].low
+        values[n][2 + 2 * j] = spec.uncertain[n].high
+    out = run_rows(prep, values, range(n_rows))
+    dft = (out["allocation"] - out["target"]) / out["target"]  # (rows, Y+1, N)
+    final = dft[:, -1, :]
+    if icb is None:
+        metric = np.abs(final).mean(axis=1)
+    else:
+        codes = list(prep.inputs["icb"].values)
+        if icb not in codes:
+            raise AllocError("--icb", "icb", f"unknown ICB code '{icb}'")
+        metric = final[:, codes.index(icb)]
+    table = pd.DataFrame({
+        "parameter": names,
+        "low": [spec.uncertain[n].low for n in names],
+        "high": [spec.uncertain[n].high for n in names],
+        "output_low": metric[1::2],
+        "output_high": metric[2::2],
+        "output_central": metric[0],
+    })
+    table["swing"] = (table["output_high"] - table["output_low"]).abs()
+    table.attrs["output"] = (f"final-year DfT of {icb}" if icb else
+                             "national mean absolute final-year DfT")
+    return table.sort_values("swing", ascending=False, ignore_index=True)

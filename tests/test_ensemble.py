@@ -143,3 +143,17 @@ def test_draw_uniforms_are_uniform_and_position_addressed():
     assert abs(np.corrcoef(u[:, 0], u[:, 1])[0, 1]) < 0.02
     np.testing.assert_array_equal(draw_uniforms(11, [7, 49_999], 3), u[[7, 49_999]])
     assert not np.array_equal(draw_uniforms(12, range(10), 3), u[:10])
+
+
+def test_sensitivity_rows_equal_single_runs():
+    from alloc.ensemble import sensitivity
+
+    table = sensitivity("default", RELAX, spec(), icb="QOC").set_index("parameter")
+    for name, col, env, floor in [("envelope_growth", "output_low", 0.025, 0.017),
+                                  ("envelope_growth", "output_high", 0.045, 0.017),
+                                  ("policy.min_growth", "output_high", 0.035, 0.02)]:
+        single = alloc.run("default", RELAX + [f"envelope_growth={env}",
+                                               f"policy.min_growth={floor}"])
+        expected = float(single["dft"].sel(icb="QOC").isel(year=-1))
+        assert table.loc[name, col] == pytest.approx(expected, rel=1e-12, abs=1e-15)
+    assert list(table["swing"]) == sorted(table["swing"], reverse=True)

@@ -81,4 +81,34 @@ def _quantile_table(result):
     return frame.rename(columns={"allocation_q": "allocation_gbp", "dft_q": "dft"})
 
 
-COMMANDS = [ensemble]
+@click.command()
+@click.argument("scenario", required=False, default="default")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a scenario value (repeatable).")
+@click.option("--icb", help="ICB whose final-year DfT is the output (default: national mean "
+              "absolute DfT).")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the table to this CSV file (not overwritten without --force).")
+@click.option("--force", is_flag=True, help="Replace an existing CSV file.")
+@reports_errors
+def sensitivity(scenario, overrides, icb, csv_path, force):
+    """One-at-a-time (tornado) sensitivity of SCENARIO's uncertain parameters."""
+    from alloc.ensemble import sensitivity as run_sensitivity
+    from alloc.errors import AllocError
+    from alloc.scenario import load_scenario
+
+    spec, path, raw = load_scenario(scenario, list(overrides))
+    if csv_path is not None and csv_path.exists() and not force:
+        raise AllocError(csv_path, "file", "already exists; pass --force to replace it")
+    table = run_sensitivity(spec, scenario_path=path, raw=raw, icb=icb)
+    click.echo(f"Output: {table.attrs['output']} (fractions; central "
+               f"{table['output_central'].iloc[0]:+.4f})")
+    click.echo(table.to_string(index=False, float_format=lambda v: f"{v:+.4f}"))
+    if csv_path is not None:
+        tmp = csv_path.with_name(f".{csv_path.name}.tmp")
+        table.to_csv(tmp, index=False)
+        tmp.replace(csv_path)
+        click.echo(f"Wrote {csv_path}")
+
+
+COMMANDS = [ensemble, sensitivity]
