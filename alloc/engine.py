@@ -264,7 +264,8 @@ def _prepare_spend(prep: Prepared, scenario_path: Path) -> None:
         from alloc.pathways import project_left_shift
 
         left_shift = project_left_shift(section, prep.inputs["baseline"], population, years,
-                                        inflation, source, scenario_path.parent).isel(draw=0)
+                                        inflation, source, scenario_path.parent)
+        left_shift = left_shift.isel(draw=0, drop=True)
     prep.spend = project_spend(prep.inputs["baseline"], population, years, growth, inflation,
                                discount, left_shift, source)
     prep.left_shift = left_shift

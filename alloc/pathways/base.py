@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from pydantic import BaseModel
 
 from alloc.errors import AllocError
 from alloc.pathways.spec import (PAYERS, CohortSpec, LeverChoice, LeverSpec, PathwaySpec,
@@ -54,7 +55,7 @@ def quantities(spec: PathwaySpec) -> dict[str, Quantity]:
         elif isinstance(node, list | tuple):
             for i, v in enumerate(node):
                 walk(v, f"{path}.{i}")
-        elif hasattr(node, "model_fields"):
+        elif isinstance(node, BaseModel):
             for k in type(node).model_fields:
                 walk(getattr(node, k), f"{path}.{k}" if path else k)
 

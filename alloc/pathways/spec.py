@@ -481,8 +481,40 @@ class SpendAssumptions(BaseModel):
         return value
 
 
-def load_pathway_spec(path: str | Path) -> PathwaySpec:
-    """Read and validate a pathway parameter file; AllocError names the file and field."""
-    from alloc.specs import load_spec
+def _error_path(err: dict, data) -> list[str]:
+    """Keys and list positions of an error location that exist in the input, in order."""
+    parts, node = [], data
+    for i, part in enumerate(err["loc"]):
+        if isinstance(node, dict) and part in node:
+            parts.append(str(part))
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            parts.append(str(part))
+            node = node[part]
+        elif err["type"] == "missing" and i == len(err["loc"]) - 1:
+            parts.append(str(part))
+    return parts
 
-    return load_spec(PathwaySpec, Path(path))
+
+def load_pathway_spec(path: str | Path) -> PathwaySpec:
+    """Read and validate a pathway parameter file; AllocError names the file and field.
+
+    The field is the dotted path into the file (list positions included), e.g.
+    ``cohorts.renal.states.HD_home.costs.0.amount.price_year``.
+    """
+    from pydantic import ValidationError
+
+    from alloc.specs import read_toml, validation_message
+
+    path = Path(path)
+    data = read_toml(path)
+    try:
+        return PathwaySpec.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field, problem = validation_message(exc, data)
+        parts = _error_path(err, data)
+        cause = err.get("ctx", {}).get("error")
+        if isinstance(cause, FieldError):
+            parts.append(cause.field)
+        raise AllocError(path, ".".join(parts) or field or "(top level)", problem) from None
