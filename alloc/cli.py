@@ -152,6 +152,7 @@ def validate(path, overrides):
 # Commands contributed by topic modules (see alloc/commands/__init__.py); one line per module.
 COMMAND_MODULES: list[str] = [
     "alloc.commands.ensemble",
+    "alloc.commands.formulas",
 ]
 for _module in COMMAND_MODULES:
     for _command in importlib.import_module(_module).COMMANDS:
