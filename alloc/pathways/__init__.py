@@ -113,7 +113,8 @@ def project_left_shift(section: PathwaysSection, baseline: xr.DataArray, populat
     if n_draws > 1 and rng is None:
         raise ValueError("n_draws > 1 needs a numpy Generator")
     icbs = [str(c) for c in population["icb"].values]
-    pop = population.transpose("year", "icb").values.astype(float)
+    baseline = baseline.sel(icb=population["icb"].values)
+    pop = population.sel(year=years).transpose("year", "icb").values.astype(float)
     services = [str(s) for s in baseline["service"].values]
     lever_labels = _label_levers(section)
     n_year, n_icb, n_lev = len(years), len(icbs), len(section.levers)
