@@ -275,6 +275,9 @@ def run_rows(prep: Prepared, values: dict[str, np.ndarray], rows: range,
     if prep.units is not None:
         raise AllocError(prep.source, "convergence_level", "ensembles need convergence on ICB "
                          "totals ('total')")
+    if prep.base_adjust is not None:
+        raise AllocError(prep.source, "savings", "ensembles do not yet model savings rebased "
+                         "into the allocation base; use savings policy 'retained'")
     n_rows = len(rows)
     arrays = kernel_inputs(prep, values, n_rows)
     n_year, n = prep.kernel_targets.shape[1:]
