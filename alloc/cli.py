@@ -54,9 +54,10 @@ def _summary_text(result) -> str:
               help="Results folder (default: results/<scenario name>).")
 @click.option("--force", is_flag=True, help="Replace an existing results folder.")
 @click.option("--quiet", is_flag=True, help="Do not print the summary table.")
+@click.option("--no-plots", is_flag=True, help="Do not write the charts (PNG + SVG in charts/).")
 @_reports_errors
-def run(scenario, overrides, out_dir, force, quiet):
-    """Run SCENARIO (a TOML file or a shipped scenario name; default: default)."""
+def run(scenario, overrides, out_dir, force, quiet, no_plots):
+    """Run SCENARIO (a TOML file, an .xlsx from `alloc template`, or a shipped scenario name)."""
     from alloc.engine import run as run_scenario
     from alloc.io.results import RESULT_FILES, write_results
     from alloc.scenario import load_scenario
@@ -68,7 +69,7 @@ def run(scenario, overrides, out_dir, force, quiet):
         raise AllocError(out_dir, "output folder", "already exists; choose another with --out or "
                          "pass --force to replace it")
     result = run_scenario(spec, scenario_path=path, raw=raw)
-    written = write_results(result, out_dir, force=force)
+    written = write_results(result, out_dir, force=force, plots=not no_plots)
     if not quiet:
         click.echo(f"Scenario '{spec.name}': {spec.description}")
         click.echo(f"Policy: {result.attrs['policy_name']} ({result.attrs['policy_kind']}); "
@@ -79,7 +80,8 @@ def run(scenario, overrides, out_dir, force, quiet):
                    zip(result["year"].values, result["policy_status"].values) if s != "ok"]
         for line in relaxed:
             click.echo(f"note: {line}")
-    click.echo(f"\nWrote {', '.join(RESULT_FILES)} to {written}/ "
+    charts = "" if no_plots else ", charts/ (PNG + SVG)"
+    click.echo(f"\nWrote {', '.join(RESULT_FILES)}{charts} to {written}/ "
                f"in {time.perf_counter() - started:.1f} s")
 
 
@@ -152,6 +154,7 @@ def validate(path, overrides):
 # Commands contributed by topic modules (see alloc/commands/__init__.py); one line per module.
 COMMAND_MODULES: list[str] = [
     "alloc.commands.ensemble",
+    "alloc.commands.outputs",
     "alloc.commands.formulas",
 ]
 for _module in COMMAND_MODULES:

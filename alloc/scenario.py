@@ -120,7 +120,8 @@ def load_scenario(path_or_name: str | Path | None = None,
     Parameters
     ----------
     path_or_name : path or str, optional
-        A scenario TOML path, or a name in ``models/scenarios/``; default ``default``.
+        A scenario TOML path, a scenario workbook (``.xlsx``, see
+        :mod:`alloc.io.excel_scenario`), or a name in ``models/scenarios/``; default ``default``.
     overrides : list of str
         ``KEY=VALUE`` overrides, e.g. ``policy.min_growth=0.02``.
 
@@ -130,8 +131,14 @@ def load_scenario(path_or_name: str | Path | None = None,
         The validated scenario, its file, and the raw dictionary after overrides (recorded in
         the result's provenance).
     """
-    path = resolve_named("scenarios", path_or_name or "default")
-    raw = apply_overrides(read_toml(path), overrides or [])
+    if str(path_or_name or "").lower().endswith(".xlsx"):  # a workbook from `alloc template`
+        from alloc.io.excel_scenario import read_scenario_workbook
+
+        path = Path(path_or_name)
+        raw = apply_overrides(read_scenario_workbook(path), overrides or [])
+    else:
+        path = resolve_named("scenarios", path_or_name or "default")
+        raw = apply_overrides(read_toml(path), overrides or [])
     scenario = validate(Scenario, raw, path)
     return scenario, path, raw
 

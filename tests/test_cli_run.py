@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ import xarray as xr
 from click.testing import CliRunner
 
 from alloc.cli import main
+from alloc.io.excel import HEADER_ROW
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -35,6 +37,9 @@ def test_run_prints_summary_and_writes_every_file(default_run):
     for name in ("result.nc", "allocations.csv", "targets_by_service.csv", "summary.csv",
                  "alloc_results.xlsx"):
         assert (out / name).is_file(), name
+    for stem in ("dft_glide_paths", "dft_start_end", "icb_map"):
+        for ext in ("png", "svg"):
+            assert (out / "charts" / f"{stem}.{ext}").stat().st_size > 0, (stem, ext)
     assert "QE1" in result.output and "DfT 2025/26 -> 2030/31" in result.output
     assert str(Path("results") / "default") in result.output
     assert len([line for line in result.output.splitlines() if line[:3].isalnum()
@@ -56,13 +61,28 @@ def test_netcdf_csv_and_workbook_agree(default_run):
     assert {"Summary", "Allocations", "Targets", "DfT", "Growth", "Parameters", "Provenance",
             "Notes"} <= set(wb.sheetnames)
     ws = wb["Allocations"]
-    header = [c.value for c in ws[1]]
-    last = header.index("2030/31 (£)") + 1
-    total = sum(ws.cell(row=r, column=last).value for r in range(2, ws.max_row + 1))
-    np.testing.assert_allclose(total, float(ds["allocation"].sel(year=2030).sum()), rtol=1e-12)
-    assert ws.freeze_panes == "D2"
-    assert ws.cell(row=2, column=last).number_format.startswith("£")
-    params = {r[0].value: r[1].value for r in wb["Parameters"].iter_rows(min_row=2)}
+    # Header on row HEADER_ROW (three caption lines above it), money in £k rounded by largest
+    # remainder: ICB rows sum exactly to the England row, which is the NetCDF total in £k
+    # rounded half up, and every ICB is within £1k of its unrounded value.
+    header = [c.value for c in ws[HEADER_ROW]]
+    last = header.index("2030/31 (£k)") + 1
+    rows = range(HEADER_ROW + 1, ws.max_row + 1)
+    assert [ws.cell(row=r, column=1).value for r in rows][-1] == "England"
+    icb_rows = {ws.cell(row=r, column=1).value: ws.cell(row=r, column=last).value
+                for r in rows[:-1]}
+    assert sorted(icb_rows) == sorted(ds["icb"].values)
+    england = ws.cell(row=rows[-1], column=last).value
+    assert sum(icb_rows.values()) == england
+    exact = ds["allocation"].sel(year=2030)
+    expected_total = int(Decimal(repr(float(exact.sum()))).scaleb(-3).quantize(
+        Decimal(1), rounding=ROUND_HALF_UP))
+    assert england == expected_total
+    np.testing.assert_allclose(england * 1e3, float(exact.sum()), rtol=0, atol=500)
+    np.testing.assert_array_less(np.abs(np.array([icb_rows[c] for c in exact["icb"].values]) * 1e3
+                                        - exact.values), 1000)
+    assert ws.freeze_panes == f"D{HEADER_ROW + 1}"
+    assert ws.cell(row=HEADER_ROW + 1, column=last).number_format.startswith("£")
+    params = {r[0].value: r[1].value for r in wb["Parameters"].iter_rows(min_row=HEADER_ROW + 1)}
     assert params["policy.kind"] == "common_dft"
 
 

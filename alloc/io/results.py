@@ -16,6 +16,7 @@ from alloc.io.tables import allocations_long, summary, targets_by_service_long
 
 RESULT_FILES = ("result.nc", "allocations.csv", "targets_by_service.csv", "summary.csv",
                 "alloc_results.xlsx")
+CHARTS_FOLDER = "charts"  # standard charts (PNG + SVG) when written with plots=True
 
 
 def write_netcdf(result: xr.Dataset, path: Path) -> None:
@@ -64,12 +65,21 @@ def atomic_folder(out_dir: str | Path, force: bool = False):
         raise
 
 
-def write_results(result: xr.Dataset, out_dir: str | Path, force: bool = False) -> Path:
-    """Write every output file into ``out_dir`` atomically (see :func:`atomic_folder`)."""
+def write_results(result: xr.Dataset, out_dir: str | Path, force: bool = False,
+                  plots: bool = False) -> Path:
+    """Write every output file into ``out_dir`` atomically (see :func:`atomic_folder`).
+
+    With ``plots`` the standard charts are written too, as PNG and SVG in ``charts/``
+    (:func:`alloc.plots.write_charts`; matplotlib is imported only then).
+    """
     with atomic_folder(out_dir, force) as tmp:
         write_netcdf(result, tmp / "result.nc")
         allocations_long(result).to_csv(tmp / "allocations.csv", index=False)
         targets_by_service_long(result).to_csv(tmp / "targets_by_service.csv", index=False)
         summary(result).to_csv(tmp / "summary.csv", index=False)
         write_workbook(result, tmp / "alloc_results.xlsx")
+        if plots:
+            from alloc.plots import write_charts
+
+            write_charts(result, tmp / CHARTS_FOLDER)
     return Path(out_dir)

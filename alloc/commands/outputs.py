@@ -1,0 +1,71 @@
+"""Output commands: ``alloc report`` (PDF board pack) and ``alloc template`` (scenario workbook).
+
+matplotlib and openpyxl are imported inside the commands so ``alloc run`` starts fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from pathlib import Path
+
+import click
+
+
+def _reports_errors(func):
+    """``alloc.cli._reports_errors`` looked up at call time (this module is imported by
+    ``alloc.cli`` itself): AllocError becomes one line on stderr and exit status 2."""
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        from alloc.cli import _reports_errors as reports
+
+        return reports(func)(*args, **kwargs)
+    return wrapper
+
+
+@click.command()
+@click.argument("result_or_scenario", required=False, default="default")
+@click.option("--icb", metavar="CODE", help="Write a single ICB's pack, e.g. --icb QE1.")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path),
+              help="PDF to write (default: <scenario>_board_pack.pdf or "
+                   "<scenario>_<ICB>_pack.pdf in the current folder).")
+@click.option("--force", is_flag=True, help="Replace an existing PDF.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Scenario overrides when RESULT_OR_SCENARIO is a scenario (repeatable).")
+@_reports_errors
+def report(result_or_scenario, icb, out, force, overrides):
+    """Write a PDF board pack from a result (result.nc or its folder) or a scenario.
+
+    A scenario (name, TOML or .xlsx) is run first; nothing else is written.
+    """
+    from alloc.errors import AllocError
+    from alloc.report import load_result, write_report
+
+    started = time.perf_counter()
+    if out is not None and out.exists() and not force:
+        raise AllocError(out, "--out", "already exists; choose another name or pass --force to "
+                         "replace it")
+    result, source = load_result(result_or_scenario, list(overrides))
+    name = result.attrs.get("scenario_name", "result")
+    out = out or Path(f"{name}_{icb}_pack.pdf" if icb else f"{name}_board_pack.pdf")
+    written = write_report(result, out, icb=icb, force=force, source=source)
+    click.echo(f"Wrote {len(written.pages)} pages ({', '.join(written.pages)}) to "
+               f"{written.path} in {time.perf_counter() - started:.1f} s")
+
+
+@click.command()
+@click.argument("scenario", required=False, default="default")
+@click.option("--xlsx", "xlsx", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Workbook to write, e.g. --xlsx my_scenario.xlsx.")
+@click.option("--force", is_flag=True, help="Replace an existing workbook.")
+@_reports_errors
+def template(scenario, xlsx, force):
+    """Write SCENARIO's parameters to an editable Excel workbook (run it with alloc run FILE)."""
+    from alloc.io.excel_scenario import write_template
+
+    written = write_template(scenario, xlsx, force=force)
+    click.echo(f"Wrote scenario workbook {written}: edit the yellow cells on the Scenario, "
+               f"Policy and Envelope sheets, then run: alloc run {written}")
+
+
+COMMANDS = [report, template]
