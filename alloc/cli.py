@@ -132,7 +132,16 @@ def validate(path, overrides):
     from alloc.specs import read_toml
 
     data = read_toml(path)
-    if "kind" in data:
+    if "pathway" in data or path.name == "common.toml" and path.parent.name == "pathways":
+        from alloc.pathways import load_common, load_pathway
+
+        if "pathway" in data:
+            load_pathway(data["pathway"], path)
+            click.echo(f"ok: pathway {data['pathway']}")
+        else:
+            load_common(path)
+            click.echo("ok: common pathway assumptions")
+    elif "kind" in data:
         from alloc.policy import load_policy
 
         policy, _ = load_policy(path)
