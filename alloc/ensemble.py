@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import itertools
 import math
+import zlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Literal
 
 import numpy as np
@@ -84,6 +86,8 @@ class EnsembleSpec(BaseModel):
     below_target_threshold: float = Field(0.05, ge=0.0, lt=1.0)
     grid: dict[str, list[float]] = {}
     uncertain: dict[str, Uncertain] = {}
+    pathway_uncertainty: bool = Field(True, description="draw the parameters of the scenario's "
+                                      "pathway files from their [low, high] ranges")
 
     @field_validator("grid", "uncertain")
     @classmethod
@@ -122,7 +126,7 @@ _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
 
 
-def draw_uniforms(seed: int, draws, n_params: int) -> np.ndarray:
+def draw_uniforms(seed: int | list[int], draws, n_params: int) -> np.ndarray:
     """Uniform(0, 1) numbers, shape (len(draws), n_params), a pure function of (seed, draw, j).
 
     The numbers are the SplitMix64 sequence (the generator behind Java's SplittableRandom),
@@ -263,14 +267,15 @@ def _growth_basis(prep: Prepared, values: dict, n_rows: int) -> np.ndarray:
 def run_chunk(prep: Prepared, plan: Plan, rows: range) -> dict[str, np.ndarray]:
     """Run one chunk of rows through the kernel and check the invariants in every row.
 
-    Returns ``allocation`` and ``target`` (R, Y+1, N) [GBP] and ``envelope`` (R, Y+1) [GBP],
-    base year first.
+    Returns ``allocation``, ``target``, ``spend`` and ``saving`` (left-shift saving) (R, Y+1, N)
+    [GBP] and ``envelope`` (R, Y+1) [GBP], base year first.
     """
-    return run_rows(prep, plan.values(rows), rows, plan.spec.draws)
+    return run_rows(prep, plan.values(rows), rows, plan.spec.draws, plan.spec.seed,
+                    plan.spec.pathway_uncertainty)
 
 
-def run_rows(prep: Prepared, values: dict[str, np.ndarray], rows: range,
-             draws: int = 1) -> dict[str, np.ndarray]:
+def run_rows(prep: Prepared, values: dict[str, np.ndarray], rows: range, draws: int = 1,
+             seed: int = 0, pathway_draws: bool = False) -> dict[str, np.ndarray]:
     """Run rows whose parameters are ``values`` (path -> array per row); see :func:`run_chunk`."""
     if prep.units is not None:
         raise AllocError(prep.source, "convergence_level", "ensembles need convergence on ICB "
@@ -307,9 +312,54 @@ def run_rows(prep: Prepared, values: dict[str, np.ndarray], rows: range,
     base = np.broadcast_to(prep.kernel_base[0], (n_rows, 1, n))
     env0 = np.full((n_rows, 1), float(prep.envelope[0]))
     t0 = np.broadcast_to(prep.target_svc.sum("service").isel(year=0).values, (n_rows, 1, n))
-    return {"allocation": np.concatenate([base, alloc], axis=1),
-            "target": np.concatenate([t0, T], axis=1),
-            "envelope": np.concatenate([env0, E], axis=1)}
+    out = {"allocation": np.concatenate([base, alloc], axis=1),
+           "target": np.concatenate([t0, T], axis=1),
+           "envelope": np.concatenate([env0, E], axis=1)}
+    if prep.spend is not None:
+        out.update(_spend_rows(prep, rows, draws, seed, pathway_draws))
+    return out
+
+
+def _spend_rows(prep: Prepared, rows: range, draws: int, seed: int, pathway_draws: bool):
+    """Spend and left-shift saving per row (R, Y+1, N) [GBP, cash], drawing pathway parameters.
+
+    Pathway draws depend on the draw only (not the grid point): each draw's parameters come from
+    position-addressed uniforms keyed by (seed, pathway name), so they are chunk-independent.
+    Spend = spend without left shift - saving + upstream investment paid from the delegated
+    specialised budget (as :func:`alloc.spend.project_spend`; a test keeps the two in step).
+    """
+    from alloc.pathways import project_left_shift
+    from alloc.pathways.base import quantities, sample_from_uniforms
+    from alloc.spend import SPECIALISED
+
+    without = prep.spend["spend_without_left_shift"].transpose("year", "icb").values
+    draw_ids = np.arange(rows.start, rows.stop) % draws
+    if prep.left_shift is None:
+        zero = np.zeros((len(draw_ids),) + without.shape)
+        return {"spend": without[None] + zero, "saving": zero}
+    unique = np.unique(draw_ids) if pathway_draws else np.array([0])
+    pick = np.searchsorted(unique, draw_ids) if pathway_draws else np.zeros_like(draw_ids)
+
+    def sampler(name, spec):
+        key = [seed, zlib.crc32(name.encode())]
+        u = draw_uniforms(key, unique, len(quantities(spec)))
+        return sample_from_uniforms(spec, u, unique == 0)
+
+    years = prep.years
+    section = prep.scenario.pathways
+    inflation = prep.pathway_assumptions["cost_inflation"]
+    ls = project_left_shift(section, prep.inputs["baseline"], prep.population.sel(year=years),
+                            years, inflation, prep.source, Path(prep.source).parent,
+                            n_draws=len(unique), sampler=sampler)
+    cash = (1.0 + inflation) ** (np.asarray(years) - years[0])
+    cash = cash[None, :, None]
+    saving = ((ls["specialised_counterfactual"] - ls["specialised_scenario"]).sum("service")
+              .transpose("draw", "year", "icb").values * cash)
+    lever = ls["lever_cost"].transpose("draw", "year", "lever", "icb")
+    on_budget = (lever["lever_payer"] == SPECIALISED).values
+    upstream = lever.values[:, :, on_budget, :].sum(axis=2) * cash
+    spend = without[None] - saving + upstream
+    return {"spend": spend[pick], "saving": saving[pick]}
 
 
 def chunks(n_rows: int, size: int) -> list[range]:
@@ -414,6 +464,15 @@ def summarise(prep: Prepared, plan: Plan, results: list[dict], keep_full: bool) 
     out["allocation_q"] = cube["allocation"].quantile(q, dim="draw", skipna=False).assign_attrs(
         units="GBP", price_base="cash")
     out["dft_q"] = cube["dft"].quantile(q, dim="draw", skipna=False).assign_attrs(units="1")
+    if "spend" in results[0]:
+        spend = np.concatenate([r["spend"] for r in results]).reshape(shape)
+        saving = np.concatenate([r["saving"] for r in results]).reshape(shape)
+        cube["net_position"] = (dims, alloc - spend)
+        cube["left_shift_saving"] = (dims, saving)
+        for name in ("net_position", "left_shift_saving"):
+            out[f"{name}_q"] = cube[name].quantile(q, dim="draw", skipna=False).assign_attrs(
+                units="GBP", price_base="cash")
+            out[f"{name}_central"] = cube[name].isel(draw=0).assign_attrs(units="GBP")
     out["allocation_central"] = cube["allocation"].isel(draw=0).assign_attrs(units="GBP")
     out["dft_central"] = cube["dft"].isel(draw=0).assign_attrs(units="1")
     final = cube["dft"].isel(year=-1)

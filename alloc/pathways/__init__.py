@@ -69,7 +69,7 @@ def _label_levers(section: PathwaysSection) -> list[str]:
 def project_left_shift(section: PathwaysSection, baseline: xr.DataArray, population: xr.DataArray,
                        years: list[int], cost_inflation: float, source: str,
                        scenario_dir: Path | None = None, n_draws: int = 1,
-                       rng: np.random.Generator | None = None) -> xr.Dataset:
+                       rng: np.random.Generator | None = None, sampler=None) -> xr.Dataset:
     """Run the pathways a scenario's levers touch; both arms, calibrated, by ICB and year.
 
     Parameters
@@ -92,6 +92,9 @@ def project_left_shift(section: PathwaysSection, baseline: xr.DataArray, populat
         Parameter draws ``D``; draw 0 is the central projection.
     rng : numpy.random.Generator, optional
         Needed when ``n_draws > 1`` (see :func:`alloc.pathways.base.sample_parameters`).
+    sampler : callable, optional
+        ``sampler(name, spec) -> {path: ndarray (n_draws,)}``: the parameter draws of pathway
+        ``name`` (used by ensembles for position-addressed draws); replaces ``rng``.
 
     Returns
     -------
@@ -110,7 +113,7 @@ def project_left_shift(section: PathwaysSection, baseline: xr.DataArray, populat
     from alloc.pathways.base import central_values, sample_parameters
     from alloc.pathways.base import calibrate, run_arm, scale
 
-    if n_draws > 1 and rng is None:
+    if n_draws > 1 and rng is None and sampler is None:
         raise ValueError("n_draws > 1 needs a numpy Generator")
     icbs = [str(c) for c in population["icb"].values]
     baseline = baseline.sel(icb=population["icb"].values)
@@ -128,8 +131,12 @@ def project_left_shift(section: PathwaysSection, baseline: xr.DataArray, populat
     for name in chosen:
         pathway = load_pathway(name, section.files.get(name), scenario_dir)
         files[name] = str(pathway.path)
-        values = (central_values(pathway.spec) if n_draws == 1
-                  else sample_parameters(pathway.spec, n_draws, rng))
+        if sampler is not None:
+            values = sampler(name, pathway.spec)
+        elif n_draws == 1:
+            values = central_values(pathway.spec)
+        else:
+            values = sample_parameters(pathway.spec, n_draws, rng)
         for model in pathway.models(values, section.levers, years, icbs, cost_inflation,
                                     source):
             if model.service_line not in services:

@@ -108,6 +108,43 @@ def sample_parameters(spec: PathwaySpec, n_draws: int, rng: np.random.Generator
     return out
 
 
+def sample_from_uniforms(spec: PathwaySpec, u: np.ndarray, central_rows: np.ndarray
+                         ) -> dict[str, np.ndarray]:
+    """Like :func:`sample_parameters`, but from given uniforms: position-addressed draws.
+
+    Parameters
+    ----------
+    spec : PathwaySpec
+    u : ndarray (D, Q)
+        Uniform(0, 1) numbers, one column per quantity in :func:`quantities` order.
+    central_rows : ndarray of bool (D,)
+        Rows that take every quantity's central value (draw 0 of an ensemble).
+
+    Returns
+    -------
+    dict
+        ``{dotted path: ndarray (D,)}``; the same distributions as :func:`sample_parameters`
+        (truncated log-normal for ratios, triangular otherwise) by their inverse CDFs.
+    """
+    from scipy import stats
+
+    out = {}
+    for j, (path, q) in enumerate(quantities(spec).items()):
+        low, high = q.range
+        draws = np.full(u.shape[0], q.value, dtype=float)
+        if high > low:
+            if q.unit == "ratio" and low > 0:
+                sigma = math.log(high / low) / (2 * 1.96)
+                draws = np.clip(q.value * np.exp(sigma * stats.norm.ppf(u[:, j])), low, high)
+            else:
+                mode = min(max(q.value, low), high)
+                draws = stats.triang.ppf(u[:, j], c=(mode - low) / (high - low), loc=low,
+                                         scale=high - low)
+        draws[central_rows] = q.value
+        out[path] = draws
+    return out
+
+
 # ---------------------------------------------------------------------------------------------
 # Ramp-up and discounting
 
