@@ -397,7 +397,7 @@ def icb_summary_page(result: xr.Dataset, icb: str):
 # --------------------------------------------------------------------------------------------
 
 def report_figures(result: xr.Dataset, icb: str | None = None,
-                   ensemble: xr.DataArray | None = None,
+                   ensemble: xr.Dataset | xr.DataArray | None = None,
                    sensitivity: pd.DataFrame | None = None) -> list[tuple[str, object]]:
     """The pack's pages in order as ``(title, Figure)``."""
     from alloc.plots.style import house_style
@@ -438,12 +438,81 @@ def _pages(result, icb, ensemble, sensitivity) -> list[tuple[str, object]]:
                 provenance=result.attrs)))
         regions = [str(result["region"].sel(icb=icb).item())]
     if ensemble is not None:
-        pages.append(("Fan chart", plots.fan_chart(ensemble, icb=icb, provenance=result.attrs)))
+        central = None
+        if isinstance(ensemble, xr.Dataset):
+            central = ensemble.get("allocation_central")
+            ensemble = ensemble["allocation_q"]
+        who = icb or widest_interval(ensemble)
+        name = result["icb_name"].sel(icb=who).item()
+        from alloc.plots.style import short_name
+
+        pages.append(("Fan chart", plots.fan_chart(
+            ensemble, icb=who, central=central, name=f"{short_name(name)} ({who}) allocation",
+            provenance=result.attrs)))
     if sensitivity is not None:
         pages.append(("Tornado", plots.tornado_chart(sensitivity, provenance=result.attrs)))
     for region in regions:
         pages.append((f"Region: {region}", region_page(result, region, highlight=icb)))
     return pages
+
+
+def widest_interval(quantiles: xr.DataArray) -> str:
+    """The ICB whose final-year interval (outermost quantiles) is widest relative to its median."""
+    last = quantiles.isel(year=-1)
+    q = last["quantile"].values
+    lo, hi = last.sel(quantile=q.min()), last.sel(quantile=q.max())
+    mid = last.sel(quantile=0.5, method="nearest")
+    return str(((hi - lo) / abs(mid)).idxmax("icb").item())
+
+
+def load_ensemble(path: str | Path, result: xr.Dataset) -> xr.Dataset:
+    """Read ``ensemble.nc`` (or its folder) written by ``alloc ensemble`` and check that it
+    belongs to ``result`` (same scenario and input data, one grid point)."""
+    from alloc.io.results import read_result
+
+    path = Path(path)
+    nc = path / "ensemble.nc" if path.is_dir() else path
+    if not nc.is_file():
+        raise AllocError(nc, "--ensemble", "expected ensemble.nc written by `alloc ensemble`; "
+                         "it does not exist")
+    try:
+        ens = read_result(nc)
+    except (OSError, ValueError) as exc:
+        raise AllocError(nc, "--ensemble", f"expected a NetCDF file written by `alloc ensemble` "
+                         f"({type(exc).__name__})") from None
+    if "allocation_q" not in ens:
+        raise AllocError(nc, "allocation_q", "expected the quantiles written by `alloc ensemble`")
+    for key in ("scenario_name", "input_hash"):
+        if key in ens.attrs and key in result.attrs and ens.attrs[key] != result.attrs[key]:
+            raise AllocError(nc, key, f"expected {result.attrs[key]!r} (the result's), found "
+                             f"{ens.attrs[key]!r}: the ensemble is of another scenario or data")
+    grid = [d for d in ens["allocation_q"].dims if d not in ("icb", "year", "quantile")]
+    if grid:
+        raise AllocError(nc, "grid", f"expected one grid point, found grid dimension(s) "
+                         f"{', '.join(grid)}; run the ensemble without a grid for the pack")
+    return ens
+
+
+def load_sensitivity(path: str | Path) -> pd.DataFrame:
+    """Read a sensitivity table CSV (``alloc sensitivity --csv``, or parameter, low, high,
+    base columns)."""
+    path = Path(path)
+    if not path.is_file():
+        raise AllocError(path, "--sensitivity", "expected a CSV file; it does not exist")
+    try:
+        table = pd.read_csv(path)
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise AllocError(path, "--sensitivity", f"expected a CSV table ({type(exc).__name__})"
+                         ) from None
+    forms = ({"parameter", "output_low", "output_high", "output_central"},
+             {"parameter", "low", "high", "base"})
+    if not any(f <= set(table.columns) for f in forms):
+        raise AllocError(path, "columns", "expected parameter, output_low, output_high, "
+                         "output_central (from `alloc sensitivity`) or parameter, low, high, base;"
+                         f" found {', '.join(map(str, table.columns))}")
+    if "output_low" in table.columns:
+        table.attrs["output"] = "final-year distance from target"
+    return table
 
 
 def _regions(result: xr.Dataset) -> list[str]:
@@ -453,7 +522,7 @@ def _regions(result: xr.Dataset) -> list[str]:
 
 
 def write_report(result: xr.Dataset, out: str | Path, icb: str | None = None,
-                 force: bool = False, ensemble: xr.DataArray | None = None,
+                 force: bool = False, ensemble: xr.Dataset | xr.DataArray | None = None,
                  sensitivity: pd.DataFrame | None = None, source: str = "result") -> Report:
     """Write the PDF board pack for ``result`` to ``out`` atomically.
 
@@ -467,8 +536,11 @@ def write_report(result: xr.Dataset, out: str | Path, icb: str | None = None,
         ICB code for a single-ICB pack.
     force : bool
         Replace an existing ``out``.
-    ensemble : xarray.DataArray, optional
-        Ensemble quantiles for a fan chart (see :mod:`alloc.plots.uncertainty`).
+    ensemble : xarray.Dataset or xarray.DataArray, optional
+        Ensemble quantiles for a fan chart (see :mod:`alloc.plots.uncertainty`): the Dataset
+        of :func:`alloc.ensemble.run_ensemble` (its ``allocation_q`` and
+        ``allocation_central``) or a quantile DataArray. The chart shows ``icb``, or in the
+        national pack the ICB with the widest final-year interval.
     sensitivity : pandas.DataFrame, optional
         Sensitivity table for a tornado chart (see :mod:`alloc.plots.uncertainty`).
     source : str
@@ -551,5 +623,6 @@ def load_result(arg: str, overrides: list[str] | None = None) -> tuple[xr.Datase
     return run(spec, scenario_path=spath, raw=raw), str(spath)
 
 
-__all__ = ["Report", "write_report", "report_figures", "load_result", "region_table",
+__all__ = ["Report", "write_report", "report_figures", "load_result", "load_ensemble",
+           "load_sensitivity", "widest_interval", "region_table",
            "cover_page", "summary_page", "region_page", "icb_summary_page"]

@@ -316,6 +316,21 @@ def test_tornado_sorted_by_swing():
         plots.tornado_chart(table.assign(base=[100.0, 101.0, 100.0]))
 
 
+def test_tornado_accepts_the_ensemble_sensitivity_table():
+    # alloc.ensemble.sensitivity: low/high are parameter values, outputs are output_* columns.
+    table = pd.DataFrame({"parameter": ["a", "b"], "low": [0.01, 0.2], "high": [0.03, 0.4],
+                          "output_low": [-0.05, -0.01], "output_high": [-0.01, -0.02],
+                          "output_central": [-0.02, -0.02], "swing": [0.04, 0.01]})
+    table.attrs["output"] = "final-year DfT of QOC"
+    fig = plots.tornado_chart(table)
+    low, = [b for b in by_gid(fig, "low:a") if isinstance(b, Rectangle)]
+    assert low.get_x() + low.get_width() == pytest.approx(-0.05)
+    assert one(fig, "base").get_xdata()[0] == pytest.approx(-0.02)
+    assert "final-year DfT of QOC" in by_gid(fig, "title")[0].get_text().replace("\n", " ")
+    assert "%" in fig.axes[0].get_xlabel()
+    assert "(0.01)" in texts(fig)  # the parameter value tried
+
+
 def test_palette_is_colour_blind_distinct():
     """Series colours stay apart under simulated deuteranopia and protanopia (Machado 2009)."""
     from matplotlib.colors import to_rgb

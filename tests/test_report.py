@@ -4,14 +4,15 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import xarray as xr
 from click.testing import CliRunner
 from pypdf import PdfReader
 
 import alloc
 from alloc.cli import main
 from alloc.errors import AllocError
-from alloc.io.results import write_results
-from alloc.report import write_report
+from alloc.io.results import write_netcdf, write_results
+from alloc.report import load_ensemble, load_sensitivity, write_report
 
 REPO = Path(__file__).resolve().parents[1]
 ICBS = pd.read_csv(REPO / "data" / "icbs.csv")
@@ -73,15 +74,36 @@ def test_pdf_metadata_and_no_overwrite(national, result, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def synthetic_ensemble(result, scenario_name=None):
+    """Quantiles (icb, year, quantile) around the result's allocation, as `alloc ensemble`
+    writes them (allocation_q, allocation_central)."""
+    q = [0.05, 0.5, 0.95]
+    z = xr.DataArray([-0.05, 0.0, 0.05], dims="quantile", coords={"quantile": q})
+    ens = xr.Dataset({"allocation_q": (result["allocation"] * (1 + z)).assign_attrs(units="GBP"),
+                      "allocation_central": result["allocation"]})
+    ens.attrs = {"scenario_name": scenario_name or result.attrs["scenario_name"],
+                 "input_hash": result.attrs["input_hash"]}
+    return ens
+
+
 def test_icb_pack_from_results_folder_via_cli(result, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     write_results(result, tmp_path / "r")
+    write_netcdf(synthetic_ensemble(result), tmp_path / "ensemble.nc")
+    pd.DataFrame({"parameter": ["envelope_growth", "policy.min_growth"], "low": [0.02, 0.01],
+                  "high": [0.05, 0.02], "output_low": [-0.01, -0.002],
+                  "output_high": [-0.04, -0.003], "output_central": [-0.002, -0.002]}
+                 ).to_csv(tmp_path / "sens.csv", index=False)
     runner = CliRunner()
-    out = runner.invoke(main, ["report", "r", "--icb", "QE1", "--out", "qe1.pdf"])
+    out = runner.invoke(main, ["report", "r", "--icb", "QE1", "--out", "qe1.pdf",
+                               "--ensemble", "ensemble.nc", "--sensitivity", "sens.csv"])
     assert out.exit_code == 0, out.output
     pages = [flat(p.extract_text()) for p in PdfReader(tmp_path / "qe1.pdf").pages]
-    # cover, ICB summary, glide paths, waterfall, dot plot, map, its region's table
-    assert len(pages) == 7
+    # cover, ICB summary, glide paths, waterfall, dot plot, map, fan, tornado, region table
+    assert len(pages) == 9
+    a_end = float(result["allocation"].sel(icb="QE1").isel(year=-1))
+    assert f"£{a_end * 0.95 / 1e6:,.1f}m" in pages[6] and "90%" in pages[6]
+    assert "envelope_growth" in pages[7] and "policy.min_growth" in pages[7]
     name = ICBS.set_index("code").loc["QE1", "name"]
     assert name in pages[0]
     assert "QE1" in pages[1]
@@ -94,4 +116,14 @@ def test_icb_pack_from_results_folder_via_cli(result, tmp_path, monkeypatch):
     assert again.exit_code == 2 and again.output.count("\n") == 1 and "--force" in again.output
     bad = runner.invoke(main, ["report", "r", "--icb", "QZZ", "--out", "z.pdf"])
     assert bad.exit_code == 2 and "QZZ" in bad.output and not Path("z.pdf").exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["qe1.pdf", "r"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ensemble.nc", "qe1.pdf", "r",
+                                                          "sens.csv"]
+
+
+def test_ensemble_of_another_scenario_is_refused(result, tmp_path):
+    write_netcdf(synthetic_ensemble(result, "other"), tmp_path / "ensemble.nc")
+    with pytest.raises(AllocError, match="scenario_name: expected 'default'"):
+        load_ensemble(tmp_path / "ensemble.nc", result)
+    (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(AllocError, match="columns: expected parameter"):
+        load_sensitivity(tmp_path / "bad.csv")

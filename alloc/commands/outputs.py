@@ -32,23 +32,30 @@ def _reports_errors(func):
 @click.option("--force", is_flag=True, help="Replace an existing PDF.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Scenario overrides when RESULT_OR_SCENARIO is a scenario (repeatable).")
+@click.option("--ensemble", "ensemble_path", type=click.Path(path_type=Path),
+              help="Add a fan chart from `alloc ensemble` output (ensemble.nc or its folder).")
+@click.option("--sensitivity", "sensitivity_path", type=click.Path(path_type=Path),
+              help="Add a tornado chart from a table written by `alloc sensitivity --csv`.")
 @_reports_errors
-def report(result_or_scenario, icb, out, force, overrides):
+def report(result_or_scenario, icb, out, force, overrides, ensemble_path, sensitivity_path):
     """Write a PDF board pack from a result (result.nc or its folder) or a scenario.
 
     A scenario (name, TOML or .xlsx) is run first; nothing else is written.
     """
     from alloc.errors import AllocError
-    from alloc.report import load_result, write_report
+    from alloc.report import load_ensemble, load_result, load_sensitivity, write_report
 
     started = time.perf_counter()
     if out is not None and out.exists() and not force:
         raise AllocError(out, "--out", "already exists; choose another name or pass --force to "
                          "replace it")
+    sensitivity = load_sensitivity(sensitivity_path) if sensitivity_path else None
     result, source = load_result(result_or_scenario, list(overrides))
+    ensemble = load_ensemble(ensemble_path, result) if ensemble_path else None
     name = result.attrs.get("scenario_name", "result")
     out = out or Path(f"{name}_{icb}_pack.pdf" if icb else f"{name}_board_pack.pdf")
-    written = write_report(result, out, icb=icb, force=force, source=source)
+    written = write_report(result, out, icb=icb, force=force, source=source, ensemble=ensemble,
+                           sensitivity=sensitivity)
     click.echo(f"Wrote {len(written.pages)} pages ({', '.join(written.pages)}) to "
                f"{written.path} in {time.perf_counter() - started:.1f} s")
 

@@ -11,6 +11,9 @@ Tornado: a :class:`pandas.DataFrame` with one row per parameter and columns ``pa
 ``low`` and ``high`` (the output with the parameter at its low / high value, everything else
 central) and ``base`` (the output with every parameter central; the same in every row).
 Optional ``low_value`` and ``high_value`` columns give the parameter values tried, for labels.
+The table of :func:`alloc.ensemble.sensitivity` is also accepted as it is: its ``low`` /
+``high`` are the parameter values and ``output_low``, ``output_high``, ``output_central`` the
+outputs (a fraction: final-year DfT), with the output's name in ``attrs["output"]``.
 """
 
 from __future__ import annotations
@@ -84,7 +87,8 @@ def fan_chart(ensemble: xr.DataArray, icb: str | None = None, central: xr.DataAr
     fmt, set_axis, ylabel = _formatter(units)
     years = da["year"].values
     labels = s.year_labels(years)
-    what = name or ensemble.attrs.get("long_name") or ensemble.name or "output"
+    what = name or ensemble.attrs.get("long_name") or str(
+        ensemble.name or "output").removesuffix("_q").replace("_", " ")
     if icb and not name:
         what = f"{icb} {what}"
 
@@ -109,7 +113,7 @@ def fan_chart(ensemble: xr.DataArray, icb: str | None = None, central: xr.DataAr
         ax = fig.add_axes(s.plot_area(fig, left=0.10, right=0.80))
         ax.grid(axis="y")
         ax.set_axisbelow(True)
-        colours = _BAND_COLOURS[-len(pairs):] if len(pairs) <= 4 else _BAND_COLOURS
+        colours = _BAND_COLOURS[:len(pairs)]  # outermost band lightest
         for k, (a, b) in enumerate(pairs):
             ax.fill_between(years, q(a), q(b), color=colours[min(k, len(colours) - 1)],
                             linewidth=0, gid=f"band:{a:g}-{b:g}",
@@ -132,11 +136,11 @@ def fan_chart(ensemble: xr.DataArray, icb: str | None = None, central: xr.DataAr
         ax.set_xlabel("Financial year")
         ax.set_ylabel(ylabel)
         set_axis(ax.yaxis)
-        ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=2, borderaxespad=0.3)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig
 
 
-def tornado_chart(table: pd.DataFrame, output: str = "output", units: str = "GBP",
+def tornado_chart(table: pd.DataFrame, output: str | None = None, units: str | None = None,
                   provenance: Mapping | None = None, top: int = 12) -> Figure:
     """Tornado chart of one-at-a-time sensitivities, widest swing at the top.
 
@@ -145,10 +149,13 @@ def tornado_chart(table: pd.DataFrame, output: str = "output", units: str = "GBP
     table : pandas.DataFrame
         Columns ``parameter``, ``low``, ``high``, ``base`` (outputs in ``units``), optionally
         ``low_value``, ``high_value`` (the parameter values tried).
-    output : str
-        What the output is, for the title and axis, e.g. "QE1 allocation 2030/31".
-    units : {"GBP", "1"} or str
-        Units of the outputs: pounds (plotted in £m) or a fraction (plotted in %).
+    output : str, optional
+        What the output is, for the title and axis, e.g. "QE1 allocation 2030/31" (default
+        ``table.attrs["output"]`` or "output").
+    units : {"GBP", "1"} or str, optional
+        Units of the outputs: pounds (plotted in £m) or a fraction (plotted in %). Default
+        ``table.attrs["units"]``, else "1" for a :func:`alloc.ensemble.sensitivity` table and
+        "GBP" otherwise.
     provenance : mapping, optional
         Attributes for the footnote (a result's ``attrs``).
     top : int, default 12
@@ -161,6 +168,16 @@ def tornado_chart(table: pd.DataFrame, output: str = "output", units: str = "GBP
         and one to ``high`` (``gid="high:<parameter>"``), the base line (``gid="base"``); one
         y tick label per parameter.
     """
+    ensemble_form = {"output_low", "output_high", "output_central"} <= set(table.columns)
+    attrs_in = dict(getattr(table, "attrs", {}) or {})
+    if ensemble_form:
+        table = table.drop(columns=[c for c in ("low_value", "high_value", "base")
+                                    if c in table.columns])
+        table = table.rename(columns={"low": "low_value", "high": "high_value",
+                                      "output_low": "low", "output_high": "high",
+                                      "output_central": "base"})
+    output = output or attrs_in.get("output", "output")
+    units = units or attrs_in.get("units") or ("1" if ensemble_form else "GBP")
     missing = {"parameter", "low", "high", "base"} - set(table.columns)
     if missing:
         raise ValueError(f"sensitivity table: missing column(s) {sorted(missing)}; expected "
@@ -177,9 +194,10 @@ def tornado_chart(table: pd.DataFrame, output: str = "output", units: str = "GBP
     lead = t.iloc[0]
     title = (f"{lead['parameter']} moves {output} most: from {fmt(min(lead['low'], lead['high']))}"
              f" to {fmt(max(lead['low'], lead['high']))} (central {fmt(base)})")
-    subtitle = (f"{output} with one parameter at a time at its low or high value, all others "
+    subtitle = (f"{output[:1].upper()}{output[1:]} with one parameter at a time at its low or "
+                f"high value, all others "
                 f"central; {unit_label}. Widest swing at the top.")
-    attrs = provenance if provenance is not None else getattr(table, "attrs", {})
+    attrs = provenance if provenance is not None else attrs_in
 
     with s.house_style():
         fig = s.new_figure(s.A4_LANDSCAPE)
@@ -191,23 +209,27 @@ def tornado_chart(table: pd.DataFrame, output: str = "output", units: str = "GBP
                                       right=0.95))
         ys = np.arange(len(t))[::-1]
         for y, row in zip(ys, t.itertuples()):
-            for end, colour in (("low", s.NHS_ORANGE), ("high", s.NHS_BLUE)):
+            # Low in the upper half of the row, high in the lower half: both stay visible
+            # when they fall on the same side of the central value.
+            for end, colour, dy in (("low", s.NHS_ORANGE, 0.17), ("high", s.NHS_BLUE, -0.17)):
                 value = getattr(row, end)
-                ax.barh(y, value - base, left=base, height=0.6, color=colour,
+                ax.barh(y + dy, value - base, left=base, height=0.34, color=colour,
                         gid=f"{end}:{row.parameter}",
                         label=f"Parameter at its {end} value" if y == ys[0] else None)
                 tried = getattr(row, f"{end}_value", None)
                 text = fmt(value) + (f" ({tried:g})" if isinstance(tried, (int, float))
                                      and not pd.isna(tried) else "")
                 right = value >= base
-                ax.annotate(text, (value, y), xytext=(4 if right else -4, 0),
+                ax.annotate(text, (value, y + dy), xytext=(4 if right else -4, 0),
                             textcoords="offset points", ha="left" if right else "right",
                             va="center", fontsize=8, color=s.NHS_BLACK)
         ax.axvline(base, color=s.NHS_BLACK, linewidth=1.2, gid="base")
         ax.set_yticks(ys, names)
         ax.tick_params(axis="y", length=0)
-        span = max((t[["low", "high"]] - base).abs().max().max(), abs(base) * 1e-6, 1e-12)
-        ax.set_xlim(base - 1.35 * span, base + 1.35 * span)
+        lo = min(t["low"].min(), t["high"].min(), base)
+        hi = max(t["low"].max(), t["high"].max(), base)
+        pad = 0.3 * max(hi - lo, abs(base) * 1e-6, 1e-12)  # room for the value labels
+        ax.set_xlim(lo - pad, hi + pad)
         ax.set_xlabel(f"{output}, {unit_label}")
         set_axis(ax.xaxis)
         ax.grid(axis="x")
