@@ -194,7 +194,7 @@ def _extremes(result: xr.Dataset, growth: xr.DataArray, k: int = 5) -> pd.DataFr
 
 def _draw_table(fig, s, table: pd.DataFrame, top: float, font: float, gid: str,
                 first_col_width: float = 0.3, total_last: bool = False,
-                left: float = 0.05, width: float = 0.90) -> float:
+                left: float = 0.05, width: float = 0.90, row_factor: float = 2.0) -> float:
     """A formatted table across the page from ``top`` (figure fraction) down.
 
     Header labels are wrapped to their column. Returns the figure fraction of its bottom edge.
@@ -204,7 +204,7 @@ def _draw_table(fig, s, table: pd.DataFrame, top: float, font: float, gid: str,
     col_in = [w * width * fig.get_figwidth() - 0.12 for w in widths]
     labels = [s.wrap_to_width(str(c), w, font, "bold") for c, w in zip(table.columns, col_in)]
     header_lines = max(lab.count("\n") + 1 for lab in labels)
-    row_in = font * 2.0 / 72
+    row_in = font * row_factor / 72
     header_in = font * (1.25 * header_lines + 0.9) / 72
     height = (header_in + row_in * len(table)) / fig.get_figheight()
     ax = fig.add_axes([left, top - height, width, height])
@@ -293,8 +293,8 @@ def region_page(result: xr.Dataset, region: str, highlight: str | None = None):
                  " / target; negative = below target.")
     s.add_footnote(fig, result.attrs)
     top = 1 - s.title_block_height(fig)
-    bottom = _draw_table(fig, s, table, top=top, font=9.5, gid=f"region:{region}",
-                         first_col_width=0.30, total_last=True)
+    bottom = _draw_table(fig, s, table, top=top, font=9, gid=f"region:{region}",
+                         first_col_width=0.30, total_last=True, row_factor=1.75)
     if highlight:
         for (r, c), cell in fig.axes[-1].tables[0].get_celld().items():
             if 0 < r < len(table) and table.iloc[r - 1, 0].startswith(highlight + " "):
@@ -329,7 +329,7 @@ def _growth_bars(fig, s, result: xr.Dataset, region: str, rect: list[float],
             fontsize=s.SMALL_SIZE, va="bottom", ha="left", fontweight="bold")
     for i, v in enumerate(growth.values[order]):
         ax.text(v, i, f" {s.fmt_pct(float(v), 2)}", va="center", fontsize=8)
-    ax.set_yticks(np.arange(len(codes)), names, fontsize=8.5)
+    ax.set_yticks(np.arange(len(codes)), names, fontsize=8)
     ax.set_xlabel(f"Average annual cash growth {year_label(int(years[0]))} to "
                   f"{year_label(int(years[-1]))} (% a year)")
     ax.set_xlim(0, max(float(growth.max()), england) * 1.2)

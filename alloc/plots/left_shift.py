@@ -112,7 +112,7 @@ def left_shift_chart(saving: xr.DataArray, upstream_cost: xr.DataArray, icb: str
         fig = s.new_figure(s.A4_LANDSCAPE)
         s.set_titles(fig, title, subtitle)
         s.add_footnote(fig, attrs)
-        ax = fig.add_axes(s.plot_area(fig, left=0.09, right=0.74))
+        ax = fig.add_axes(s.plot_area(fig, left=0.09, right=0.72))
         ax.axhline(0, color=s.NHS_DARK_GREY, linewidth=1, zorder=3)
         ax.grid(axis="y")
         ax.set_axisbelow(True)

@@ -122,7 +122,13 @@ def fmt_gbp_m(value: float, decimals: int = 0, sign: bool = False) -> str:
 
 
 def fmt_pct(fraction: float, decimals: int = 1, sign: bool = True) -> str:
-    """Format a fraction as a percentage: ``-0.0512 -> "−5.1%"`` (typographic minus)."""
+    """Format a fraction as a percentage: ``-0.0512 -> "−5.1%"`` (typographic minus).
+
+    A value that rounds to zero is shown as ``0.0%``, never ``−0.0%`` or ``+0.0%``.
+    """
+    if round(100 * float(fraction), decimals) == 0:
+        fraction = 0.0
+        sign = False
     text = f"{100 * fraction:+.{decimals}f}%" if sign else f"{100 * fraction:.{decimals}f}%"
     return text.replace("-", "−")
 
