@@ -250,7 +250,7 @@ def estimate(n_synthetic, seed, data_files, cost, need_cols, supply_cols, cat_co
         truth = source.dgp.coefficients()
         described = (f"synthetic population (illustrative): {n:,} persons, seed {seed}, "
                      f"{source.n_practices:,} practices, {source.n_chunks} chunk"
-                     f"{"s" if source.n_chunks > 1 else ""}")
+                     f"{'s' if source.n_chunks > 1 else ''}")
     client = None
     try:
         if scheduler or workers:
