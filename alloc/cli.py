@@ -131,7 +131,7 @@ def validate(path, overrides):
         return
     from alloc.specs import read_toml
 
-    data = read_toml(path)
+    data = {} if path.suffix.lower() == ".xlsx" else read_toml(path)  # a workbook is a scenario
     if "pathway" in data or path.name == "common.toml" and path.parent.name == "pathways":
         from alloc.pathways import load_common, load_pathway
 

@@ -483,7 +483,11 @@ def summarise(prep: Prepared, plan: Plan, results: list[dict], keep_full: bool) 
     if keep_full:
         out["allocation_draws"] = cube["allocation"].assign_attrs(units="GBP")
         out["dft_draws"] = cube["dft"].assign_attrs(units="1")
+    from alloc import __version__
+    from alloc.scenario import scenario_hash
+
     out.attrs.update(
+        alloc_version=__version__, scenario_hash=scenario_hash(prep.raw),
         scenario_name=prep.scenario.name, seed=plan.spec.seed, draws=plan.spec.draws,
         grid=", ".join(plan.grid_names), uncertain=", ".join(
             f"{n} ~ {s.distribution}[{s.low}, {s.high}] central {s.central}"

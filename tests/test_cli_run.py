@@ -124,3 +124,11 @@ def test_console_entry_point_help():
     result = subprocess.run([sys.executable, "-m", "alloc.cli", "--help"], capture_output=True,
                             text=True, cwd=REPO)
     assert result.returncode == 0 and "run" in result.stdout
+
+
+def test_validate_scenario_workbook(tmp_path):
+    runner = CliRunner()
+    book = tmp_path / "s.xlsx"
+    assert runner.invoke(main, ["template", "default", "--xlsx", str(book)]).exit_code == 0
+    result = runner.invoke(main, ["validate", str(book)])
+    assert result.exit_code == 0 and "ok: scenario default" in result.output
