@@ -116,6 +116,25 @@ def test_site_builds_strict(tmp_path):
     assert not (site / "gen_reference.py").exists(), "build scripts must not be published"
 
 
+def test_broken_links_fail_the_build(tmp_path):
+    """The site's link checks, applied to a tiny site with a broken link and a broken anchor."""
+    import yaml
+
+    config = yaml.safe_load((REPO / "mkdocs.yml").read_text(encoding="utf-8"))
+    assert config["strict"] is True
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "index.md").write_text("# Home\n\n## Here\n\n[ok](#here) [page](other.md)\n")
+    (docs / "other.md").write_text("# Other\n\n[gone](missing.md) [anchor](index.md#nowhere)\n")
+    (tmp_path / "mkdocs.yml").write_text(yaml.safe_dump(
+        {"site_name": "t", "strict": True, "validation": config["validation"]}))
+    proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--site-dir",
+                           str(tmp_path / "site")], cwd=tmp_path, capture_output=True, text=True,
+                          env=dict(os.environ, NO_MKDOCS_2_WARNING="1"), timeout=120)
+    assert proc.returncode != 0
+    assert "missing.md" in proc.stderr and "nowhere" in proc.stderr
+
+
 # ---------------------------------------------------------------------------------------------
 # 2. The examples run
 
