@@ -31,6 +31,7 @@ import xarray as xr
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from scipy import stats
 
+from alloc.draw_store import DrawStore, default_threads, lazy_cube
 from alloc.engine import Prepared, prepare
 from alloc.errors import AllocError
 from alloc.kernels import pace
@@ -367,11 +368,34 @@ def chunks(n_rows: int, size: int) -> list[range]:
     return [range(s, min(s + size, n_rows)) for s in range(0, n_rows, size)]
 
 
+def chunk_outputs(prep: Prepared, plan: Plan, rows: range) -> dict[str, np.ndarray]:
+    """Per-draw outputs of one chunk, each (len(rows), years x ICBs), base year first.
+
+    ``allocation`` [GBP], ``dft`` [fraction], and with pathways ``net_position`` and
+    ``left_shift_saving`` [GBP]. Runs where the chunk runs (in process or on a dask worker), so
+    only these leave a worker.
+    """
+    out = run_chunk(prep, plan, rows)
+    alloc, target = out["allocation"], out["target"]
+    derived = {"allocation": alloc, "dft": (alloc - target) / target}
+    if "spend" in out:
+        derived["net_position"] = alloc - out["spend"]
+        derived["left_shift_saving"] = out["saving"]
+    return {k: v.reshape(len(rows), -1) for k, v in derived.items()}
+
+
 def run_ensemble(scenario=None, overrides=None, spec: EnsembleSpec | dict | None = None, *,
-                 scenario_path=None, raw: dict | None = None, scheduler: str | None = None, workers: int | None = None,
-                 keep_full: bool = False, progress: Callable[[int, int], None] | None = None,
-                 ) -> xr.Dataset:
+                 scenario_path=None, raw: dict | None = None, scheduler: str | None = None,
+                 workers: int | None = None, keep_full: bool = False,
+                 full_path: str | Path | None = None, spill_dir: str | Path | None = None,
+                 progress: Callable[[int, int], None] | None = None) -> xr.Dataset:
     """Run a grid x Monte Carlo ensemble of a scenario.
+
+    Each chunk's per-draw outputs go to a temporary :class:`alloc.draw_store.DrawStore` on disk
+    as soon as they are computed; quantiles are then taken exactly, a block of cells at a time.
+    Memory therefore stays about one chunk of rows (``spec.chunk``) plus one block of cells,
+    whatever the number of draws; temporary disk use is the size of the cube (8 bytes x
+    variables x grid points x draws x years x ICBs).
 
     Parameters
     ----------
@@ -386,7 +410,12 @@ def run_ensemble(scenario=None, overrides=None, spec: EnsembleSpec | dict | None
         Start a dask ``LocalCluster`` with this many single-threaded workers. With neither
         ``scheduler`` nor ``workers`` the ensemble runs in process.
     keep_full : bool
-        Also return the full cube (``allocation_draws``, ``dft_draws``).
+        Also return the full cube in memory (``allocation_draws``, ``dft_draws``; memory grows
+        with the draws).
+    full_path : path, optional
+        Write the full cube to this NetCDF file, a chunk of draws at a time (bounded memory).
+    spill_dir : path, optional
+        Folder for the temporary draw files (default: the system's temporary folder).
     progress : callable, optional
         Called as ``progress(rows_done, rows_total)`` after each chunk.
 
@@ -396,7 +425,8 @@ def run_ensemble(scenario=None, overrides=None, spec: EnsembleSpec | dict | None
         Dimensions: the grid parameters, ``icb``, ``year``, ``quantile``. Variables:
         ``allocation_q`` and ``dft_q`` (quantiles over draws), ``allocation_central`` and
         ``dft_central`` (draw 0), ``prob_below_threshold`` (icb, grid): probability that the
-        ICB ends the final year more than ``below_target_threshold`` below target.
+        ICB ends the final year more than ``below_target_threshold`` below target; with pathways
+        also ``net_position_q``, ``left_shift_saving_q`` and their ``_central``.
     """
     prep = prepare(scenario, overrides, scenario_path, raw)
     raw = spec if spec is not None else (prep.scenario.ensemble or {})
@@ -404,19 +434,32 @@ def run_ensemble(scenario=None, overrides=None, spec: EnsembleSpec | dict | None
                                                              f"{prep.source} [ensemble]")
     plan = make_plan(spec)
     parts = chunks(plan.n_rows, spec.chunk)
-    if scheduler or workers:
-        results = _run_dask(prep, plan, parts, scheduler, workers, progress)
-    else:
-        results = []
-        for rows in parts:
-            results.append(run_chunk(prep, plan, rows))
+    variables = ["allocation", "dft"]
+    if prep.spend is not None:
+        variables += ["net_position", "left_shift_saving"]
+    n_cells = len(prep.years) * prep.inputs.sizes["icb"]
+    with DrawStore(variables, plan.n_grid, spec.draws, n_cells, spill_dir) as store:
+        if scheduler or workers:
+            outputs = _run_dask(prep, plan, parts, scheduler, workers)
+        else:
+            outputs = ((rows, chunk_outputs(prep, plan, rows)) for rows in parts)
+        done = 0
+        for rows, values in outputs:
+            store.write(rows, values)
+            done += len(rows)
             if progress:
-                progress(rows.stop, plan.n_rows)
-    return summarise(prep, plan, results, keep_full)
+                progress(done, plan.n_rows)
+        result = summarise(prep, plan, store, keep_full)
+        if full_path is not None:
+            write_full_cube(store, result, plan, Path(full_path))
+    return result
 
 
-def _run_dask(prep, plan, parts, scheduler, workers, progress):
-    """Map :func:`run_chunk` over the chunks on a dask cluster: one task per chunk."""
+def _run_dask(prep, plan, parts, scheduler, workers):
+    """Map :func:`chunk_outputs` over the chunks on a dask cluster: one task per chunk.
+
+    Yields ``(rows, outputs)`` as tasks finish, releasing each task's result once yielded.
+    """
     from dask.distributed import Client, LocalCluster, as_completed
 
     cluster = None
@@ -428,61 +471,56 @@ def _run_dask(prep, plan, parts, scheduler, workers, progress):
         client = Client(cluster)
     try:
         prep_future = client.scatter(prep, broadcast=True)
-        futures = [client.submit(run_chunk, prep_future, plan, rows, pure=False)
+        futures = [client.submit(chunk_outputs, prep_future, plan, rows, pure=False)
                    for rows in parts]
-        index = {f.key: i for i, f in enumerate(futures)}
-        results = [None] * len(futures)
-        done = 0
-        for future in as_completed(futures):
-            results[index[future.key]] = future.result()
-            done += len(parts[index[future.key]])
-            if progress:
-                progress(done, plan.n_rows)
-        return results
+        rows_of = {f.key: rows for f, rows in zip(futures, parts)}
+        finished = as_completed(futures)
+        del futures  # as_completed holds them; each is released once its result is yielded
+        for future in finished:
+            values = future.result()
+            rows = rows_of.pop(future.key)
+            future.release()
+            yield rows, values
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
 
 
-def summarise(prep: Prepared, plan: Plan, results: list[dict], keep_full: bool) -> xr.Dataset:
+def summarise(prep: Prepared, plan: Plan, store: DrawStore, keep_full: bool) -> xr.Dataset:
     """Quantiles over draws per grid point, the central projection and threshold probabilities."""
-    alloc = np.concatenate([r["allocation"] for r in results])  # (rows, Y+1, N)
-    target = np.concatenate([r["target"] for r in results])
-    dft = (alloc - target) / target
+    q = plan.spec.quantiles
+    n_year, n_icb = len(prep.years), prep.inputs.sizes["icb"]
     grid_shape = [len(v) for v in plan.grid_values]
-    shape = grid_shape + [plan.spec.draws] + list(alloc.shape[1:])
-    alloc = alloc.reshape(shape)
-    dft = dft.reshape(shape)
-    dims = plan.grid_names + ["draw", "year", "icb"]
     coords = {name: vals for name, vals in zip(plan.grid_names, plan.grid_values)}
     coords.update(year=prep.years, icb=prep.inputs["icb"].values)
-    cube = xr.Dataset({"allocation": (dims, alloc), "dft": (dims, dft)}, coords=coords)
-    q = plan.spec.quantiles
     out = xr.Dataset(coords={**coords, "icb_name": ("icb", prep.inputs["icb_name"].values),
                              "region": ("icb", prep.inputs["region"].values)})
-    out["allocation_q"] = cube["allocation"].quantile(q, dim="draw", skipna=False).assign_attrs(
-        units="GBP", price_base="cash")
-    out["dft_q"] = cube["dft"].quantile(q, dim="draw", skipna=False).assign_attrs(units="1")
-    if "spend" in results[0]:
-        spend = np.concatenate([r["spend"] for r in results]).reshape(shape)
-        saving = np.concatenate([r["saving"] for r in results]).reshape(shape)
-        cube["net_position"] = (dims, alloc - spend)
-        cube["left_shift_saving"] = (dims, saving)
-        for name in ("net_position", "left_shift_saving"):
-            out[f"{name}_q"] = cube[name].quantile(q, dim="draw", skipna=False).assign_attrs(
-                units="GBP", price_base="cash")
-            out[f"{name}_central"] = cube[name].isel(draw=0).assign_attrs(units="GBP")
-    out["allocation_central"] = cube["allocation"].isel(draw=0).assign_attrs(units="GBP")
-    out["dft_central"] = cube["dft"].isel(draw=0).assign_attrs(units="1")
-    final = cube["dft"].isel(year=-1)
-    out["prob_below_threshold"] = (final < -plan.spec.below_target_threshold).mean("draw")
-    out["prob_below_threshold"].attrs = {
-        "units": "1", "long_name": f"probability of ending {prep.years[-1]} more than "
-        f"{plan.spec.below_target_threshold:.0%} below target"}
+    budget = max(plan.spec.chunk, 1) * n_year * n_icb * 8  # one chunk of one variable
+    threads = default_threads()
+    units = {"allocation": "GBP", "dft": "1", "net_position": "GBP", "left_shift_saving": "GBP"}
+    for name in store.variables:
+        threshold = -plan.spec.below_target_threshold if name == "dft" else None
+        s = store.summarise(name, q, budget, threshold, threads)
+        attrs = {"units": units[name]}
+        if units[name] == "GBP":
+            attrs["price_base"] = "cash"
+        out[f"{name}_q"] = (plan.grid_names + ["quantile", "year", "icb"],
+                            s.quantiles.reshape(grid_shape + [len(q), n_year, n_icb]), attrs)
+        out[f"{name}_central"] = (plan.grid_names + ["year", "icb"],
+                                  s.central.reshape(grid_shape + [n_year, n_icb]),
+                                  {"units": units[name]})
+        if s.share_below is not None:
+            final = s.share_below.reshape(grid_shape + [n_year, n_icb])[..., -1, :]
+            out["prob_below_threshold"] = (plan.grid_names + ["icb"], final, {
+                "units": "1", "long_name": f"probability of ending {prep.years[-1]} more than "
+                f"{plan.spec.below_target_threshold:.0%} below target"})
+    out = out.assign_coords(quantile=q)
     if keep_full:
-        out["allocation_draws"] = cube["allocation"].assign_attrs(units="GBP")
-        out["dft_draws"] = cube["dft"].assign_attrs(units="1")
+        dims = plan.grid_names + ["draw", "year", "icb"]
+        shape = grid_shape + [plan.spec.draws, n_year, n_icb]
+        for name, units_ in (("allocation", "GBP"), ("dft", "1")):
+            out[f"{name}_draws"] = (dims, store.cube(name).reshape(shape), {"units": units_})
     from alloc import __version__
     from alloc.scenario import scenario_hash
 
@@ -495,6 +533,24 @@ def summarise(prep: Prepared, plan: Plan, results: list[dict], keep_full: bool) 
         input_hash=prep.inputs.attrs["input_hash"],
     )
     return out.transpose(*plan.grid_names, "icb", "year", ...)
+
+
+def write_full_cube(store: DrawStore, result: xr.Dataset, plan: Plan, path: Path) -> None:
+    """Write ``allocation_draws`` and ``dft_draws`` to NetCDF, a chunk of draws at a time."""
+    from alloc.io.results import write_netcdf
+
+    grid_shape = [len(v) for v in plan.grid_values]
+    n_year, n_icb = result.sizes["year"], result.sizes["icb"]
+    dims = plan.grid_names + ["draw", "year", "icb"]
+    coords = {name: result[name].values for name in plan.grid_names}
+    coords.update(draw=np.arange(plan.spec.draws), year=result["year"].values,
+                  icb=result["icb"].values)
+    cube = xr.Dataset(coords=coords, attrs=result.attrs)
+    for name, units in (("allocation", "GBP"), ("dft", "1")):
+        data = lazy_cube(store, name, plan.spec.chunk).reshape(
+            grid_shape + [plan.spec.draws, n_year, n_icb])
+        cube[f"{name}_draws"] = (dims, data, {"units": units})
+    write_netcdf(cube, path)
 
 
 def sensitivity(scenario=None, overrides=None, spec: EnsembleSpec | dict | None = None, *,

@@ -1,13 +1,23 @@
-"""Ensemble of the default scenario: in process vs dask LocalCluster (same machine).
+"""Ensemble of the default scenario: in process vs dask, and peak memory vs number of draws.
 
-Prints, from this one run: wall time in process, wall time on a LocalCluster (including its
-start-up), the overhead ratio, and whether the two results are bit-identical.
-Usage: ``python benchmarks/bench_ensemble.py [--draws 100000] [--workers 2] [--chunk 25000]``
+Prints, from this one run:
+
+- wall time in process; on a dask ``LocalCluster`` started by the call (start-up included, as
+  ``alloc ensemble --workers 2`` does); on an already running ``LocalCluster`` (as with
+  ``--scheduler``); the overhead ratios against in process; whether the results are
+  bit-identical;
+- peak resident memory of a fresh process running the same ensemble at two sizes (``--draws``
+  and ten times fewer), with the same chunk: memory should follow the chunk, not the draws.
+
+Usage: ``python benchmarks/bench_ensemble.py [--draws 100000] [--workers 2] [--chunk 10000]``
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -20,32 +30,65 @@ UNCERTAIN = {
     "policy.max_growth": {"low": 0.05, "high": 0.08, "distribution": "triangular",
                           "central": 0.06},
 }
+OVERRIDES = ['policy.fallback="relax"']
+SUMMARIES = ("allocation_q", "dft_q", "prob_below_threshold", "allocation_central")
+
+
+def timed(**kwargs):
+    t0 = time.perf_counter()
+    result = run_ensemble("default", OVERRIDES, **kwargs)
+    return result, time.perf_counter() - t0
+
+
+def peak_memory_mb(draws: int, chunk: int) -> float:
+    """Peak RSS [MB] of a fresh process that runs the ensemble once (imports included)."""
+    code = (
+        "import json, resource, sys\n"
+        "from alloc.ensemble import run_ensemble\n"
+        f"run_ensemble('default', {OVERRIDES!r}, {{'draws': {draws}, 'chunk': {chunk}, "
+        f"'uncertain': {UNCERTAIN!r}}})\n"
+        "print(json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                         text=True)
+    return float(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--draws", type=int, default=100_000)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--chunk", type=int, default=25_000)
+    parser.add_argument("--chunk", type=int, default=10_000)
     args = parser.parse_args()
     spec = {"draws": args.draws, "chunk": args.chunk, "uncertain": UNCERTAIN}
-    overrides = ['policy.fallback="relax"']
-    run_ensemble("default", overrides, {"draws": 2})  # compile / load kernels once
+    run_ensemble("default", OVERRIDES, {"draws": 2})  # compile / load kernels once
 
-    t0 = time.perf_counter()
-    local = run_ensemble("default", overrides, spec)
-    local_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    remote = run_ensemble("default", overrides, spec, workers=args.workers)
-    dask_s = time.perf_counter() - t0
-    same = all(np.array_equal(local[v].values, remote[v].values)
-               for v in ("allocation_q", "dft_q", "prob_below_threshold"))
-    print(f"ensemble: default scenario, {args.draws:,} draws x 3 uncertain parameters, "
-          f"chunks of {args.chunk:,}")
+    local, local_s = timed(spec=spec)
+    started, started_s = timed(spec=spec, workers=args.workers)
+    from dask.distributed import LocalCluster
+
+    with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster:
+        timed(spec={**spec, "draws": 2}, scheduler=cluster.scheduler_address)  # warm workers
+        running, running_s = timed(spec=spec, scheduler=cluster.scheduler_address)
+    same = all(np.array_equal(local[v].values, other[v].values)
+               for other in (started, running) for v in SUMMARIES)
+    print(f"ensemble: default scenario, {args.draws:,} draws x {len(UNCERTAIN)} uncertain "
+          f"parameters, chunks of {args.chunk:,} rows")
     print(f"in process: {local_s:.2f} s ({args.draws / local_s:,.0f} draws/s)")
-    print(f"dask LocalCluster, {args.workers} workers (start-up included): {dask_s:.2f} s")
-    print(f"dask / in-process overhead ratio: {dask_s / local_s:.2f}x; results bit-identical: "
-          f"{same}")
+    print(f"dask, LocalCluster of {args.workers} started by the call: {started_s:.2f} s "
+          f"(overhead ratio {started_s / local_s:.2f}x)")
+    print(f"dask, LocalCluster of {args.workers} already running: {running_s:.2f} s "
+          f"(overhead ratio {running_s / local_s:.2f}x)")
+    print(f"results bit-identical across the three: {same}")
+    small = max(1, args.draws // 10)
+    small_mb, big_mb = peak_memory_mb(small, args.chunk), peak_memory_mb(args.draws, args.chunk)
+    cells = local.sizes["year"] * local.sizes["icb"]
+    full_cube_mb = args.draws * 2 * cells * 8 / 2**20
+    print(f"peak memory of a fresh process, chunks of {args.chunk:,}: {small:,} draws "
+          f"{small_mb:,.0f} MB; {args.draws:,} draws {big_mb:,.0f} MB (ratio "
+          f"{big_mb / small_mb:.2f} for {args.draws / small:.0f}x the draws; the two summarised "
+          f"variables' cube alone would be {full_cube_mb:,.0f} MB)")
 
 
 if __name__ == "__main__":

@@ -43,21 +43,19 @@ def ensemble(scenario, overrides, draws, seed, chunk, workers, scheduler, full, 
         raise AllocError(out_dir, "output folder", "already exists; choose another with --out or "
                          "pass --force to replace it")
     started = time.perf_counter()
-    with tqdm(total=1, unit="row", unit_scale=True, desc="ensemble", leave=False) as bar:
+    with atomic_folder(out_dir, force) as tmp, tqdm(total=1, unit="row", unit_scale=True,
+                                                     desc="ensemble", leave=False) as bar:
         def progress(done, total):
             bar.total = total
             bar.n = done
             bar.refresh()
 
         result = run_ensemble(spec, scenario_path=path, raw=raw, scheduler=scheduler,
-                              workers=workers, keep_full=full, progress=progress)
+                              workers=workers, full_path=tmp / "ensemble_full.nc" if full else None,
+                              spill_dir=tmp, progress=progress)
+        write_netcdf(result, tmp / "ensemble.nc")
+        _quantile_table(result).to_csv(tmp / "ensemble_quantiles.csv", index=False)
     elapsed = time.perf_counter() - started
-    with atomic_folder(out_dir, force) as tmp:
-        summary = result.drop_vars([v for v in ("allocation_draws", "dft_draws") if v in result])
-        write_netcdf(summary, tmp / "ensemble.nc")
-        _quantile_table(summary).to_csv(tmp / "ensemble_quantiles.csv", index=False)
-        if full:
-            write_netcdf(result[["allocation_draws", "dft_draws"]], tmp / "ensemble_full.nc")
     rows = result.attrs["draws"] * max(1, int(_grid_size(result)))
     click.echo(f"Ensemble '{spec.name}': {rows:,} rows ({result.attrs['draws']:,} draws"
                f"{' x grid ' + result.attrs['grid'] if result.attrs['grid'] else ''}), seed "
@@ -76,9 +74,16 @@ def _grid_size(result) -> int:
 
 
 def _quantile_table(result):
-    """Long table: grid values, icb, year, quantile, allocation [GBP], dft [fraction]."""
-    frame = result[["allocation_q", "dft_q"]].to_dataframe().reset_index()
-    return frame.rename(columns={"allocation_q": "allocation_gbp", "dft_q": "dft"})
+    """Long table: grid values, icb, year, quantile, then one column per summarised output.
+
+    ``allocation_gbp`` and ``dft`` [fraction]; with pathways also ``net_position_gbp`` and
+    ``left_shift_saving_gbp`` (all cash).
+    """
+    names = [v for v in ("allocation_q", "dft_q", "net_position_q", "left_shift_saving_q")
+             if v in result]
+    frame = result[names].to_dataframe().reset_index()
+    columns = {v: v[:-2] + ("" if v == "dft_q" else "_gbp") for v in names}
+    return frame.rename(columns=columns)
 
 
 @click.command()

@@ -1,0 +1,202 @@
+"""Per-draw ensemble results spilled to disk, so summaries need memory bounded by the chunk size.
+
+An ensemble of ``G`` grid points x ``D`` draws produces, per output variable, a cube of
+``G x D x C`` values (``C`` = years x ICBs). Holding it in memory grows with the draws
+(1,000,000 draws of four variables is 15 GB). :class:`DrawStore` writes each chunk's rows to a
+file per variable laid out ``(grid point, cell, draw)``, so that one cell's draws are contiguous
+on disk; :meth:`DrawStore.summarise` then reads blocks of cells back and takes exact quantiles
+(``numpy.quantile``, the same numbers as on the whole cube) a block at a time. Peak memory is
+about one chunk of rows plus one block of cells, whatever the number of draws; disk use is the
+size of the cube, in a temporary folder removed on exit.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from alloc.errors import AllocError
+
+_F8 = np.dtype("float64")
+
+
+@dataclass
+class BlockSummary:
+    """Summaries of one variable over draws, per grid point and cell.
+
+    Attributes
+    ----------
+    quantiles : ndarray (G, Q, C)
+        ``numpy.quantile`` (linear interpolation) over draws.
+    central : ndarray (G, C)
+        Draw 0.
+    share_below : ndarray (G, C) or None
+        Fraction of draws strictly below the threshold, when one was given.
+    """
+
+    quantiles: np.ndarray
+    central: np.ndarray
+    share_below: np.ndarray | None
+
+
+class DrawStore:
+    """Float64 cubes ``(grid point, cell, draw)`` on disk, one file per variable.
+
+    Use as a context manager: the temporary folder is removed on exit, also after an error.
+
+    Parameters
+    ----------
+    variables : list of str
+        Names of the per-draw variables.
+    n_grid, n_draws, n_cells : int
+        Grid points, draws per grid point and cells (years x ICBs) per draw.
+    directory : path, optional
+        Where to create the temporary folder (default: the system's temporary folder,
+        ``TMPDIR``).
+    """
+
+    def __init__(self, variables, n_grid: int, n_draws: int, n_cells: int, directory=None):
+        self.variables = list(variables)
+        self.shape = (n_grid, n_cells, n_draws)
+        self.nbytes = len(self.variables) * math.prod(self.shape) * _F8.itemsize
+        parent = Path(directory) if directory is not None else Path(tempfile.gettempdir())
+        free = shutil.disk_usage(parent).free
+        if self.nbytes > 0.95 * free:
+            raise AllocError(parent, "temporary disk", f"the ensemble's draws need "
+                             f"{self.nbytes / 1e9:.1f} GB and {free / 1e9:.1f} GB are free; "
+                             "reduce the draws or grid, or set TMPDIR to a larger disk")
+        self._folder = Path(tempfile.mkdtemp(prefix="alloc-ensemble-", dir=parent))
+        for name in self.variables:
+            with open(self._path(name), "wb") as f:
+                f.truncate(self.nbytes // len(self.variables))  # sparse until written
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        shutil.rmtree(self._folder, ignore_errors=True)
+
+    def _path(self, name: str) -> Path:
+        return self._folder / f"{name}.f8"
+
+    def write(self, rows: range, values: dict[str, np.ndarray]) -> None:
+        """Store flat rows ``g * n_draws + d``; ``values[name]`` has shape (len(rows), C)."""
+        n_grid, n_cells, n_draws = self.shape
+        for name in self.variables:
+            by_cell = np.ascontiguousarray(values[name].T, dtype=_F8)  # (C, rows)
+            fd = os.open(self._path(name), os.O_WRONLY)
+            try:
+                start = rows.start
+                while start < rows.stop:  # a chunk may span grid points
+                    g, d0 = divmod(start, n_draws)
+                    stop = min(rows.stop, (g + 1) * n_draws)
+                    part = by_cell[:, start - rows.start:stop - rows.start]
+                    for c in range(n_cells):  # one contiguous run of draws per cell
+                        offset = ((g * n_cells + c) * n_draws + d0) * _F8.itemsize
+                        os.pwrite(fd, np.ascontiguousarray(part[c]).data, offset)
+                    start = stop
+            finally:
+                os.close(fd)
+
+    def read(self, name: str, g: int, cells: slice) -> np.ndarray:
+        """All draws of ``cells`` at grid point ``g``, shape (cells, D), read from disk."""
+        n_grid, n_cells, n_draws = self.shape
+        first, last, _ = cells.indices(n_cells)
+        offset = (g * n_cells + first) * n_draws * _F8.itemsize
+        return np.fromfile(self._path(name), dtype=_F8, count=(last - first) * n_draws,
+                           offset=offset).reshape(last - first, n_draws)
+
+    def cube(self, name: str) -> np.ndarray:
+        """The whole variable in memory, shape (G, D, C) (memory grows with the draws)."""
+        data = np.fromfile(self._path(name), dtype=_F8).reshape(self.shape)
+        return np.ascontiguousarray(data.transpose(0, 2, 1))
+
+    def draw_blocks(self, name: str, size: int):
+        """Yield ``(g, draws, array (len(draws), C))`` in blocks of at most ``size`` draws."""
+        n_grid, n_cells, n_draws = self.shape
+        for g in range(n_grid):
+            for d0 in range(0, n_draws, size):
+                cube = np.memmap(self._path(name), dtype=_F8, mode="r", shape=self.shape)
+                d1 = min(d0 + size, n_draws)
+                block = np.ascontiguousarray(cube[g, :, d0:d1].T)
+                del cube
+                yield g, range(d0, d1), block
+
+    def summarise(self, name: str, quantiles, budget_bytes: int, threshold: float | None = None,
+                  threads: int = 1) -> BlockSummary:
+        """Exact quantiles over draws, a block of cells at a time.
+
+        Parameters
+        ----------
+        quantiles : sequence of float
+            Probabilities in [0, 1].
+        budget_bytes : int
+            Memory for one block of cells (all draws); at least one cell is read at a time.
+        threshold : float, optional
+            Also return the fraction of draws strictly below this value.
+        threads : int
+            Blocks summarised at once (``numpy`` releases the GIL while it partitions).
+        """
+        n_grid, n_cells, n_draws = self.shape
+        per_block = max(1, min(n_cells, budget_bytes // max(1, threads * n_draws * 8)))
+        q = np.asarray(quantiles, dtype=float)
+        out_q = np.empty((n_grid, len(q), n_cells))
+        central = np.empty((n_grid, n_cells))
+        below = np.empty((n_grid, n_cells)) if threshold is not None else None
+        tasks = [(g, slice(c, min(c + per_block, n_cells)))
+                 for g in range(n_grid) for c in range(0, n_cells, per_block)]
+
+        def one(task):
+            g, cells = task
+            block = self.read(name, g, cells)
+            central[g, cells] = block[:, 0]
+            if below is not None:
+                below[g, cells] = (block < threshold).mean(axis=1)
+            out_q[g, :, cells] = np.quantile(block, q, axis=1)
+
+        if threads > 1:
+            with ThreadPoolExecutor(threads) as pool:
+                list(pool.map(one, tasks))
+        else:
+            for task in tasks:
+                one(task)
+        return BlockSummary(out_q, central, below)
+
+
+def default_threads() -> int:
+    """Threads for block summaries: the cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class _OnDemand:
+    """Array-like view of one stored variable that maps the file only while it is indexed."""
+
+    def __init__(self, path: Path, shape: tuple[int, int, int]):
+        self.path, self.shape, self.dtype, self.ndim = path, shape, _F8, len(shape)
+
+    def __getitem__(self, key):
+        cube = np.memmap(self.path, dtype=_F8, mode="r", shape=self.shape)
+        block = np.array(cube[key])
+        del cube
+        return block
+
+
+def lazy_cube(store: DrawStore, name: str, draws_per_chunk: int):
+    """The variable as a dask array (G, D, C) read from disk a chunk of draws at a time."""
+    import dask.array as da
+
+    n_grid, n_cells, n_draws = store.shape
+    source = _OnDemand(store._path(name), store.shape)
+    stored = da.from_array(source, chunks=(1, n_cells, max(1, draws_per_chunk)),
+                           lock=False, asarray=True)
+    return stored.transpose(0, 2, 1)
