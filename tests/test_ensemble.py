@@ -250,3 +250,22 @@ def test_spill_that_does_not_fit_on_disk_is_refused(tmp_path):
     with pytest.raises(AllocError, match="temporary disk"):
         DrawStore(["allocation"], 1, 10**12, 462, tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("dist", ["normal80", "triangular", "pert", "uniform"])
+def test_inverse_cdfs_match_scipy_stats(dist):
+    """transform() uses scipy.special; scipy.stats' distributions are the reference."""
+    from scipy import stats
+
+    u = np.linspace(1e-6, 1 - 1e-6, 2001)
+    spec_ = Uncertain(low=0.01, high=0.05, distribution=dist, central=0.02)
+    lo, hi, mode = 0.01, 0.05, 0.02
+    reference = {
+        "normal80": lambda: stats.norm.ppf(u, loc=0.03, scale=0.04 / (2 * stats.norm.ppf(0.9))),
+        "triangular": lambda: stats.triang.ppf(u, c=(mode - lo) / (hi - lo), loc=lo,
+                                               scale=hi - lo),
+        "pert": lambda: lo + (hi - lo) * stats.beta.ppf(u, 1 + 4 * (mode - lo) / (hi - lo),
+                                                        1 + 4 * (hi - mode) / (hi - lo)),
+        "uniform": lambda: stats.uniform.ppf(u, loc=lo, scale=hi - lo),
+    }[dist]()
+    np.testing.assert_allclose(transform(u, spec_), reference, rtol=1e-12, atol=1e-15)
