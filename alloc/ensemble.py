@@ -275,7 +275,8 @@ def run_chunk(prep: Prepared, plan: Plan, rows: range) -> dict[str, np.ndarray]:
     """Run one chunk of rows through the kernel and check the invariants in every row.
 
     Returns ``allocation``, ``target``, ``spend`` and ``saving`` (left-shift saving) (R, Y+1, N)
-    [GBP] and ``envelope`` (R, Y+1) [GBP], base year first.
+    [GBP] and ``envelope`` (R, Y+1) [GBP], base year first; ``relaxed`` (R, Y) [bool]: the
+    policy's floors or caps were relaxed in that projection year (``fallback = "relax"``).
     """
     return run_rows(prep, plan.values(rows), rows, plan.spec.draws, plan.spec.seed,
                     plan.spec.pathway_uncertainty)
@@ -321,7 +322,8 @@ def run_rows(prep: Prepared, values: dict[str, np.ndarray], rows: range, draws: 
     t0 = np.broadcast_to(prep.target_svc.sum("service").isel(year=0).values, (n_rows, 1, n))
     out = {"allocation": np.concatenate([base, alloc], axis=1),
            "target": np.concatenate([t0, T], axis=1),
-           "envelope": np.concatenate([env0, E], axis=1)}
+           "envelope": np.concatenate([env0, E], axis=1),
+           "relaxed": (status == pace.STATUS_FLOORS_RELAXED) | (status == pace.STATUS_CAPS_RELAXED)}
     if prep.spend is not None:
         out.update(_spend_rows(prep, rows, draws, seed, pathway_draws))
     return out
@@ -378,8 +380,8 @@ def chunk_outputs(prep: Prepared, plan: Plan, rows: range) -> dict[str, np.ndarr
     """Per-draw outputs of one chunk, each (len(rows), years x ICBs), base year first.
 
     ``allocation`` [GBP], ``dft`` [fraction], and with pathways ``net_position`` and
-    ``left_shift_saving`` [GBP]. Runs where the chunk runs (in process or on a dask worker), so
-    only these leave a worker.
+    ``left_shift_saving`` [GBP]; also ``relaxed`` (len(rows), projection years) [bool]. Runs
+    where the chunk runs (in process or on a dask worker), so only these leave a worker.
     """
     out = run_chunk(prep, plan, rows)
     alloc, target = out["allocation"], out["target"]
@@ -387,7 +389,9 @@ def chunk_outputs(prep: Prepared, plan: Plan, rows: range) -> dict[str, np.ndarr
     if "spend" in out:
         derived["net_position"] = alloc - out["spend"]
         derived["left_shift_saving"] = out["saving"]
-    return {k: v.reshape(len(rows), -1) for k, v in derived.items()}
+    derived = {k: v.reshape(len(rows), -1) for k, v in derived.items()}
+    derived["relaxed"] = out["relaxed"]
+    return derived
 
 
 def run_ensemble(scenario=None, overrides=None, spec: EnsembleSpec | dict | None = None, *,
@@ -450,12 +454,19 @@ def run_ensemble(scenario=None, overrides=None, spec: EnsembleSpec | dict | None
         else:
             outputs = ((rows, chunk_outputs(prep, plan, rows)) for rows in parts)
         done = 0
+        relaxed = np.zeros((plan.n_grid, len(prep.years)))  # draws relaxed, base year first
         for rows, values in outputs:
             store.write(rows, values)
+            np.add.at(relaxed[:, 1:], np.arange(rows.start, rows.stop) // spec.draws,
+                      values["relaxed"])
             done += len(rows)
             if progress:
                 progress(done, plan.n_rows)
         result = summarise(prep, plan, store, keep_full)
+        result["share_relaxed"] = (plan.grid_names + ["year"], (relaxed / spec.draws).reshape(
+            [len(v) for v in plan.grid_values] + [len(prep.years)]), {
+            "units": "1", "long_name": "share of draws in which the policy's floors or caps "
+            "could not be met and were relaxed (fallback = \"relax\")"})
         if full_path is not None:
             write_full_cube(store, result, plan, Path(full_path))
     return result

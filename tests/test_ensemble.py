@@ -269,3 +269,18 @@ def test_inverse_cdfs_match_scipy_stats(dist):
         "uniform": lambda: stats.uniform.ppf(u, loc=lo, scale=hi - lo),
     }[dist]()
     np.testing.assert_allclose(transform(u, spec_), reference, rtol=1e-12, atol=1e-15)
+
+
+def test_share_relaxed_counts_draws_whose_envelope_cannot_pay_the_floors():
+    """Floors of 1.7% are unaffordable exactly when the drawn envelope grows by less."""
+    s = {"draws": 200, "chunk": 37, "seed": 3, "uncertain": {
+        "envelope_growth": {"low": 0.0, "high": 0.03, "distribution": "uniform"}}}
+    ens = run_ensemble("default", RELAX, s, keep_full=True)
+    totals = ens["allocation_draws"].sum("icb").transpose("draw", "year").values
+    growth = totals[:, 1] / totals[:, 0] - 1
+    expected = (growth < 0.017).mean()
+    assert 0.2 < expected < 0.8  # the test separates relaxed from unrelaxed draws
+    share = ens["share_relaxed"].values
+    assert share[0] == 0.0  # the base year is not projected
+    np.testing.assert_allclose(share[1:], expected, rtol=0, atol=1e-12)
+    assert run_ensemble("default", RELAX, spec())["share_relaxed"].max() == 0.0

@@ -61,6 +61,12 @@ def ensemble(scenario, overrides, draws, seed, chunk, workers, scheduler, full, 
                f"{' x grid ' + result.attrs['grid'] if result.attrs['grid'] else ''}), seed "
                f"{result.attrs['seed']}, {elapsed:.1f} s"
                f"{' on dask' if (workers or scheduler) else ' in process'}.")
+    relaxed = result["share_relaxed"]
+    if float(relaxed.max()) > 0:
+        worst = relaxed.where(relaxed == relaxed.max(), drop=True)
+        click.echo(f"Floors or caps were relaxed (fallback = \"relax\") in up to "
+                   f"{float(relaxed.max()):.1%} of draws (year {int(worst['year'][0])}); see "
+                   "share_relaxed in ensemble.nc.")
     click.echo(f"Wrote ensemble.nc, ensemble_quantiles.csv{', ensemble_full.nc' if full else ''} "
                f"to {out_dir}/")
 
