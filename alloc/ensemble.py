@@ -625,4 +625,7 @@ def sensitivity(scenario=None, overrides=None, spec: EnsembleSpec | dict | None 
     table["swing"] = (table["output_high"] - table["output_low"]).abs()
     table.attrs["output"] = (f"final-year DfT of {icb}" if icb else
                              "national mean absolute final-year DfT")
+    if spec.grid:  # one-at-a-time runs vary the uncertain parameters only
+        table.attrs["output"] += (f"; grid parameters ({', '.join(spec.grid)}) at the "
+                                  "scenario's own values, not their grid values")
     return table.sort_values("swing", ascending=False, ignore_index=True)

@@ -284,3 +284,11 @@ def test_share_relaxed_counts_draws_whose_envelope_cannot_pay_the_floors():
     assert share[0] == 0.0  # the base year is not projected
     np.testing.assert_allclose(share[1:], expected, rtol=0, atol=1e-12)
     assert run_ensemble("default", RELAX, spec())["share_relaxed"].max() == 0.0
+
+
+def test_sensitivity_says_grid_parameters_are_held_at_scenario_values():
+    from alloc.ensemble import sensitivity
+
+    table = sensitivity("default", RELAX, spec(grid={"policy.max_growth": [0.05, 0.07]}))
+    assert "policy.max_growth" in table.attrs["output"]
+    assert "grid" not in sensitivity("default", RELAX, spec()).attrs["output"]
