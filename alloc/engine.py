@@ -104,14 +104,16 @@ def _solve_rebased(base, targets, envelopes, arrays, relax, base_adjust):
     return alloc, lam, status, gap
 
 
-def _raise_infeasible(status, gap, years, units, envelopes, source):
+def _raise_infeasible(status, gap, years, units, envelopes, source, policy):
+    """Name the first infeasible year, the bounds the policy actually sets, and the shortfall."""
     infeasible = (status == pace.STATUS_FLOORS_EXCEED_ENVELOPE) | (
         status == pace.STATUS_CAPS_BELOW_ENVELOPE)
     if not infeasible.any():
         return
     b, y = map(int, np.argwhere(infeasible)[0])
     which = "floors" if status[b, y] == pace.STATUS_FLOORS_EXCEED_ENVELOPE else "caps"
-    field = "min_growth / max_below_target" if which == "floors" else "max_growth"
+    names = ("min_growth", "max_below_target") if which == "floors" else ("max_growth",)
+    field = " / ".join(n for n in names if getattr(policy, n, None) is not None) or names[0]
     unit = "" if units is None else f" for service line '{units[b]}'"
     raise AllocError(source, field, f"policy infeasible in {year_label(years[y + 1])}{unit}: the "
                      f"{which} {'exceed' if which == 'floors' else 'fall short of'} the envelope "
@@ -312,7 +314,7 @@ def run(scenario: Scenario | str | Path | None = None, overrides: list[str] | No
     alloc, _, status, gap = _solve(prep.kernel_base, prep.kernel_targets, prep.kernel_envelopes,
                                    prep.policy_arrays, relax, prep.base_adjust)
     _raise_infeasible(status, gap, prep.years, prep.units, prep.kernel_envelopes,
-                      prep.policy_source)
+                      prep.policy_source, prep.policy)
     check_invariants(alloc, prep.kernel_base, prep.kernel_targets, prep.kernel_envelopes,
                      prep.policy_arrays, status, prep.source, prep.base_adjust)
     retained = None
@@ -320,7 +322,7 @@ def run(scenario: Scenario | str | Path | None = None, overrides: list[str] | No
         retained, _, status_r, gap_r = _solve(prep.kernel_base, prep.kernel_targets,
                                               prep.kernel_envelopes, prep.policy_arrays, relax)
         _raise_infeasible(status_r, gap_r, prep.years, prep.units, prep.kernel_envelopes,
-                          prep.policy_source)
+                          prep.policy_source, prep.policy)
     return assemble(prep, alloc, status, retained)
 
 

@@ -360,3 +360,30 @@ def test_run_existing_results_folder(data_copy, alloc_cli, tmp_path):
     proc = alloc_cli("run", scenario, "--out", out)
     assert_bad_input(proc, tmp_path, "out", "output folder", out_kept=True)
     assert (out / "keep.txt").read_text(encoding="utf-8") == "earlier results"
+
+
+def test_infeasible_floor_names_only_the_bounds_the_policy_sets(data_copy, alloc_cli, tmp_path):
+    """A floor from min_growth alone names min_growth, not max_below_target as well."""
+    scenario = write_scenario(tmp_path, data_copy)
+    proc = alloc_cli("run", scenario, "--out", tmp_path / "out", "--set",
+                     "policy.min_growth=0.05")
+    assert_bad_input(proc, tmp_path, "scenario.toml [policy]", "min_growth")
+    assert "max_below_target" not in proc.stderr
+    both = alloc_cli("run", scenario, "--out", tmp_path / "out", "--set",
+                     "policy.min_growth=0.05", "--set", "policy.max_below_target=0.01")
+    assert "min_growth / max_below_target" in both.stderr
+
+
+def test_closed_output_pipe_exits_quietly(tmp_path):
+    """`alloc list policies | head -0`: no traceback and no misleading 'error:' line."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.Popen([sys.executable, "-m", "alloc.cli", "list", "policies"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path, env=env)
+    proc.stdout.close()  # the reader goes away before anything is written
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 1
+    assert "Traceback" not in stderr and "error:" not in stderr and "Broken pipe" not in stderr

@@ -33,6 +33,8 @@ def reports_errors(func):
             return func(*args, **kwargs)
         except AllocError as exc:
             report(exc)
+        except BrokenPipeError:
+            raise  # the reader closed our output (`alloc ... | head`): click exits quietly, 1
         except OSError as exc:
             report(AllocError(exc.filename or "(unknown file)", "file", str(exc.strerror or exc)))
     return wrapper
