@@ -20,8 +20,8 @@ from alloc.inputs import load_inputs, year_label
 from alloc.kernels import pace
 from alloc.needs import (FormulaSpec, distance_from_target, load_formula, project_population,
                          target_shares)
-from alloc.policy import (STATUS_MESSAGES, PolicySpec, bounds, kernel_arrays, load_policy,
-                          resolve_year_param)
+from alloc.policy import (STATUS_MESSAGES, PolicySpec, bounds, growth_index, kernel_arrays,
+                          load_policy)
 from alloc.scenario import Scenario, load_scenario, resolve_data_folder, scenario_hash
 
 ENVELOPE_RTOL = 1e-6  # run-time check: sum of allocations equals the envelope
@@ -37,14 +37,7 @@ def envelope_path(total_base: float, years: list[int], growth, source: str) -> n
 
     ``years`` starts with the base year; ``growth`` is a number or a year-keyed table.
     """
-    env = [total_base]
-    for year in years[1:]:
-        try:
-            g = resolve_year_param(growth, year)
-        except ValueError as exc:
-            raise AllocError(source, "envelope_growth", str(exc)) from None
-        env.append(env[-1] * (1.0 + g))
-    return np.array(env)
+    return total_base * growth_index(growth, years, source, "envelope_growth")
 
 
 def _check_years(scenario: Scenario, inputs: xr.Dataset, source: str) -> list[int]:

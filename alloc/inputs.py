@@ -79,6 +79,22 @@ def parse_year(value, source: str, field: str) -> int:
     raise AllocError(source, field, f"expected a financial year like '2025/26', found '{text}'")
 
 
+def coerce_year(value, example: str = "2025/26"):
+    """Body of a pydantic ``mode="before"`` validator for a financial-year field.
+
+    ``None`` and integers pass through; ``"2025/26"`` becomes 2025; anything else raises
+    ``ValueError`` (which pydantic reports against the field).
+    """
+    if value is None or isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        try:
+            return parse_year(value, "", "year")
+        except AllocError as exc:
+            raise ValueError(exc.problem) from None
+    raise ValueError(f"expected a financial year like '{example}'")
+
+
 def _read_csv(path: Path, required: list[str]) -> pd.DataFrame:
     if not path.is_file():
         raise AllocError(path, "file", "expected this file in the dataset folder; it is missing")

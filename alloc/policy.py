@@ -155,6 +155,22 @@ def resolve_year_param(value: YearParam | None, year: int, *, lenient: bool = Fa
     return earlier[-1]
 
 
+def growth_index(growth: YearParam, years: list[int], source: str, field: str) -> np.ndarray:
+    """Cumulative growth index ``G[t] = prod_{tau <= t} (1 + g[tau])``, 1 in the base year.
+
+    ``years`` starts with the base year; ``growth`` is a number or a year-keyed table [fraction
+    per year]. A year with no value is reported against ``source`` and ``field``.
+    """
+    out = [1.0]
+    for year in years[1:]:
+        try:
+            g = resolve_year_param(growth, year)
+        except ValueError as exc:
+            raise AllocError(source, field, str(exc)) from None
+        out.append(out[-1] * (1.0 + g))
+    return np.array(out)
+
+
 def load_policy(name_or_path: str | Path, overrides: dict | None = None,
                 base: Path | None = None, source: str | None = None) -> tuple[PolicySpec, Path]:
     """Load a policy by name (``models/policy/<name>.toml``) or path, applying overrides."""

@@ -25,7 +25,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from alloc.errors import AllocError
-from alloc.inputs import parse_year
+from alloc.inputs import coerce_year
 from alloc.policy import Number, YearParam, _year_keys_valid
 from alloc.pathways.spec import PathwaysSection, SavingsPolicy, SpendAssumptions
 from alloc.resources import resolve_named
@@ -65,14 +65,7 @@ class Scenario(BaseModel):
     @field_validator("base_year", "end_year", mode="before")
     @classmethod
     def _fy(cls, value):
-        if value is None or isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if isinstance(value, str):
-            try:
-                return parse_year(value, "scenario", "year")
-            except AllocError as exc:
-                raise ValueError(exc.problem) from None
-        raise ValueError("expected a financial year like '2025/26'")
+        return coerce_year(value)
 
     @field_validator("envelope_growth")
     @classmethod

@@ -34,24 +34,9 @@ import xarray as xr
 from alloc.errors import AllocError
 from alloc.inputs import year_label
 from alloc.pathways.spec import PAYERS, SavingsPolicy
-from alloc.policy import resolve_year_param
+from alloc.policy import growth_index
 
 SPECIALISED = "ICB_delegated_specialised"
-
-
-def growth_index(growth, years: list[int], source: str = "spend") -> np.ndarray:
-    """Cumulative growth index ``G[t] = prod_{tau <= t} (1 + g[tau])``, 1 in the base year.
-
-    ``growth`` is a number or a year-keyed table [fraction per year].
-    """
-    out = [1.0]
-    for year in years[1:]:
-        try:
-            g = resolve_year_param(growth, year)
-        except ValueError as exc:
-            raise AllocError(source, "non_demographic_growth", str(exc)) from None
-        out.append(out[-1] * (1.0 + g))
-    return np.array(out)
 
 
 def _da(values, like: xr.DataArray, **attrs) -> xr.DataArray:
@@ -98,7 +83,7 @@ def project_spend(baseline: xr.DataArray, population: xr.DataArray, years: list[
     base = years[0]
     pop = population.sel(year=years).transpose("icb", "year")
     demographic = pop / pop.sel(year=base)
-    nd = xr.DataArray(growth_index(non_demographic_growth, years, source), dims="year",
+    nd = xr.DataArray(growth_index(non_demographic_growth, years, source, "non_demographic_growth"), dims="year",
                       coords={"year": years})
     cash = xr.DataArray((1.0 + cost_inflation) ** (np.array(years) - base), dims="year",
                         coords={"year": years})

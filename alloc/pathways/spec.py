@@ -20,7 +20,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
 
 from alloc.errors import AllocError
-from alloc.inputs import parse_year
+from alloc.inputs import coerce_year, parse_year
 from alloc.specs import FieldError
 
 Number = Annotated[float, Strict()]
@@ -395,14 +395,7 @@ class LeverChoice(BaseModel):
     @field_validator("start_year", mode="before")
     @classmethod
     def _fy(cls, value):
-        if value is None or isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if isinstance(value, str):
-            try:
-                return parse_year(value, "scenario", "start_year")
-            except AllocError as exc:
-                raise ValueError(exc.problem) from None
-        raise ValueError("expected a financial year like '2026/27'")
+        return coerce_year(value, "2026/27")
 
 
 class PathwaysSection(BaseModel):
