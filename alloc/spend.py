@@ -83,8 +83,8 @@ def project_spend(baseline: xr.DataArray, population: xr.DataArray, years: list[
     base = years[0]
     pop = population.sel(year=years).transpose("icb", "year")
     demographic = pop / pop.sel(year=base)
-    nd = xr.DataArray(growth_index(non_demographic_growth, years, source, "non_demographic_growth"), dims="year",
-                      coords={"year": years})
+    nd = xr.DataArray(growth_index(non_demographic_growth, years, source, "non_demographic_growth"),
+                      dims="year", coords={"year": years})
     cash = xr.DataArray((1.0 + cost_inflation) ** (np.array(years) - base), dims="year",
                         coords={"year": years})
     money = {"units": "GBP", "price_base": "cash"}

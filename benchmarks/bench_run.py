@@ -7,6 +7,7 @@ Usage: ``python benchmarks/bench_run.py [--warm 3]``
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -27,9 +28,13 @@ def clear_numba_cache() -> int:
 
 
 def timed_run(cwd: Path, out: str) -> float:
+    # The child must import the same alloc (and so the same kernel cache) as this process,
+    # whatever the working folder and however alloc was found here.
+    path = [str(Path(alloc.__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in path if p)}
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-m", "alloc.cli", "run", "--quiet", "--out", out],
-                   cwd=cwd, check=True, capture_output=True)
+                   cwd=cwd, env=env, check=True, capture_output=True)
     return time.perf_counter() - t0
 
 
