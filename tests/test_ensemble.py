@@ -146,7 +146,7 @@ def test_draw_uniforms_are_uniform_and_position_addressed():
 
 
 def test_sensitivity_rows_equal_single_runs():
-    from alloc.ensemble import sensitivity
+    from alloc.sensitivity import sensitivity
 
     table = sensitivity("default", RELAX, spec(), icb="QOC").set_index("parameter")
     for name, col, env, floor in [("envelope_growth", "output_low", 0.025, 0.017),
@@ -287,7 +287,7 @@ def test_share_relaxed_counts_draws_whose_envelope_cannot_pay_the_floors():
 
 
 def test_sensitivity_says_grid_parameters_are_held_at_scenario_values():
-    from alloc.ensemble import sensitivity
+    from alloc.sensitivity import sensitivity
 
     table = sensitivity("default", RELAX, spec(grid={"policy.max_growth": [0.05, 0.07]}))
     assert "policy.max_growth" in table.attrs["output"]

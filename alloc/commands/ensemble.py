@@ -98,23 +98,35 @@ def _quantile_table(result):
               help="Override a scenario value (repeatable).")
 @click.option("--icb", help="ICB whose final-year DfT is the output (default: national mean "
               "absolute DfT).")
+@click.option("--method", type=click.Choice(["tornado", "sobol"]), default="tornado",
+              show_default=True, help="tornado: each parameter at its low and high, the others "
+              "central; sobol: variance-based first-order and total indices (SALib).")
+@click.option("--samples", type=int, default=8192, show_default=True,
+              help="Sobol base sample size N, a power of 2; the model runs N x (parameters + 2) "
+              "times.")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the table to this CSV file (not overwritten without --force).")
 @click.option("--force", is_flag=True, help="Replace an existing CSV file.")
 @reports_errors
-def sensitivity(scenario, overrides, icb, csv_path, force):
-    """One-at-a-time (tornado) sensitivity of SCENARIO's uncertain parameters."""
-    from alloc.ensemble import sensitivity as run_sensitivity
+def sensitivity(scenario, overrides, icb, method, samples, csv_path, force):
+    """Sensitivity of SCENARIO's final-year DfT to its uncertain parameters."""
     from alloc.errors import AllocError
     from alloc.scenario import load_scenario
+    from alloc.sensitivity import sensitivity as tornado, sobol_indices
 
     spec, path, raw = load_scenario(scenario, list(overrides))
     if csv_path is not None and csv_path.exists() and not force:
         raise AllocError(csv_path, "file", "already exists; pass --force to replace it")
-    table = run_sensitivity(spec, scenario_path=path, raw=raw, icb=icb)
-    click.echo(f"Output: {table.attrs['output']} (fractions; central "
-               f"{table['output_central'].iloc[0]:+.4f})")
-    click.echo(table.to_string(index=False, float_format=lambda v: f"{v:+.4f}"))
+    if method == "sobol":
+        table = sobol_indices(spec, scenario_path=path, raw=raw, icb=icb, samples=samples)
+        click.echo(f"Output: {table.attrs['output']}; Sobol indices from {table.attrs['runs']:,} "
+                   f"runs (shares of its variance; conf = half-width of the 95% interval)")
+        click.echo(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    else:
+        table = tornado(spec, scenario_path=path, raw=raw, icb=icb)
+        click.echo(f"Output: {table.attrs['output']} (fractions; central "
+                   f"{table['output_central'].iloc[0]:+.4f})")
+        click.echo(table.to_string(index=False, float_format=lambda v: f"{v:+.4f}"))
     if csv_path is not None:
         tmp = csv_path.with_name(f".{csv_path.name}.tmp")
         table.to_csv(tmp, index=False)

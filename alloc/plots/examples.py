@@ -30,7 +30,8 @@ GALLERY_ICB = "QOC"
 def gallery(icb: str = GALLERY_ICB) -> dict:
     """Every chart, by file stem (see the module docstring for where each one's data come from)."""
     import alloc
-    from alloc.ensemble import run_ensemble, sensitivity
+    from alloc.ensemble import run_ensemble
+    from alloc.sensitivity import sensitivity
     from alloc.plots import standard_charts
     from alloc.plots.left_shift import left_shift_chart
     from alloc.plots.uncertainty import fan_chart, tornado_chart

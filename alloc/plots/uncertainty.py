@@ -11,7 +11,7 @@ Tornado: a :class:`pandas.DataFrame` with one row per parameter and columns ``pa
 ``low`` and ``high`` (the output with the parameter at its low / high value, everything else
 central) and ``base`` (the output with every parameter central; the same in every row).
 Optional ``low_value`` and ``high_value`` columns give the parameter values tried, for labels.
-The table of :func:`alloc.ensemble.sensitivity` is also accepted as it is: its ``low`` /
+The table of :func:`alloc.sensitivity.sensitivity` is also accepted as it is: its ``low`` /
 ``high`` are the parameter values and ``output_low``, ``output_high``, ``output_central`` the
 outputs (a fraction: final-year DfT), with the output's name in ``attrs["output"]``.
 """
@@ -154,7 +154,7 @@ def tornado_chart(table: pd.DataFrame, output: str | None = None, units: str | N
         ``table.attrs["output"]`` or "output").
     units : {"GBP", "1"} or str, optional
         Units of the outputs: pounds (plotted in £m) or a fraction (plotted in %). Default
-        ``table.attrs["units"]``, else "1" for a :func:`alloc.ensemble.sensitivity` table and
+        ``table.attrs["units"]``, else "1" for a :func:`alloc.sensitivity.sensitivity` table and
         "GBP" otherwise.
     provenance : mapping, optional
         Attributes for the footnote (a result's ``attrs``).
