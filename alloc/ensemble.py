@@ -283,8 +283,13 @@ def run_chunk(prep: Prepared, plan: Plan, rows: range) -> dict[str, np.ndarray]:
 
 
 def run_rows(prep: Prepared, values: dict[str, np.ndarray], rows: range, draws: int = 1,
-             seed: int = 0, pathway_draws: bool = False) -> dict[str, np.ndarray]:
-    """Run rows whose parameters are ``values`` (path -> array per row); see :func:`run_chunk`."""
+             seed: int = 0, pathway_draws: bool = False,
+             pathway_sampler: Callable | None = None) -> dict[str, np.ndarray]:
+    """Run rows whose parameters are ``values`` (path -> array per row); see :func:`run_chunk`.
+
+    Pathway parameters are central unless ``pathway_draws`` (drawn per draw from the seed) or
+    ``pathway_sampler(pathway name, spec) -> {quantity path: array per row}`` gives them.
+    """
     if prep.units is not None:
         raise AllocError(prep.source, "convergence_level", "ensembles need convergence on ICB "
                          "totals ('total')")
@@ -325,11 +330,12 @@ def run_rows(prep: Prepared, values: dict[str, np.ndarray], rows: range, draws: 
            "envelope": np.concatenate([env0, E], axis=1),
            "relaxed": (status == pace.STATUS_FLOORS_RELAXED) | (status == pace.STATUS_CAPS_RELAXED)}
     if prep.spend is not None:
-        out.update(_spend_rows(prep, rows, draws, seed, pathway_draws))
+        out.update(_spend_rows(prep, rows, draws, seed, pathway_draws, pathway_sampler))
     return out
 
 
-def _spend_rows(prep: Prepared, rows: range, draws: int, seed: int, pathway_draws: bool):
+def _spend_rows(prep: Prepared, rows: range, draws: int, seed: int, pathway_draws: bool,
+                sampler: Callable | None = None):
     """Spend and left-shift saving per row (R, Y+1, N) [GBP, cash], drawing pathway parameters.
 
     Pathway draws depend on the draw only (not the grid point): each draw's parameters come from
@@ -346,13 +352,16 @@ def _spend_rows(prep: Prepared, rows: range, draws: int, seed: int, pathway_draw
     if prep.left_shift is None:
         zero = np.zeros((len(draw_ids),) + without.shape)
         return {"spend": without[None] + zero, "saving": zero}
-    unique = np.unique(draw_ids) if pathway_draws else np.array([0])
-    pick = np.searchsorted(unique, draw_ids) if pathway_draws else np.zeros_like(draw_ids)
+    if sampler is not None:  # the caller gives each row's pathway parameters
+        unique = pick = np.arange(len(draw_ids))
+    else:
+        unique = np.unique(draw_ids) if pathway_draws else np.array([0])
+        pick = np.searchsorted(unique, draw_ids) if pathway_draws else np.zeros_like(draw_ids)
 
-    def sampler(name, spec):
-        key = [seed, zlib.crc32(name.encode())]
-        u = draw_uniforms(key, unique, len(quantities(spec)))
-        return sample_from_uniforms(spec, u, unique == 0)
+        def sampler(name, spec):
+            key = [seed, zlib.crc32(name.encode())]
+            u = draw_uniforms(key, unique, len(quantities(spec)))
+            return sample_from_uniforms(spec, u, unique == 0)
 
     years = prep.years
     section = prep.scenario.pathways

@@ -510,7 +510,11 @@ def load_sensitivity(path: str | Path) -> pd.DataFrame:
         raise AllocError(path, "columns", "expected parameter, output_low, output_high, "
                          "output_central (from `alloc sensitivity`) or parameter, low, high, base;"
                          f" found {', '.join(map(str, table.columns))}")
-    if "output_low" in table.columns:
+    if "output" in table.columns:  # written by `alloc sensitivity --csv`: says what it measured
+        table.attrs["output"] = str(table["output"].iloc[0])
+        if "units" in table.columns:
+            table.attrs["units"] = str(table["units"].iloc[0])
+    elif "output_low" in table.columns:  # older tables measured only the DfT
         table.attrs["output"] = "final-year distance from target"
     return table
 

@@ -290,5 +290,5 @@ def test_sensitivity_says_grid_parameters_are_held_at_scenario_values():
     from alloc.sensitivity import sensitivity
 
     table = sensitivity("default", RELAX, spec(grid={"policy.max_growth": [0.05, 0.07]}))
-    assert "policy.max_growth" in table.attrs["output"]
-    assert "grid" not in sensitivity("default", RELAX, spec()).attrs["output"]
+    assert "policy.max_growth" in table.attrs["note"]
+    assert sensitivity("default", RELAX, spec()).attrs["note"] == ""

@@ -6,10 +6,10 @@ import pytest
 from click.testing import CliRunner
 
 from alloc.cli import main
-from alloc.engine import prepare
+import alloc
 from alloc.ensemble import EnsembleSpec, transform
 from alloc.errors import AllocError
-from alloc.sensitivity import _final_dft, sobol_indices
+from alloc.sensitivity import _load, _outputs, sensitivity, sobol_indices
 
 RELAX = ['policy.fallback="relax"']
 # Two parameters that interact strongly for QOC's final-year DfT (total > first-order index).
@@ -26,7 +26,7 @@ def nested_reference(spec: EnsembleSpec, icb: str, n_outer=256, n_inner=256, see
     S1_i = Var(E[Y | X_i]) / Var(Y), ST_i = E[Var(Y | X_~i)] / Var(Y), for two parameters:
     an outer loop over one parameter's values (stratified) and an inner sample of the other.
     """
-    prep = prepare("default", RELAX)
+    setup = _load("default", RELAX, spec, None, None)
     names = list(spec.uncertain)
     rng = np.random.default_rng(seed)
 
@@ -35,7 +35,7 @@ def nested_reference(spec: EnsembleSpec, icb: str, n_outer=256, n_inner=256, see
         u_fixed = (np.arange(n_outer) + 0.5) / n_outer
         values = {fixed: np.repeat(transform(u_fixed, spec.uncertain[fixed]), n_inner),
                   other: transform(rng.random(n_outer * n_inner), spec.uncertain[other])}
-        return _final_dft(prep, values, icb, 20_000).reshape(n_outer, n_inner)
+        return _outputs(setup, values, {}, "dft", icb, 20_000).reshape(n_outer, n_inner)
 
     by = {n: outputs(n) for n in names}
     var = np.concatenate([y.ravel() for y in by.values()]).var()
@@ -106,9 +106,74 @@ def test_cli_sobol_prints_and_writes_the_table(tmp_path):
     assert result.exit_code == 0, result.output
     assert "Sobol indices from 512 runs" in result.output
     table = pd.read_csv(out).set_index("parameter")
-    assert list(table.columns) == ["S1", "S1_conf", "ST", "ST_conf"]
+    assert list(table.columns) == ["quantities", "S1", "S1_conf", "ST", "ST_conf"]
     assert table.loc["envelope_growth", "ST"] == pytest.approx(1.0, abs=0.05)  # the only mover
     assert table.loc["gdp_deflator_growth", "ST"] == 0.0
     bad = CliRunner().invoke(main, ["sensitivity", str(scenario), "--method", "sobol",
                                     "--samples", "100"])
     assert bad.exit_code != 0 and "power of 2" in bad.output and "Traceback" not in bad.output
+
+
+def _renal_file(tmp_path, old: str, new: str):
+    """A copy of the shipped renal pathway file with one line changed, and a scenario using it."""
+    text = (alloc.resources.models_dir() / "pathways" / "renal.toml").read_text(encoding="utf-8")
+    assert text.count(old) == 1
+    (tmp_path / "renal.toml").write_text(text.replace(old, new), encoding="utf-8")
+    scenario = (alloc.resources.models_dir() / "scenarios" / "left_shift_renal.toml").read_text(
+        encoding="utf-8")
+    (tmp_path / "s.toml").write_text(
+        scenario + '\n[pathways.files]\nrenal = "renal.toml"\n', encoding="utf-8")
+    return tmp_path / "s.toml"
+
+
+def test_tornado_over_pathway_quantities_equals_single_runs(tmp_path):
+    """Pathway quantities are factors: the central and the high run of one of them reproduce
+    `alloc run` with that quantity's value changed in a copy of the pathway file."""
+    table = sensitivity("left_shift_renal", output="saving").set_index("parameter")
+    name = "renal: levers.sglt2i.eligible"
+    assert (table.loc[name, "low"], table.loc[name, "high"]) == (0.3, 0.7)
+
+    def national_saving(result):
+        return float(result["left_shift_saving"].isel(year=-1).sum())
+
+    central = national_saving(alloc.run("left_shift_renal"))
+    assert table["output_central"].iloc[0] == pytest.approx(central, rel=1e-9)
+    line = 'eligible = {{ value = {}, unit = "fraction", range = [0.3, 0.7]'
+    high = _renal_file(tmp_path, line.format(0.5), line.format(0.7))
+    assert table.loc[name, "output_high"] == pytest.approx(
+        national_saving(alloc.run(high)), rel=1e-9)
+    assert table.loc[name, "output_high"] > central * 1.05  # the check has something to find
+    # a lever the scenario does not switch on moves nothing
+    assert table.loc["renal: levers.preemptive_transplant.uptake", "swing"] == 0.0
+
+
+def test_sobol_groups_pathway_quantities():
+    table = sobol_indices("left_shift_renal", output="saving", samples=64).set_index("parameter")
+    groups = table.attrs["groups"]
+    assert sum(table["quantities"]) == sum(len(v) for v in groups.values())
+    assert table.loc["renal: levers.sglt2i", "quantities"] == 5
+    assert "renal: levers.sglt2i.uptake" in groups["renal: levers.sglt2i"]
+    assert table.attrs["runs"] == 64 * (len(table) + 2)
+    assert table.loc["renal: levers.preemptive_transplant", "ST"] == 0.0  # not switched on
+    assert table["ST"].max() > 0.2
+
+
+def test_money_outputs_need_a_left_shift_scenario():
+    with pytest.raises(AllocError, match="needs a left-shift scenario"):
+        sensitivity("default", RELAX, {"uncertain": TWO}, output="saving")
+
+
+def test_money_tornado_csv_says_what_it_measured_through_to_the_chart(tmp_path):
+    from alloc.plots.uncertainty import tornado_chart
+    from alloc.report import load_sensitivity
+
+    out = tmp_path / "tornado.csv"
+    result = CliRunner().invoke(main, ["sensitivity", "left_shift_renal", "--output", "saving",
+                                       "--icb", "QF7", "--csv", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "Output: final-year left-shift saving of QF7 (GBP, cash)" in result.output
+    table = load_sensitivity(out)
+    assert table.attrs == {"output": "final-year left-shift saving of QF7", "units": "GBP"}
+    figure = tornado_chart(table)
+    title = figure.texts[0].get_text() if figure.texts else figure._suptitle.get_text()
+    assert "£" in title and "%" not in title

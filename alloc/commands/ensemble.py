@@ -92,24 +92,31 @@ def _quantile_table(result):
     return frame.rename(columns=columns)
 
 
+UNITS = {"1": "fraction", "GBP": "GBP, cash"}
+
+
 @click.command()
 @click.argument("scenario", required=False, default="default")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a scenario value (repeatable).")
 @click.option("--icb", help="ICB whose final-year DfT is the output (default: national mean "
               "absolute DfT).")
+@click.option("--output", "output", type=click.Choice(["dft", "saving", "net_position"]),
+              default="dft", show_default=True, help="Final-year output: distance from target, "
+              "or (left-shift scenarios) left-shift saving or net position.")
 @click.option("--method", type=click.Choice(["tornado", "sobol"]), default="tornado",
               show_default=True, help="tornado: each parameter at its low and high, the others "
               "central; sobol: variance-based first-order and total indices (SALib).")
-@click.option("--samples", type=int, default=8192, show_default=True,
-              help="Sobol base sample size N, a power of 2; the model runs N x (parameters + 2) "
-              "times.")
+@click.option("--samples", type=int, help="Sobol base sample size N, a power of 2; the model "
+              "runs N x (groups + 2) times. Default 8192, or 512 with pathway quantities.")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the table to this CSV file (not overwritten without --force).")
 @click.option("--force", is_flag=True, help="Replace an existing CSV file.")
 @reports_errors
-def sensitivity(scenario, overrides, icb, method, samples, csv_path, force):
-    """Sensitivity of SCENARIO's final-year DfT to its uncertain parameters."""
+def sensitivity(scenario, overrides, icb, output, method, samples, csv_path, force):
+    """Sensitivity of a final-year output of SCENARIO to its uncertain inputs."""
+    from tqdm import tqdm
+
     from alloc.errors import AllocError
     from alloc.scenario import load_scenario
     from alloc.sensitivity import sensitivity as tornado, sobol_indices
@@ -118,15 +125,30 @@ def sensitivity(scenario, overrides, icb, method, samples, csv_path, force):
     if csv_path is not None and csv_path.exists() and not force:
         raise AllocError(csv_path, "file", "already exists; pass --force to replace it")
     if method == "sobol":
-        table = sobol_indices(spec, scenario_path=path, raw=raw, icb=icb, samples=samples)
-        click.echo(f"Output: {table.attrs['output']}; Sobol indices from {table.attrs['runs']:,} "
+        with tqdm(total=1, desc="sensitivity", unit="run", unit_scale=True, leave=False,
+                  disable=None) as bar:
+            def progress(done, total):
+                bar.total = total
+                bar.update(done - bar.n)
+
+            table = sobol_indices(spec, scenario_path=path, raw=raw, icb=icb, output=output,
+                                  samples=samples, progress=progress)
+        click.echo(f"Output: {table.attrs['output']} ({UNITS[table.attrs['units']]}); Sobol "
+                   f"indices from {table.attrs['runs']:,} "
                    f"runs (shares of its variance; conf = half-width of the 95% interval)")
         click.echo(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     else:
-        table = tornado(spec, scenario_path=path, raw=raw, icb=icb)
-        click.echo(f"Output: {table.attrs['output']} (fractions; central "
-                   f"{table['output_central'].iloc[0]:+.4f})")
-        click.echo(table.to_string(index=False, float_format=lambda v: f"{v:+.4f}"))
+        table = tornado(spec, scenario_path=path, raw=raw, icb=icb, output=output)
+        money = table.attrs["units"] == "GBP"
+        fmt = (lambda v: f"{v:+,.0f}") if money else (lambda v: f"{v:+.4f}")
+        click.echo(f"Output: {table.attrs['output']} ({UNITS[table.attrs['units']]}); central "
+                   f"{fmt(table['output_central'].iloc[0])}")
+        formats = {c: fmt for c in ("output_low", "output_high", "output_central", "swing")}
+        formats.update(low="{:.4g}".format, high="{:.4g}".format)
+        click.echo(table.drop(columns=["output", "units"]).to_string(index=False,
+                                                                     formatters=formats))
+    if table.attrs["note"]:
+        click.echo(f"Note: {table.attrs['note']}.")
     if csv_path is not None:
         tmp = csv_path.with_name(f".{csv_path.name}.tmp")
         table.to_csv(tmp, index=False)
