@@ -52,8 +52,8 @@ def _check_years(scenario: Scenario, inputs: xr.Dataset, source: str) -> list[in
     return list(range(base, scenario.end_year + 1))
 
 
-def _solve(base: np.ndarray, targets: np.ndarray, envelopes: np.ndarray, arrays: dict,
-           relax: bool, base_adjust: np.ndarray | None = None):
+def solve_glide_paths(base: np.ndarray, targets: np.ndarray, envelopes: np.ndarray,
+                      arrays: dict, relax: bool, base_adjust: np.ndarray | None = None):
     """Run the glide-path kernel for a batch of independent units (ICB totals or service lines).
 
     ``base_adjust`` (B, Y, N) [GBP], when given, is subtracted from the allocation base of each
@@ -86,7 +86,7 @@ def _solve_rebased(base, targets, envelopes, arrays, relax, base_adjust):
     for y in range(n_year):
         a0 = prev - base_adjust[:, y, :]
         one = {k: np.ascontiguousarray(v[:, y:y + 1]) for k, v in arrays.items()}
-        out = _solve(a0, np.ascontiguousarray(targets[:, y:y + 1]),
+        out = solve_glide_paths(a0, np.ascontiguousarray(targets[:, y:y + 1]),
                      np.ascontiguousarray(envelopes[:, y:y + 1]), one, relax)
         for arr, part in zip((alloc, lam, status, gap), out):
             arr[:, y] = part[:, 0]
@@ -304,16 +304,18 @@ def run(scenario: Scenario | str | Path | None = None, overrides: list[str] | No
     """
     prep = prepare(scenario, overrides, scenario_path, raw)
     relax = prep.policy.fallback == "relax"
-    alloc, _, status, gap = _solve(prep.kernel_base, prep.kernel_targets, prep.kernel_envelopes,
-                                   prep.policy_arrays, relax, prep.base_adjust)
+    alloc, _, status, gap = solve_glide_paths(prep.kernel_base, prep.kernel_targets,
+                                              prep.kernel_envelopes, prep.policy_arrays, relax,
+                                              prep.base_adjust)
     _raise_infeasible(status, gap, prep.years, prep.units, prep.kernel_envelopes,
                       prep.policy_source, prep.policy)
     check_invariants(alloc, prep.kernel_base, prep.kernel_targets, prep.kernel_envelopes,
                      prep.policy_arrays, status, prep.source, prep.base_adjust)
     retained = None
     if prep.base_adjust is not None:  # the same policy with savings retained, for comparison
-        retained, _, status_r, gap_r = _solve(prep.kernel_base, prep.kernel_targets,
-                                              prep.kernel_envelopes, prep.policy_arrays, relax)
+        retained, _, status_r, gap_r = solve_glide_paths(
+            prep.kernel_base, prep.kernel_targets, prep.kernel_envelopes, prep.policy_arrays,
+            relax)
         _raise_infeasible(status_r, gap_r, prep.years, prep.units, prep.kernel_envelopes,
                           prep.policy_source, prep.policy)
     return assemble(prep, alloc, status, retained)

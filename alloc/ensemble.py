@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from scipy import special
 
 from alloc.draw_store import DrawStore, default_threads, lazy_cube
-from alloc.engine import Prepared, prepare
+from alloc.engine import Prepared, prepare, solve_glide_paths
 from alloc.errors import AllocError
 from alloc.kernels import pace
 from alloc.kernels.checks import count_violations
@@ -210,19 +210,42 @@ def make_plan(spec: EnsembleSpec) -> Plan:
 
 
 def kernel_inputs(prep: Prepared, values: dict[str, np.ndarray], n_rows: int) -> dict:
-    """Glide-path inputs for ``n_rows`` rows whose parameters ``values`` override the scenario."""
+    """Glide-path inputs for ``n_rows`` rows whose parameters ``values`` override the scenario.
+
+    Each row is ``B`` independent problems, one per unit of convergence (``B = 1`` for ICB
+    totals, one per service line otherwise), batched as row ``r``, unit ``u`` -> ``r * B + u``:
+    ``A0`` (R B, N), ``T`` (R B, Y, N) and ``E`` (R B, Y) [GBP]; the policy arrays have a
+    leading axis of R B, or 1 when every row shares them.
+    """
     years = prep.years[1:]
     n_year = len(years)
-    base_env = prep.kernel_envelopes[0]  # (Y,)
-    base_targets = prep.kernel_targets[0]  # (Y, N)
-    out = {"A0": prep.kernel_base, "T": prep.kernel_targets, "E": prep.kernel_envelopes}
-    out.update({k: v for k, v in prep.policy_arrays.items()})
+    n_unit = prep.kernel_base.shape[0]
+    unit_env = prep.kernel_envelopes[None]  # (1, B, Y)
     if "envelope_growth" in values:
         g = values["envelope_growth"][:, None]
         env0 = float(prep.envelope[0])
-        E = env0 * np.cumprod(np.broadcast_to(1.0 + g, (n_rows, n_year)), axis=1)
-        out["E"] = E
-        out["T"] = base_targets[None, :, :] / base_env[None, :, None] * E[:, :, None]
+        national = env0 * np.cumprod(np.broadcast_to(1.0 + g, (n_rows, n_year)), axis=1)
+        # every unit's envelope and targets scale with the national envelope (exactly 1 x for
+        # ICB totals, whose one unit's envelope is the national one)
+        unit_env = national[:, None, :] * (prep.kernel_envelopes / prep.envelope[None, 1:])
+    targets = prep.kernel_targets[None] / prep.kernel_envelopes[None, :, :, None] * unit_env[
+        ..., None]
+    n_batch = n_rows * n_unit
+    out = {"A0": np.broadcast_to(prep.kernel_base[None], (n_rows,) + prep.kernel_base.shape),
+           "T": np.broadcast_to(targets, (n_rows,) + targets.shape[1:]),
+           "E": np.broadcast_to(unit_env, (n_rows,) + unit_env.shape[1:])}
+    out = {k: v.reshape((n_batch,) + v.shape[2:]) for k, v in out.items()}
+    out.update(_row_policy_arrays(prep, values, n_rows))
+    for key in prep.policy_arrays:  # rows -> rows x units
+        if out[key].shape[0] > 1 and n_unit > 1:
+            out[key] = np.repeat(out[key], n_unit, axis=0)
+    return {k: np.ascontiguousarray(v, dtype=float) for k, v in out.items()}
+
+
+def _row_policy_arrays(prep: Prepared, values: dict[str, np.ndarray], n_rows: int) -> dict:
+    """The policy's per-year coefficients and bounds, (R|1, Y[, N]), with ``values`` applied."""
+    n_year = len(prep.years) - 1
+    out = dict(prep.policy_arrays)
     policy = prep.policy
     basis = _growth_basis(prep, values, n_rows)  # (R|1, Y, N)
     for name, key in (("policy.min_growth", "floor_mult"), ("policy.max_growth", "cap_mult")):
@@ -253,7 +276,7 @@ def kernel_inputs(prep: Prepared, values: dict[str, np.ndarray], n_rows: int) ->
               > np.broadcast_to(cap, np.broadcast_shapes(floor.shape, cap.shape))):
         raise AllocError(prep.source, "ensemble", "some rows draw min_growth above max_growth; "
                          "narrow the ranges so they cannot cross")
-    return {k: np.ascontiguousarray(v, dtype=float) for k, v in out.items()}
+    return out
 
 
 def _growth_basis(prep: Prepared, values: dict, n_rows: int) -> np.ndarray:
@@ -290,53 +313,76 @@ def run_rows(prep: Prepared, values: dict[str, np.ndarray], rows: range, draws: 
     Pathway parameters are central unless ``pathway_draws`` (drawn per draw from the seed) or
     ``pathway_sampler(pathway name, spec) -> {quantity path: array per row}`` gives them.
     """
-    if prep.units is not None:
-        raise AllocError(prep.source, "convergence_level", "ensembles need convergence on ICB "
-                         "totals ('total')")
-    if prep.base_adjust is not None:
-        raise AllocError(prep.source, "savings", "ensembles do not yet model savings rebased "
-                         "into the allocation base; use savings policy 'retained'")
     n_rows = len(rows)
+    n_unit = prep.kernel_base.shape[0]
     arrays = kernel_inputs(prep, values, n_rows)
     n_year, n = prep.kernel_targets.shape[1:]
-    alloc = np.empty((n_rows, n_year, n))
-    lam = np.empty((n_rows, n_year))
-    status = np.empty((n_rows, n_year), dtype=np.int64)
-    gap = np.empty((n_rows, n_year))
-    pace.glide_path(arrays["A0"], arrays["T"], arrays["E"], arrays["conv"], arrays["w_prev"],
-                    arrays["w_target"], arrays["floor_mult"], arrays["cap_mult"],
-                    arrays["below_target"], prep.policy.fallback == "relax", alloc, lam, status,
-                    gap)
+    spend = {}
+    if prep.spend is not None:
+        spend = _spend_rows(prep, rows, draws, seed, pathway_draws, pathway_sampler,
+                            by_unit=prep.base_adjust is not None)
+    # Savings rebased into the allocation base follow each row's own (drawn) savings.
+    base_adjust = _row_base_adjust(prep, spend) if prep.base_adjust is not None else None
+    policy = {k: arrays[k] for k in prep.policy_arrays}
+    alloc, _, status, gap = solve_glide_paths(arrays["A0"], arrays["T"], arrays["E"], policy,
+                                              prep.policy.fallback == "relax", base_adjust)
     bad = (status == pace.STATUS_FLOORS_EXCEED_ENVELOPE) | (
         status == pace.STATUS_CAPS_BELOW_ENVELOPE) | (status == pace.STATUS_BAD_INPUT)
     if bad.any():
-        r, y = map(int, np.argwhere(bad)[0])
-        row = rows.start + r
+        b, y = map(int, np.argwhere(bad)[0])
+        row = rows.start + b // n_unit
+        unit = "" if prep.units is None else f", service line '{prep.units[b % n_unit]}'"
         raise AllocError(prep.source, "ensemble", f"row {row} (grid point "
-                         f"{row // draws}, draw {row % draws}) is infeasible "
-                         f"in year {prep.years[y + 1]}: shortfall £{gap[r, y]:,.0f}; narrow the "
+                         f"{row // draws}, draw {row % draws}{unit}) is infeasible "
+                         f"in year {prep.years[y + 1]}: shortfall £{gap[b, y]:,.0f}; narrow the "
                          "ranges or set the policy's fallback = \"relax\"")
+    adjust = np.zeros((1, n_year, n)) if base_adjust is None else base_adjust
     if count_violations(alloc, arrays["A0"], arrays["T"], arrays["E"], arrays["floor_mult"],
-                        arrays["cap_mult"], arrays["below_target"], status, 1e-9):
+                        arrays["cap_mult"], arrays["below_target"], adjust, status, 1e-9):
         raise AllocError(prep.source, "ensemble", "internal check failed: a row breaks the "
                          "envelope, a floor or a cap, or has negative money")
-    E = np.broadcast_to(arrays["E"], (n_rows, n_year))
-    T = np.broadcast_to(arrays["T"], (n_rows, n_year, n))
-    base = np.broadcast_to(prep.kernel_base[0], (n_rows, 1, n))
+
+    def icb_totals(a):  # (R B, ...) -> (R, ...): sum over the units of each row
+        return a.reshape((n_rows, n_unit) + a.shape[1:]).sum(axis=1)
+
+    base = np.broadcast_to(prep.kernel_base.sum(axis=0), (n_rows, 1, n))
     env0 = np.full((n_rows, 1), float(prep.envelope[0]))
     t0 = np.broadcast_to(prep.target_svc.sum("service").isel(year=0).values, (n_rows, 1, n))
-    out = {"allocation": np.concatenate([base, alloc], axis=1),
-           "target": np.concatenate([t0, T], axis=1),
-           "envelope": np.concatenate([env0, E], axis=1),
-           "relaxed": (status == pace.STATUS_FLOORS_RELAXED) | (status == pace.STATUS_CAPS_RELAXED)}
-    if prep.spend is not None:
-        out.update(_spend_rows(prep, rows, draws, seed, pathway_draws, pathway_sampler))
+    relaxed = (status == pace.STATUS_FLOORS_RELAXED) | (status == pace.STATUS_CAPS_RELAXED)
+    out = {"allocation": np.concatenate([base, icb_totals(alloc)], axis=1),
+           "target": np.concatenate([t0, icb_totals(arrays["T"])], axis=1),
+           "envelope": np.concatenate([env0, icb_totals(arrays["E"])], axis=1),
+           "relaxed": relaxed.reshape(n_rows, n_unit, n_year).any(axis=1)}
+    out.update({k: v for k, v in spend.items() if k in ("spend", "saving")})
     return out
 
 
+def _row_base_adjust(prep: Prepared, spend: dict) -> np.ndarray:
+    """Each row's cut to the allocation base per unit and projection year, (R B, Y, N) [GBP].
+
+    As :func:`alloc.spend.rebase_adjustment`, from the row's own savings by service line.
+    """
+    from alloc.spend import rebase_steps
+
+    savings = prep.scenario.savings
+    by_line = spend["saving_by_line"]  # (R, lines, Y+1, N)
+    if prep.units is None:
+        per_unit = by_line.sum(axis=1, keepdims=True)
+    else:
+        per_unit = np.zeros((by_line.shape[0], len(prep.units)) + by_line.shape[2:])
+        for j, line in enumerate(spend["lines"]):
+            per_unit[:, prep.units.index(line)] = by_line[:, j]
+    steps = rebase_steps(np.moveaxis(per_unit, 2, -1), savings.rebased_fraction, savings.lag)
+    adjust = np.moveaxis(steps, -1, 2)[:, :, 1:, :]  # projection years
+    return np.ascontiguousarray(adjust.reshape((-1,) + adjust.shape[2:]))
+
+
 def _spend_rows(prep: Prepared, rows: range, draws: int, seed: int, pathway_draws: bool,
-                sampler: Callable | None = None):
+                sampler: Callable | None = None, by_unit: bool = False):
     """Spend and left-shift saving per row (R, Y+1, N) [GBP, cash], drawing pathway parameters.
+
+    With ``by_unit`` also ``saving_by_line`` (R, lines, Y+1, N) [GBP, cash] for the service
+    lines in ``lines`` (those the pathways model).
 
     Pathway draws depend on the draw only (not the grid point): each draw's parameters come from
     position-addressed uniforms keyed by (seed, pathway name), so they are chunk-independent.
@@ -371,13 +417,17 @@ def _spend_rows(prep: Prepared, rows: range, draws: int, seed: int, pathway_draw
                             n_draws=len(unique), sampler=sampler)
     cash = (1.0 + inflation) ** (np.asarray(years) - years[0])
     cash = cash[None, :, None]
-    saving = ((ls["specialised_counterfactual"] - ls["specialised_scenario"]).sum("service")
-              .transpose("draw", "year", "icb").values * cash)
+    real_saving = ls["specialised_counterfactual"] - ls["specialised_scenario"]
+    saving = real_saving.sum("service").transpose("draw", "year", "icb").values * cash
     lever = ls["lever_cost"].transpose("draw", "year", "lever", "icb")
     on_budget = (lever["lever_payer"] == SPECIALISED).values
     upstream = lever.values[:, :, on_budget, :].sum(axis=2) * cash
     spend = without[None] - saving + upstream
-    return {"spend": spend[pick], "saving": saving[pick]}
+    out = {"spend": spend[pick], "saving": saving[pick]}
+    if by_unit:
+        by_line = real_saving.transpose("draw", "service", "year", "icb").values * cash[:, None]
+        out.update(saving_by_line=by_line[pick], lines=[str(v) for v in ls["service"].values])
+    return out
 
 
 def chunks(n_rows: int, size: int) -> list[range]:

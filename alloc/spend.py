@@ -190,12 +190,21 @@ def rebase_adjustment(saving_by_service: xr.DataArray, savings: SavingsPolicy | 
     adjust = xr.zeros_like(saving_by_service)
     if savings is None or savings.rebased_fraction == 0.0:
         return adjust
-    phi, lag = savings.rebased_fraction, savings.lag
-    s = saving_by_service.transpose(..., "year").values
-    out = np.zeros_like(s)
-    for y in range(1, len(years)):
-        cur = s[..., y - lag] if y - lag >= 1 else 0.0
-        prev = s[..., y - lag - 1] if y - lag - 1 >= 1 else 0.0
-        out[..., y] = phi * (cur - prev)
+    out = rebase_steps(saving_by_service.transpose(..., "year").values,
+                       savings.rebased_fraction, savings.lag)
     adjust.values = np.moveaxis(out, -1, list(saving_by_service.dims).index("year"))
     return adjust.assign_attrs(units="GBP", price_base="cash")
+
+
+def rebase_steps(saving: np.ndarray, rebased_fraction: float, lag: int) -> np.ndarray:
+    """``adjust[..., t] = phi * (S[..., t - L] - S[..., t - L - 1])`` on plain arrays.
+
+    ``saving`` [GBP] has the year last, base year first; terms before the first projection
+    year are 0. See :func:`rebase_adjustment`.
+    """
+    out = np.zeros_like(saving)
+    for y in range(1, saving.shape[-1]):
+        cur = saving[..., y - lag] if y - lag >= 1 else 0.0
+        prev = saving[..., y - lag - 1] if y - lag - 1 >= 1 else 0.0
+        out[..., y] = rebased_fraction * (cur - prev)
+    return out

@@ -24,9 +24,11 @@ def _solved():
     return arrays, alloc, status
 
 
-def _count(arrays, alloc, status):
+def _count(arrays, alloc, status, base_adjust=None):
+    if base_adjust is None:
+        base_adjust = np.zeros((1,) + alloc.shape[1:])
     return count_violations(alloc, arrays["A0"], arrays["T"], arrays["E"], arrays["floor_mult"],
-                            arrays["cap_mult"], arrays["below_target"], status, 1e-9)
+                            arrays["cap_mult"], arrays["below_target"], base_adjust, status, 1e-9)
 
 
 def test_kernel_output_passes():
@@ -48,4 +50,22 @@ def test_each_kind_of_break_is_counted(corrupt):
         row[0], row[1] = -1.0, row[1] + row[0] + 1.0
     else:
         row *= 1.001
+    assert _count(arrays, alloc, status) >= 1
+
+
+def test_bounds_start_from_the_rebased_base():
+    """Savings rebased into the base: a path solved from the cut base passes only when the
+    checker is told about the cut (its floors are then below the uncut ones)."""
+    from alloc.engine import solve_glide_paths
+
+    arrays, _, _ = _solved()
+    rows, years, n = arrays["T"].shape
+    cut = np.zeros((rows, years, n))
+    cut[:, 1, :] = 0.03 * arrays["A0"][0]  # 3% of the base taken out in the second year
+    policy = {k: arrays[k] for k in ("conv", "w_prev", "w_target", "floor_mult", "cap_mult",
+                                     "below_target")}
+    alloc, _, status, _ = solve_glide_paths(arrays["A0"], arrays["T"], arrays["E"], policy, False,
+                                            cut)
+    assert (status == 0).all()
+    assert _count(arrays, alloc, status, cut) == 0
     assert _count(arrays, alloc, status) >= 1

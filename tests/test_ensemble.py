@@ -292,3 +292,64 @@ def test_sensitivity_says_grid_parameters_are_held_at_scenario_values():
     table = sensitivity("default", RELAX, spec(grid={"policy.max_growth": [0.05, 0.07]}))
     assert "policy.max_growth" in table.attrs["note"]
     assert sensitivity("default", RELAX, spec()).attrs["note"] == ""
+
+
+@pytest.mark.parametrize("name", ["floor_and_5pc_limit", "left_shift_critical_care",
+                                  "left_shift_mental_health", "left_shift_combined"])
+def test_service_level_and_rebased_scenarios_draw_zero_equals_run(name):
+    """Convergence on service lines, savings rebased or shared: draw 0 is the deterministic
+    run, whatever the chunking."""
+    ens = run_ensemble(name, None, {"draws": 5, "chunk": 3, "seed": 5})
+    single = alloc.run(name)
+    np.testing.assert_allclose(ens["allocation_central"].transpose("icb", "year"),
+                               single["allocation"], rtol=1e-12)
+    if "net_position_central" in ens:
+        np.testing.assert_allclose(ens["net_position_central"].transpose("icb", "year"),
+                                   single["net_position"], rtol=0, atol=1e-3)
+
+
+def test_service_level_grid_point_equals_single_run():
+    ens = run_ensemble("floor_and_5pc_limit", None,
+                       {"draws": 1, "grid": {"envelope_growth": [0.03, 0.045]}})
+    for growth in (0.03, 0.045):
+        single = alloc.run("floor_and_5pc_limit", [f"envelope_growth={growth}"])
+        got = ens["allocation_central"].sel(envelope_growth=growth)
+        np.testing.assert_allclose(got.transpose("icb", "year"), single["allocation"],
+                                   rtol=1e-12)
+
+
+def test_drawn_savings_move_allocations_only_when_rebased():
+    """Retained savings leave allocations alone in every draw; rebased savings cut each draw's
+    base by that draw's own savings, so allocations spread across draws."""
+    def spread(overrides):
+        ens = run_ensemble("left_shift_critical_care", overrides, {"draws": 30, "seed": 5})
+        q = ens["allocation_q"].isel(year=-1)
+        return float((q.sel(quantile=0.95) - q.sel(quantile=0.05)).max())
+
+    assert spread(['savings.policy="retained"']) == 0.0
+    assert spread(None) > 1e4  # GBP
+
+
+def test_rebased_row_equals_run_with_that_pathway_value(tmp_path):
+    """A non-central row of a rebased scenario (the outreach lever's uptake at its high) equals
+    `alloc run` with that value written into a copy of the pathway file."""
+    from alloc.resources import models_dir
+    from alloc.sensitivity import sensitivity
+
+    table = sensitivity("left_shift_critical_care", icb="QF7").set_index("parameter")
+    name = "critical_care: levers.outreach.uptake"
+    line = 'uptake = {{ value = {}, unit = "fraction", range = [0.25, 0.75]'
+    text = (models_dir() / "pathways" / "critical_care.toml").read_text(encoding="utf-8")
+    assert text.count(line.format(0.5)) == 1
+    (tmp_path / "cc.toml").write_text(text.replace(line.format(0.5), line.format(0.75)),
+                                      encoding="utf-8")
+    scenario = (models_dir() / "scenarios" / "left_shift_critical_care.toml").read_text(
+        encoding="utf-8")
+    (tmp_path / "s.toml").write_text(scenario + '\n[pathways.files]\ncritical_care = "cc.toml"\n',
+                                     encoding="utf-8")
+    single = float(alloc.run(tmp_path / "s.toml")["dft"].sel(icb="QF7").isel(year=-1))
+    central = float(alloc.run("left_shift_critical_care")["dft"].sel(icb="QF7").isel(year=-1))
+    assert table.loc[name, "output_high"] == pytest.approx(single, rel=1e-9, abs=1e-12)
+    assert table.loc[name, "output_central"] == pytest.approx(central, rel=1e-9, abs=1e-12)
+    # rebasing makes the uptake move QF7's DfT (by ~7e-6), far beyond the tolerance above
+    assert abs(single - central) > 1e-6

@@ -20,11 +20,14 @@ def _row(arr, b):
 
 
 @njit(parallel=True, cache=True)
-def count_violations(alloc, A0, T, E, floor_mult, cap_mult, below_target, status, rtol):
+def count_violations(alloc, A0, T, E, floor_mult, cap_mult, below_target, base_adjust, status,
+                     rtol):
     """Number of (row, year) cells that break an invariant.
 
     Parameters follow :func:`alloc.kernels.pace.glide_path` (per-row inputs may broadcast with a
     leading axis of 1); ``alloc`` (R, Y, N) [GBP] and ``status`` (R, Y) are its outputs.
+    ``base_adjust`` (R|1, Y, N) [GBP] is what each year's allocation base lost before the solve
+    (savings rebased; zeros for none): year ``t``'s bounds start from ``A[t-1] - base_adjust[t]``.
     A cell breaks an invariant when an allocation is NaN or negative, is below its floor or above
     its cap by more than ``rtol`` x envelope, or the row's allocations miss the envelope by more
     than ``rtol`` x envelope.
@@ -38,16 +41,17 @@ def count_violations(alloc, A0, T, E, floor_mult, cap_mult, below_target, status
         fm = _row(floor_mult, r)
         cm = _row(cap_mult, r)
         x = _row(below_target, r)
+        adj = _row(base_adjust, r)
         for y in range(n_year):
             prev_total = 0.0
             total = 0.0
             for i in range(n):
-                prev_total += a0[i] if y == 0 else alloc[r, y - 1, i]
+                prev_total += (a0[i] if y == 0 else alloc[r, y - 1, i]) - adj[y, i]
                 total += alloc[r, y, i]
             tol = rtol * e[y]
             broken = abs(total - e[y]) > tol or not np.isfinite(total)
             for i in range(n):
-                prev = a0[i] if y == 0 else alloc[r, y - 1, i]
+                prev = (a0[i] if y == 0 else alloc[r, y - 1, i]) - adj[y, i]
                 a = alloc[r, y, i]
                 lower = fm[y, i] if np.isinf(fm[y, i]) else prev * fm[y, i]
                 upper = cm[y, i] if np.isinf(cm[y, i]) else prev * cm[y, i]
