@@ -6,7 +6,8 @@ An ensemble of ``G`` grid points x ``D`` draws produces, per output variable, a 
 file per variable laid out ``(grid point, cell, draw)``, so that one cell's draws are contiguous
 on disk; :meth:`DrawStore.summarise` then reads blocks of cells back and takes exact quantiles
 (``numpy.quantile``, the same numbers as on the whole cube) a block at a time. Peak memory is
-about one chunk of rows plus one block of cells, whatever the number of draws; disk use is the
+about two chunks of rows (the one being written and the one being computed) plus one block of
+cells, whatever the number of draws; disk use is the
 size of the cube, in a temporary folder removed on exit.
 """
 

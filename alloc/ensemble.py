@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from concurrent.futures import ThreadPoolExecutor
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -462,8 +463,8 @@ def run_ensemble(scenario=None, overrides=None, spec: EnsembleSpec | dict | None
 
     Each chunk's per-draw outputs go to a temporary :class:`alloc.draw_store.DrawStore` on disk
     as soon as they are computed; quantiles are then taken exactly, a block of cells at a time.
-    Memory therefore stays about one chunk of rows (``spec.chunk``) plus one block of cells,
-    whatever the number of draws; temporary disk use is the size of the cube (8 bytes x
+    A writer thread stores one chunk while the next is computed, so memory stays about two
+    chunks of rows (``spec.chunk``) plus one block of cells, whatever the number of draws; temporary disk use is the size of the cube (8 bytes x
     variables x grid points x draws x years x ICBs).
 
     Parameters
@@ -514,13 +515,22 @@ def run_ensemble(scenario=None, overrides=None, spec: EnsembleSpec | dict | None
             outputs = ((rows, chunk_outputs(prep, plan, rows)) for rows in parts)
         done = 0
         relaxed = np.zeros((plan.n_grid, len(prep.years)))  # draws relaxed, base year first
-        for rows, values in outputs:
-            store.write(rows, values)
-            np.add.at(relaxed[:, 1:], np.arange(rows.start, rows.stop) // spec.draws,
-                      values["relaxed"])
-            done += len(rows)
-            if progress:
-                progress(done, plan.n_rows)
+        # One writer thread stores chunk k while chunk k + 1 is computed (the kernels and the
+        # writes release the GIL): at most two chunks of outputs are held at once.
+        with ThreadPoolExecutor(1) as writer:
+            writing = None
+            for rows, values in outputs:
+                if writing is not None:
+                    writing.result()
+                writing = writer.submit(store.write, rows, values)
+                np.add.at(relaxed[:, 1:], np.arange(rows.start, rows.stop) // spec.draws,
+                          values["relaxed"])
+                done += len(rows)
+                if progress:
+                    progress(done, plan.n_rows)
+                del values
+            if writing is not None:
+                writing.result()
         result = summarise(prep, plan, store, keep_full)
         result["share_relaxed"] = (plan.grid_names + ["year"], (relaxed / spec.draws).reshape(
             [len(v) for v in plan.grid_values] + [len(prep.years)]), {

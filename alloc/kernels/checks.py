@@ -19,7 +19,7 @@ def _row(arr, b):
     return arr[b] if arr.shape[0] > 1 else arr[0]
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, nogil=True)
 def count_violations(alloc, A0, T, E, floor_mult, cap_mult, below_target, base_adjust, status,
                      rtol):
     """Number of (row, year) cells that break an invariant.

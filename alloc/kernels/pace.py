@@ -364,7 +364,7 @@ def _glide_one(A0, T, E, conv, w_prev, w_target, floor_mult, cap_mult, below_tar
 _CHUNK = 64  # scenarios per parallel task; scratch is allocated once per task, not per solve
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, nogil=True)
 def glide_path(A0, T, E, conv, w_prev, w_target, floor_mult, cap_mult, below_target, relax,
                A_out, lam_out, status_out, gap_out):
     """Project allocations year by year for a batch of independent scenarios.
