@@ -87,7 +87,7 @@ def _solve_rebased(base, targets, envelopes, arrays, relax, base_adjust):
         a0 = prev - base_adjust[:, y, :]
         one = {k: np.ascontiguousarray(v[:, y:y + 1]) for k, v in arrays.items()}
         out = solve_glide_paths(a0, np.ascontiguousarray(targets[:, y:y + 1]),
-                     np.ascontiguousarray(envelopes[:, y:y + 1]), one, relax)
+                                np.ascontiguousarray(envelopes[:, y:y + 1]), one, relax)
         for arr, part in zip((alloc, lam, status, gap), out):
             arr[:, y] = part[:, 0]
         if (out[2][:, 0] == pace.STATUS_FLOORS_EXCEED_ENVELOPE).any() or (

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import itertools
 import math
-from concurrent.futures import ThreadPoolExecutor
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Literal
@@ -464,8 +464,9 @@ def run_ensemble(scenario=None, overrides=None, spec: EnsembleSpec | dict | None
     Each chunk's per-draw outputs go to a temporary :class:`alloc.draw_store.DrawStore` on disk
     as soon as they are computed; quantiles are then taken exactly, a block of cells at a time.
     A writer thread stores one chunk while the next is computed, so memory stays about two
-    chunks of rows (``spec.chunk``) plus one block of cells, whatever the number of draws; temporary disk use is the size of the cube (8 bytes x
-    variables x grid points x draws x years x ICBs).
+    chunks of rows (``spec.chunk``) plus one block of cells, whatever the number of draws;
+    temporary disk use is the size of the cube (8 bytes x variables x grid points x draws x
+    years x ICBs).
 
     Parameters
     ----------

@@ -94,10 +94,10 @@ def _load(scenario, overrides, spec, scenario_path, raw) -> _Setup:
     return _Setup(prep, spec, factors, specs)
 
 
-def _outputs(setup: _Setup, values: dict[str, np.ndarray], pathway_values: dict[str, dict],
-             output: Output, icb: str | None, chunk: int,
+def _outputs(setup: _Setup, n_runs: int, values: dict[str, np.ndarray],
+             pathway_values: dict[str, dict], output: Output, icb: str | None, chunk: int,
              progress: Callable[[int, int], None] | None = None) -> np.ndarray:
-    """The output of each run, in chunks of ``chunk`` runs.
+    """The output of each of ``n_runs`` runs, in chunks of ``chunk`` runs.
 
     ``values``: scenario parameter path -> value per run; ``pathway_values``: pathway name ->
     {quantity path: value per run} for every quantity of that pathway.
@@ -110,17 +110,15 @@ def _outputs(setup: _Setup, values: dict[str, np.ndarray], pathway_values: dict[
     if output != "dft" and prep.left_shift is None:
         raise AllocError(prep.source, "pathways", f"output '{output}' needs a left-shift "
                          "scenario (one with [[pathways.levers]])")
-    n_runs = len(next(iter(values.values()))) if values else len(
-        next(iter(next(iter(pathway_values.values())).values())))
     metric = np.empty(n_runs)
     for rows in chunks(n_runs, chunk):
         part = slice(rows.start, rows.stop)
-        sampler = None
-        if pathway_values:
-            def sampler(name, _spec, part=part):
-                return {p: v[part] for p, v in pathway_values[name].items()}
+
+        def sampler(name, _spec, part=part):  # this chunk's values of every pathway quantity
+            return {p: v[part] for p, v in pathway_values[name].items()}
+
         out = run_rows(prep, {k: v[part] for k, v in values.items()}, rows,
-                       pathway_sampler=sampler)
+                       pathway_sampler=sampler if pathway_values else None)
         if output == "dft":
             final = (out["allocation"][:, -1] - out["target"][:, -1]) / out["target"][:, -1]
             national = np.abs(final).mean(axis=1)
@@ -190,7 +188,7 @@ def sensitivity(scenario=None, overrides=None, spec: EnsembleSpec | dict | None 
     for j, f in enumerate(factors):
         column = values[f.name] if f.pathway is None else pathway_values[f.pathway][f.path]
         column[1 + 2 * j], column[2 + 2 * j] = f.low, f.high
-    metric = _outputs(setup, values, pathway_values, output, icb, n_runs)
+    metric = _outputs(setup, n_runs, values, pathway_values, output, icb, n_runs)
     table = pd.DataFrame({
         "parameter": [f.name for f in factors],
         "low": [f.low for f in factors],
@@ -269,7 +267,8 @@ def sobol_indices(scenario=None, overrides=None, spec: EnsembleSpec | dict | Non
             if f.pathway == name:
                 cols[:, paths.index(f.path)] = u[:, j]
         pathway_values[name] = sample_from_uniforms(pspec, cols, np.zeros(len(u), dtype=bool))
-    metric = _outputs(setup, values, pathway_values, output, icb, setup.spec.chunk, progress)
+    metric = _outputs(setup, len(u), values, pathway_values, output, icb, setup.spec.chunk,
+                      progress)
     if np.ptp(metric) == 0.0:
         raise AllocError(f"{setup.prep.source} [ensemble]", "uncertain", "the output does not "
                          "vary over these ranges, so it has no variance to apportion")

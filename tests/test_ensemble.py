@@ -6,7 +6,7 @@ from click.testing import CliRunner
 
 import alloc
 from alloc.cli import main
-from alloc.ensemble import EnsembleSpec, run_ensemble, transform, Uncertain
+from alloc.ensemble import run_ensemble, transform, Uncertain
 from alloc.errors import AllocError
 
 RELAX = ['policy.fallback="relax"']

@@ -1,7 +1,6 @@
 """The finance workbook: sheets, units, layout, and totals that match the NetCDF result."""
 
 from decimal import ROUND_HALF_UP, Decimal
-from pathlib import Path
 
 import numpy as np
 import openpyxl
@@ -81,7 +80,7 @@ def test_summary_sheet(written):
     last = ds["year"].values[-1]
     label = f"{last}/{(last + 1) % 100:02d}"
     assert england[f"Allocation {label} (£k)"] == half_up_k(float(ds["allocation"].sel(year=last).sum()))
-    assert england[f"Baseline 2025/26 (£k)"] == half_up_k(float(ds["baseline"].sum()))
+    assert england["Baseline 2025/26 (£k)"] == half_up_k(float(ds["baseline"].sum()))
     assert england[f"Need index {label} (England = 1.000)"] == 1
     assert abs(england[f"DfT {label} (%)"]) < 1e-12
     # Need index = target per head / England target per head.

@@ -1,7 +1,5 @@
 """Target shares from the default formula against an independent pandas computation."""
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest

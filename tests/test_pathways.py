@@ -3,7 +3,6 @@ savings monotone in effect size and uptake, every shipped number labelled."""
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 from pathlib import Path
 

@@ -35,7 +35,8 @@ def nested_reference(spec: EnsembleSpec, icb: str, n_outer=256, n_inner=256, see
         u_fixed = (np.arange(n_outer) + 0.5) / n_outer
         values = {fixed: np.repeat(transform(u_fixed, spec.uncertain[fixed]), n_inner),
                   other: transform(rng.random(n_outer * n_inner), spec.uncertain[other])}
-        return _outputs(setup, values, {}, "dft", icb, 20_000).reshape(n_outer, n_inner)
+        return _outputs(setup, n_outer * n_inner, values, {}, "dft", icb, 20_000).reshape(
+            n_outer, n_inner)
 
     by = {n: outputs(n) for n in names}
     var = np.concatenate([y.ravel() for y in by.values()]).var()

@@ -297,7 +297,7 @@ def estimate(n_synthetic, seed, data_files, cost, need_cols, supply_cols, cat_co
     click.echo(f"{fit.n:,} records, {len(fit.terms)} coefficients, weighted R^2 {fit.r2:.4f}, "
                f"{wall:.1f} s ({fit.n / wall:,.0f} records/s"
                f"{', dask' if client is not None else ''}); standard errors {se}; 95% intervals.")
-    click.echo(f"Supply variables sterilised at their national means: "
+    click.echo("Supply variables sterilised at their national means: "
                + ", ".join(f"{k} = {v:.3f}" for k, v in fit.supply_means.items()) + "\n")
     click.echo(f"{'term':<32} {'kind':<9} {'estimate':>10} {'se':>9} {'95% CI':>22}"
                + (f" {'true':>10}" if truth is not None else ""))

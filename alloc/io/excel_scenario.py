@@ -338,7 +338,7 @@ class _Cells:
         value = self.value(cell)
         if value is None:
             if required:
-                self.fail(cell, f"expected a value, found an empty cell")
+                self.fail(cell, "expected a value, found an empty cell")
             return None
         if kind in ("text", "policy"):
             if not isinstance(value, str):
