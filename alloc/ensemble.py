@@ -205,6 +205,14 @@ class Plan:
         return out
 
 
+def resolve_spec(prep: Prepared, spec: EnsembleSpec | dict | None) -> EnsembleSpec:
+    """``spec`` validated, or the scenario's own ``[ensemble]`` table when ``spec`` is None."""
+    raw = spec if spec is not None else (prep.scenario.ensemble or {})
+    if isinstance(raw, EnsembleSpec):
+        return raw
+    return validate(EnsembleSpec, raw, f"{prep.source} [ensemble]")
+
+
 def make_plan(spec: EnsembleSpec) -> Plan:
     """Order the grid dimensions and uncertain parameters as given."""
     return Plan(list(spec.grid), [list(v) for v in spec.grid.values()], list(spec.uncertain), spec)
@@ -500,9 +508,7 @@ def run_ensemble(scenario=None, overrides=None, spec: EnsembleSpec | dict | None
         also ``net_position_q``, ``left_shift_saving_q`` and their ``_central``.
     """
     prep = prepare(scenario, overrides, scenario_path, raw)
-    raw = spec if spec is not None else (prep.scenario.ensemble or {})
-    spec = raw if isinstance(raw, EnsembleSpec) else validate(EnsembleSpec, raw,
-                                                             f"{prep.source} [ensemble]")
+    spec = resolve_spec(prep, spec)
     plan = make_plan(spec)
     parts = chunks(plan.n_rows, spec.chunk)
     variables = ["allocation", "dft"]

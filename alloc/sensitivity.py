@@ -30,9 +30,8 @@ import numpy as np
 import pandas as pd
 
 from alloc.engine import Prepared, prepare
-from alloc.ensemble import EnsembleSpec, chunks, run_rows, transform
+from alloc.ensemble import EnsembleSpec, chunks, resolve_spec, run_rows, transform
 from alloc.errors import AllocError
-from alloc.specs import validate
 
 Output = Literal["dft", "saving", "net_position"]
 OUTPUT_LABELS = {"dft": ("final-year DfT", "mean absolute final-year DfT", "1"),
@@ -70,24 +69,20 @@ def _group(pathway: str, path: str) -> str:
 
 def _load(scenario, overrides, spec, scenario_path, raw) -> _Setup:
     """The prepared scenario, its validated ensemble spec and its factors (at least one)."""
-    from alloc.pathways import PATHWAY_NAMES, load_pathway
+    from alloc.pathways import chosen_pathways
     from alloc.pathways.base import quantities
 
     prep = prepare(scenario, overrides, scenario_path, raw)
-    raw_spec = spec if spec is not None else (prep.scenario.ensemble or {})
-    spec = raw_spec if isinstance(raw_spec, EnsembleSpec) else validate(
-        EnsembleSpec, raw_spec, f"{prep.source} [ensemble]")
+    spec = resolve_spec(prep, spec)
     factors = [Factor(n, n, u.low, u.high, u.central) for n, u in spec.uncertain.items()]
     specs = {}
-    section = prep.scenario.pathways
     if prep.left_shift is not None and spec.pathway_uncertainty:
-        for name in PATHWAY_NAMES:
-            if any(c.pathway == name for c in section.levers):
-                specs[name] = load_pathway(name, section.files.get(name),
-                                           Path(prep.source).parent).spec
-                factors += [Factor(f"{name}: {p}", _group(name, p), q.range[0], q.range[1],
-                                   q.value, name, p)
-                            for p, q in quantities(specs[name]).items() if q.range[1] > q.range[0]]
+        pathways = chosen_pathways(prep.scenario.pathways, Path(prep.source).parent)
+        for name, pathway in pathways.items():
+            specs[name] = pathway.spec
+            factors += [Factor(f"{name}: {p}", _group(name, p), q.range[0], q.range[1],
+                               q.value, name, p)
+                        for p, q in quantities(pathway.spec).items() if q.range[1] > q.range[0]]
     if not factors:
         raise AllocError(f"{prep.source} [ensemble]", "uncertain", "sensitivity needs at least "
                          "one uncertain parameter (or a left-shift scenario)")
@@ -146,9 +141,10 @@ def _note(setup: _Setup) -> str:
 
 
 def _central_pathway_values(setup: _Setup, n_runs: int) -> dict[str, dict]:
-    from alloc.pathways.base import quantities
+    """Every pathway quantity at its central value in each of ``n_runs`` runs (writable)."""
+    from alloc.pathways.base import central_values
 
-    return {name: {p: np.full(n_runs, q.value) for p, q in quantities(spec).items()}
+    return {name: {p: np.repeat(v, n_runs) for p, v in central_values(spec).items()}
             for name, spec in setup.pathway_specs.items()}
 
 

@@ -3,11 +3,26 @@
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
 
 from alloc.commands import reports_errors
+
+
+@contextmanager
+def progress_bar(desc: str, unit: str):
+    """A tqdm bar on stderr, yielded as the ``progress(done, total)`` callback the API takes."""
+    from tqdm import tqdm
+
+    with tqdm(total=1, desc=desc, unit=unit, unit_scale=True, leave=False) as bar:
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+        yield progress
 
 
 @click.command()
@@ -26,8 +41,6 @@ from alloc.commands import reports_errors
 @reports_errors
 def ensemble(scenario, overrides, draws, seed, chunk, workers, scheduler, full, out_dir, force):
     """Run SCENARIO's grid and Monte Carlo ensemble and write quantiles."""
-    from tqdm import tqdm
-
     from alloc.ensemble import run_ensemble
     from alloc.errors import AllocError
     from alloc.io.results import atomic_folder, write_netcdf
@@ -43,13 +56,7 @@ def ensemble(scenario, overrides, draws, seed, chunk, workers, scheduler, full, 
         raise AllocError(out_dir, "output folder", "already exists; choose another with --out or "
                          "pass --force to replace it")
     started = time.perf_counter()
-    with atomic_folder(out_dir, force) as tmp, tqdm(total=1, unit="row", unit_scale=True,
-                                                     desc="ensemble", leave=False) as bar:
-        def progress(done, total):
-            bar.total = total
-            bar.n = done
-            bar.refresh()
-
+    with atomic_folder(out_dir, force) as tmp, progress_bar("ensemble", "row") as progress:
         result = run_ensemble(spec, scenario_path=path, raw=raw, scheduler=scheduler,
                               workers=workers, full_path=tmp / "ensemble_full.nc" if full else None,
                               spill_dir=tmp, progress=progress)
@@ -115,8 +122,6 @@ UNITS = {"1": "fraction", "GBP": "GBP, cash"}
 @reports_errors
 def sensitivity(scenario, overrides, icb, output, method, samples, csv_path, force):
     """Sensitivity of a final-year output of SCENARIO to its uncertain inputs."""
-    from tqdm import tqdm
-
     from alloc.errors import AllocError
     from alloc.scenario import load_scenario
     from alloc.sensitivity import sensitivity as tornado, sobol_indices
@@ -125,12 +130,7 @@ def sensitivity(scenario, overrides, icb, output, method, samples, csv_path, for
     if csv_path is not None and csv_path.exists() and not force:
         raise AllocError(csv_path, "file", "already exists; pass --force to replace it")
     if method == "sobol":
-        with tqdm(total=1, desc="sensitivity", unit="run", unit_scale=True, leave=False,
-                  disable=None) as bar:
-            def progress(done, total):
-                bar.total = total
-                bar.update(done - bar.n)
-
+        with progress_bar("sensitivity", "run") as progress:
             table = sobol_indices(spec, scenario_path=path, raw=raw, icb=icb, output=output,
                                   samples=samples, progress=progress)
         click.echo(f"Output: {table.attrs['output']} ({UNITS[table.attrs['units']]}); Sobol "

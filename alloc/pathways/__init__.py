@@ -53,6 +53,13 @@ def load_pathway(name: str, path: str | Path | None = None, base: Path | None = 
     return pathway_class(name).load(path, base)
 
 
+def chosen_pathways(section: PathwaysSection, scenario_dir: Path | None = None) -> dict:
+    """The pathways a scenario's levers use, loaded (its own files where it names them), in
+    :data:`PATHWAY_NAMES` order: ``{name: pathway}``."""
+    return {name: load_pathway(name, section.files.get(name), scenario_dir)
+            for name in PATHWAY_NAMES if any(c.pathway == name for c in section.levers)}
+
+
 def load_common(path: str | Path | None = None) -> tuple[CommonAssumptions, Path]:
     """Read the cross-cutting assumptions (default ``models/pathways/common.toml``)."""
     from alloc.specs import load_spec
@@ -127,9 +134,7 @@ def project_left_shift(section: PathwaysSection, baseline: xr.DataArray, populat
     lever_meta = {k: [""] * n_lev for k in ("pathway", "payer", "service", "label")}
     spec_cf, spec_sc, factors, act_cf, act_sc, act_meta = {}, {}, {}, {}, {}, {}
     files = {}
-    chosen = [p for p in PATHWAY_NAMES if any(c.pathway == p for c in section.levers)]
-    for name in chosen:
-        pathway = load_pathway(name, section.files.get(name), scenario_dir)
+    for name, pathway in chosen_pathways(section, scenario_dir).items():
         files[name] = str(pathway.path)
         if sampler is not None:
             values = sampler(name, pathway.spec)
