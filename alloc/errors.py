@@ -15,3 +15,17 @@ class AllocError(ValueError):
         self.field = field
         self.problem = problem
         super().__init__(f"{self.source}: {field}: {problem}")
+
+
+def require_optional(module: str, extra: str, field: str):
+    """Import an optional dependency, or raise AllocError naming the extra that installs it.
+
+    ``field`` is the option that asked for it (e.g. ``--workers``).
+    """
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise AllocError(field, module, f"needs the optional dependency '{module}': "
+                         f"pip install 'alloc[{extra}]'") from None

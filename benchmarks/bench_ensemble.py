@@ -25,7 +25,7 @@ import time
 
 import numpy as np
 
-from alloc.ensemble import SINGLE_THREADED_WORKER, run_ensemble
+from alloc.uncertainty.ensemble import SINGLE_THREADED_WORKER, run_ensemble
 
 UNCERTAIN = {
     "envelope_growth": {"low": 0.025, "high": 0.045, "distribution": "normal80"},
@@ -56,7 +56,7 @@ def peak_memory_mb(draws: int, chunk: int) -> float:
     """
     code = (
         "import json\n"
-        "from alloc.ensemble import run_ensemble\n"
+        "from alloc.uncertainty.ensemble import run_ensemble\n"
         f"run_ensemble('default', {OVERRIDES!r}, {{'draws': {draws}, 'chunk': {chunk}, "
         f"'uncertain': {UNCERTAIN!r}}})\n"
         "kb = next(int(line.split()[1]) for line in open('/proc/self/status')\n"

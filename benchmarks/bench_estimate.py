@@ -1,7 +1,7 @@
 """Need-model estimation: streamed chunked fit vs an in-memory numpy fit, and the 63-million fit.
 
 Prints figures and ratios measured in this one run (nothing is compared with numbers from
-elsewhere). Data: the seeded synthetic population of ``alloc.synthetic`` (illustrative), the
+elsewhere). Data: the seeded synthetic population of ``alloc.targets.synthetic`` (illustrative), the
 correctly specified need model (29 coefficients: intercept, 19 age-sex cells, 4 deprivation
 quintiles, 4 morbidity markers, distance).
 
@@ -33,9 +33,9 @@ import time
 
 import numpy as np
 
-from alloc.estimate import design_matrix, fit_need_model
 from alloc.kernels import regression as kr
-from alloc.synthetic import SyntheticPopulation
+from alloc.targets.estimate import design_matrix, fit_need_model
+from alloc.targets.synthetic import SyntheticPopulation
 
 ENGLAND_2025_26 = 63_849_324  # registered population, NHS England ICB allocation tool 2025/26
 
@@ -127,7 +127,7 @@ def full_child(n: int, chunk_rows: int, workers: int) -> None:
     """Runs in a subprocess: the 63M fit; prints one JSON line."""
     client = None
     if workers:
-        from alloc.estimate import local_client
+        from alloc.targets.estimate import local_client
 
         client = local_client(workers)
     pop = SyntheticPopulation(n, seed=20250401, chunk_rows=chunk_rows)

@@ -25,10 +25,10 @@ from pathlib import Path
 import numba
 import numpy as np
 
-from alloc.inputs import load_inputs
-from alloc.needs import project_population
+from alloc.inputs.dataset import load_inputs
+from alloc.inputs.pathway_spec import PathwaysSection
 from alloc.pathways import PATHWAY_NAMES, load_pathway, project_left_shift
-from alloc.pathways.spec import PathwaysSection
+from alloc.targets.formula import project_population
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))

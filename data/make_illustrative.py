@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from alloc.rounding import apportion  # needs alloc installed (pip install -e .)
+
 SEED = 20250401
 NATIONAL_TOTAL_GBP = 14_000_000_000  # 2025/26, 70 delegated services (NHS Confederation 2025)
 BASE_YEAR_LABEL = "2025/26"
@@ -62,16 +64,6 @@ def haversine_km(lat1, lon1, lat2, lon2):
     return 2 * 6371.0 * np.arcsin(np.sqrt(a))
 
 
-def largest_remainder(values: np.ndarray, total: int) -> np.ndarray:
-    """Round non-negative values to integers summing exactly to ``total``."""
-    scaled = values / values.sum() * total
-    floor = np.floor(scaled).astype(np.int64)
-    short = int(total - floor.sum())
-    order = np.argsort(-(scaled - floor), kind="stable")
-    floor[order[:short]] += 1
-    return floor
-
-
 def main(folder: Path) -> None:
     rng = np.random.default_rng(SEED)
     icbs = pd.read_csv(folder / "icbs.csv")
@@ -100,7 +92,7 @@ def main(folder: Path) -> None:
         dft = icb_offset + rng.normal(0.0, SERVICE_NOISE_SD, len(icbs))
         weight = proxy * np.clip(1.0 + dft, 0.5, None)
         service_total = int(round(NATIONAL_TOTAL_GBP * svc.national_share))
-        gbp = largest_remainder(weight, service_total)
+        gbp = apportion(weight, service_total)
         patients = np.rint(gbp / (svc.cost_per_patient_gbp * intensity)).astype(np.int64)
         for code, g, n in zip(icbs["code"], gbp, patients):
             rows.append((code, svc.service, BASE_YEAR_LABEL, g))

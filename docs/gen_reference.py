@@ -5,7 +5,7 @@ Nothing in these pages is copied by hand: every table is rendered, at build time
 - ``models/policy/*.toml``, ``models/formula/*.toml``, ``models/pathways/*.toml`` and
   ``models/scenarios/*.toml`` (parameters with value, unit, range, price year, tag and source);
 - ``data/assumptions.toml``, ``data/README.md`` and the CSV headers in ``data/``;
-- the click commands of ``alloc.cli`` (the CLI reference is their ``--help`` text);
+- the click commands of ``alloc.cli.main`` (the CLI reference is their ``--help`` text);
 - the modules of the ``alloc`` package (one API page each, filled by mkdocstrings).
 
 ``docs/hooks.py`` adds the pages to the mkdocs build (``mkdocs build`` / ``mkdocs serve``). To
@@ -71,7 +71,7 @@ TAG_MEANING = {
     "illustrative": "made up for the example (how: in the source column)",
 }
 
-API_SKIP = ("alloc.commands",)  # the CLI reference covers the command modules
+API_SKIP = ("alloc.cli.",)  # the CLI reference covers the command modules
 
 
 # ---------------------------------------------------------------------------------------------
@@ -458,7 +458,7 @@ def cli_page() -> str:
     _checkout_alloc()
     from alloc.cli import main
 
-    out = [GENERATED.format(src="the click commands of alloc.cli"), "# Command-line reference\n\n",
+    out = [GENERATED.format(src="the click commands of alloc.cli.main"), "# Command-line reference\n\n",
            "The `--help` text of every `alloc` command (as `alloc COMMAND --help` prints it). "
            "Bad input always gives one line `error: <file>: <field>: <problem>` and exit "
            "status 2, with nothing written.\n\n"]
@@ -496,11 +496,11 @@ def api_page(module: str) -> str:
 
 def api_index() -> str:
     out = [GENERATED.format(src="the alloc package"), "# API reference\n\n",
-           "Generated from the numpydoc docstrings of every public module. Layers: kernels "
-           "(numba on plain arrays) -> labelled API (xarray, units, validation, provenance) -> "
-           "I/O and CLI at the edges. Start with [`alloc.engine`](alloc.engine.md) "
-           "(`run(scenario)` returns the result Dataset) and [`alloc.ensemble`]"
-           "(alloc.ensemble.md).\n\n"]
+           "Generated from the numpydoc docstrings of every public module, grouped by layer "
+           "([architecture](../../architecture.md)). Start with "
+           "[`alloc.allocation.engine`](alloc.allocation.engine.md) (`run(scenario)` returns "
+           "the result Dataset) and [`alloc.uncertainty.ensemble`](alloc.uncertainty.ensemble.md)."
+           "\n\n"]
     rows = []
     for module in api_modules():
         doc = _module_summary(module)

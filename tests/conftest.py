@@ -30,12 +30,12 @@ def data_copy(tmp_path) -> Path:
 
 @pytest.fixture
 def alloc_cli(tmp_path):
-    """Run ``python -m alloc.cli ARGS`` in a subprocess (cwd ``tmp_path``) and return the result."""
+    """Run ``python -m alloc ARGS`` in a subprocess (cwd ``tmp_path``) and return the result."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
 
     def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "alloc.cli", *map(str, args)], cwd=tmp_path,
+        return subprocess.run([sys.executable, "-m", "alloc", *map(str, args)], cwd=tmp_path,
                               env=env, capture_output=True, text=True, timeout=120)
 
     return run

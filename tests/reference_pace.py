@@ -8,7 +8,7 @@ the multiplier ``lam`` is found by bracketing and bisection on the monotone func
 rather than by sorting breakpoints, and the glide path is a plain double loop over scenarios and
 years that builds ``P, W, L, U`` exactly as the ``glide_path`` docstring states.
 
-Status codes are the documented contract (``alloc.policy.STATUS_MESSAGES``), restated here.
+Status codes are the documented contract (``alloc.allocation.policy.STATUS_MESSAGES``), restated here.
 """
 
 from __future__ import annotations

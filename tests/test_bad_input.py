@@ -381,7 +381,7 @@ def test_closed_output_pipe_exits_quietly(tmp_path):
     import sys
 
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    proc = subprocess.Popen([sys.executable, "-m", "alloc.cli", "list", "policies"],
+    proc = subprocess.Popen([sys.executable, "-m", "alloc", "list", "policies"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path, env=env)
     proc.stdout.close()  # the reader goes away before anything is written
     stderr = proc.stderr.read().decode()

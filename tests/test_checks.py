@@ -56,7 +56,7 @@ def test_each_kind_of_break_is_counted(corrupt):
 def test_bounds_start_from_the_rebased_base():
     """Savings rebased into the base: a path solved from the cut base passes only when the
     checker is told about the cut (its floors are then below the uncut ones)."""
-    from alloc.engine import solve_glide_paths
+    from alloc.allocation.engine import solve_glide_paths
 
     arrays, _, _ = _solved()
     rows, years, n = arrays["T"].shape

@@ -14,7 +14,7 @@ import xarray as xr
 from click.testing import CliRunner
 
 from alloc.cli import main
-from alloc.io.excel import HEADER_ROW
+from alloc.outputs.excel import HEADER_ROW
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -121,7 +121,7 @@ def test_validate_shipped_specs():
 
 
 def test_console_entry_point_help():
-    result = subprocess.run([sys.executable, "-m", "alloc.cli", "--help"], capture_output=True,
+    result = subprocess.run([sys.executable, "-m", "alloc", "--help"], capture_output=True,
                             text=True, cwd=REPO)
     assert result.returncode == 0 and "run" in result.stdout
 

@@ -164,10 +164,10 @@ LEVERS = ["sglt2i", "acei_arb_optimisation", "case_finding", "home_dialysis_shif
 
 @pytest.fixture(scope="module")
 def alloc_renal():
-    from alloc.inputs import load_inputs
-    from alloc.needs import project_population
+    from alloc.inputs.dataset import load_inputs
+    from alloc.inputs.pathway_spec import PathwaysSection
     from alloc.pathways import project_left_shift
-    from alloc.pathways.spec import PathwaysSection
+    from alloc.targets.formula import project_population
 
     inputs = load_inputs()
     years = list(range(2025, 2031))

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from alloc.needs import distance_from_target, targets_from_weighted_population
+from alloc.targets.formula import distance_from_target, targets_from_weighted_population
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "shared" / "domain" / "dft_example_2013_14.csv"
 GBP_PER_WEIGHTED_HEAD = 1135.41  # read off the published table (S21 in methodology.md)

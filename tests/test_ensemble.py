@@ -6,8 +6,8 @@ from click.testing import CliRunner
 
 import alloc
 from alloc.cli import main
-from alloc.ensemble import run_ensemble, transform, Uncertain
 from alloc.errors import AllocError
+from alloc.uncertainty.ensemble import Uncertain, run_ensemble, transform
 
 RELAX = ['policy.fallback="relax"']
 UNCERTAIN = {
@@ -134,7 +134,7 @@ def test_cli_ensemble_writes_quantiles(tmp_path, monkeypatch):
 def test_draw_uniforms_are_uniform_and_position_addressed():
     from scipy import stats
 
-    from alloc.ensemble import draw_uniforms
+    from alloc.uncertainty.ensemble import draw_uniforms
 
     u = draw_uniforms(11, range(50_000), 3)
     assert ((u > 0) & (u < 1)).all()
@@ -146,7 +146,7 @@ def test_draw_uniforms_are_uniform_and_position_addressed():
 
 
 def test_sensitivity_rows_equal_single_runs():
-    from alloc.sensitivity import sensitivity
+    from alloc.uncertainty.sensitivity import sensitivity
 
     table = sensitivity("default", RELAX, spec(), icb="QOC").set_index("parameter")
     for name, col, env, floor in [("envelope_growth", "output_low", 0.025, 0.017),
@@ -161,7 +161,7 @@ def test_sensitivity_rows_equal_single_runs():
 
 def test_pathway_draws_central_chunking_and_switch():
     """Left-shift ensembles: draw 0 equals the deterministic run (spend formula kept in step
-    with alloc.spend), pathway draws do not depend on chunking, and can be switched off."""
+    with alloc.pathways.spend), pathway draws do not depend on chunking, and can be switched off."""
     single = alloc.run("left_shift_renal")
     a = run_ensemble("left_shift_renal", None, {"draws": 6, "chunk": 4, "seed": 5})
     b = run_ensemble("left_shift_renal", None, {"draws": 6, "chunk": 6, "seed": 5})
@@ -202,7 +202,7 @@ def test_grid_by_draws_with_chunks_across_grid_points_matches_numpy():
 
 def test_summaries_read_blocks_within_the_memory_budget(monkeypatch):
     """Quantiles are taken a block of cells at a time, never the whole cube at once."""
-    from alloc.draw_store import DrawStore
+    from alloc.uncertainty.draw_store import DrawStore
 
     sizes = []
     read = DrawStore.read
@@ -245,7 +245,7 @@ def test_cli_full_cube_and_quantile_table(tmp_path, monkeypatch):
 
 
 def test_spill_that_does_not_fit_on_disk_is_refused(tmp_path):
-    from alloc.draw_store import DrawStore
+    from alloc.uncertainty.draw_store import DrawStore
 
     with pytest.raises(AllocError, match="temporary disk"):
         DrawStore(["allocation"], 1, 10**12, 462, tmp_path)
@@ -287,7 +287,7 @@ def test_share_relaxed_counts_draws_whose_envelope_cannot_pay_the_floors():
 
 
 def test_sensitivity_says_grid_parameters_are_held_at_scenario_values():
-    from alloc.sensitivity import sensitivity
+    from alloc.uncertainty.sensitivity import sensitivity
 
     table = sensitivity("default", RELAX, spec(grid={"policy.max_growth": [0.05, 0.07]}))
     assert "policy.max_growth" in table.attrs["note"]
@@ -334,7 +334,7 @@ def test_rebased_row_equals_run_with_that_pathway_value(tmp_path):
     """A non-central row of a rebased scenario (the outreach lever's uptake at its high) equals
     `alloc run` with that value written into a copy of the pathway file."""
     from alloc.resources import models_dir
-    from alloc.sensitivity import sensitivity
+    from alloc.uncertainty.sensitivity import sensitivity
 
     table = sensitivity("left_shift_critical_care", icb="QF7").set_index("parameter")
     name = "critical_care: levers.outreach.uptake"

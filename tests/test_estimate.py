@@ -13,10 +13,15 @@ import pandas as pd
 import pytest
 
 from alloc.errors import AllocError
-from alloc.estimate import (NeedModel, coefficient_recovery, design_matrix, fit_need_model,
-                            lstsq_reference)
 from alloc.kernels import regression as kr
-from alloc.synthetic import DGP, SyntheticPopulation
+from alloc.targets.estimate import (
+    NeedModel,
+    coefficient_recovery,
+    design_matrix,
+    fit_need_model,
+    lstsq_reference,
+)
+from alloc.targets.synthetic import DGP, SyntheticPopulation
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -8,8 +8,8 @@ import pytest
 import xarray as xr
 
 import alloc
-from alloc.io.excel import HEADER_ROW, write_workbook
-from alloc.io.results import read_result, write_results
+from alloc.outputs.excel import HEADER_ROW, write_workbook
+from alloc.outputs.results import read_result, write_results
 
 SHEETS = ["Summary", "Allocations", "Targets", "DfT", "Growth", "Spend and net position",
           "Left shift", "Parameters", "Provenance", "Notes"]

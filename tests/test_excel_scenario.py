@@ -8,10 +8,12 @@ import pytest
 from click.testing import CliRunner
 
 import alloc
+from alloc.allocation.engine import prepare
 from alloc.cli import main
 from alloc.errors import AllocError
-from alloc.io.excel_scenario import POLICY_TABLE_ROW, write_template
-from alloc.scenario import load_scenario
+from alloc.inputs.scenario import load_scenario
+from alloc.inputs.scenario_workbook import POLICY_TABLE_ROW
+from alloc.outputs.scenario_template import write_template
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -32,7 +34,7 @@ def year_row(ws, label: str, first: int) -> int:
 @pytest.fixture(scope="module")
 def template(tmp_path_factory):
     path = tmp_path_factory.mktemp("tpl") / "scenario.xlsx"
-    write_template("default", path)
+    write_template(prepare("default"), path)
     return path
 
 
@@ -50,7 +52,7 @@ def test_unedited_template_runs_like_the_toml(tmp_path, name):
     # Year-keyed policy and envelope values, and keys the sheets do not show (pathway levers,
     # savings policy) survive the round trip.
     path = tmp_path / "scenario.xlsx"
-    write_template(name, path)
+    write_template(prepare(name), path)
     from_xlsx = alloc.run(str(path))
     from_toml = alloc.run(name)
     for var in ("allocation", "envelope", "net_position", "left_shift_saving"):

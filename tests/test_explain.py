@@ -8,15 +8,20 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from test_formula import age_sex_file, write_formula
 
 from alloc.cli import main
 from alloc.errors import AllocError
-from alloc.explain import (COMPONENTS, METHODS, changed_components, decompose_formula_change,
-                           variation)
-from alloc.inputs import load_inputs
-from alloc.needs import load_formula
+from alloc.inputs.dataset import load_inputs
 from alloc.resources import models_dir
-from test_formula import age_sex_file, write_formula
+from alloc.targets.explain import (
+    COMPONENTS,
+    METHODS,
+    changed_components,
+    decompose_formula_change,
+    variation,
+)
+from alloc.targets.formula import load_formula
 
 DEFAULT = models_dir() / "formula" / "default.toml"
 
@@ -108,7 +113,7 @@ def test_waterfall_steps_walk_from_a_to_b(all_changed):
     inputs, fa, fb, sources = all_changed
     change = decompose_formula_change(inputs, fa, fb, sources=sources, method="shapley")
     steps = change.waterfall("all")
-    for icb, group in steps.groupby("icb"):
+    for _icb, group in steps.groupby("icb"):
         start = group[group["kind"] == "start"]["value"].iloc[0]
         end = group[group["kind"] == "end"]["value"].iloc[0]
         parts = group[group["kind"] == "part"]
@@ -232,7 +237,7 @@ def test_cli_estimate_synthetic_and_csv(tmp_path):
     summary = json.loads((tmp_path / "est" / "summary.json").read_text())
     assert summary["records"] == 20000 and summary["standard_errors"] == "HC1"
     # CSV records with labels.
-    from alloc.synthetic import SyntheticPopulation
+    from alloc.targets.synthetic import SyntheticPopulation
 
     pop = SyntheticPopulation(5000, seed=1, chunk_rows=5000)
     frame = pd.DataFrame(pop.chunk(0))

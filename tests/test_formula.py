@@ -10,10 +10,15 @@ import pandas as pd
 import pytest
 
 from alloc.errors import AllocError
-from alloc.inputs import load_inputs
-from alloc.needs import (component_index, load_formula, project_population, target_shares,
-                         weighted_populations)
+from alloc.inputs.dataset import load_inputs
 from alloc.resources import models_dir
+from alloc.targets.formula import (
+    component_index,
+    load_formula,
+    project_population,
+    target_shares,
+    weighted_populations,
+)
 
 FORMULA_DIR = models_dir() / "formula"
 MID = np.array([2, 10, 20, 30, 40, 50, 60, 70, 80, 90.0])

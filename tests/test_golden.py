@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 import alloc
-from alloc.io.tables import allocations_long
+from alloc.outputs.tables import allocations_long
 
 GOLDEN = Path(__file__).parent / "golden" / "default_allocations.csv"
 

@@ -1,13 +1,19 @@
 """Target shares from the default formula against an independent pandas computation."""
 
+import tomllib
+
 import numpy as np
 import pandas as pd
 import pytest
-import tomllib
 
-from alloc.inputs import load_inputs
-from alloc.needs import load_formula, need_indices, project_population, target_shares
+from alloc.inputs.dataset import load_inputs
 from alloc.resources import data_dir, models_dir
+from alloc.targets.formula import (
+    load_formula,
+    need_indices,
+    project_population,
+    target_shares,
+)
 
 DATA = data_dir()
 

@@ -9,10 +9,17 @@ import pandas as pd
 import pytest
 
 from alloc.errors import AllocError
-from alloc.io.nhse import (aggregate_to_icb, implied_cost_adjustment, need_indices,
-                           place_indices, read_places, read_practice_weighted_populations,
-                           round_half_up, to_weighted_populations_rows)
+from alloc.inputs.nhse import (
+    aggregate_to_icb,
+    implied_cost_adjustment,
+    need_indices,
+    place_indices,
+    read_places,
+    read_practice_weighted_populations,
+    to_weighted_populations_rows,
+)
 from alloc.resources import data_dir
+from alloc.rounding import round_half_up_decimals as round_half_up
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import reference_pace as ref  # noqa: E402
+
 from alloc.kernels.pace import (  # noqa: E402
-    solve_into,
     STATUS_BAD_INPUT,
     STATUS_CAPS_BELOW_ENVELOPE,
     STATUS_CAPS_RELAXED,
@@ -31,6 +31,7 @@ from alloc.kernels.pace import (  # noqa: E402
     STATUS_OK,
     glide_path,
     solve_clipped_affine,
+    solve_into,
 )
 
 # Set in the child process that re-runs a subset of this file with the JIT disabled.

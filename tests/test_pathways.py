@@ -12,11 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from alloc.errors import AllocError
-from alloc.inputs import load_inputs
-from alloc.needs import project_population
+from alloc.inputs.dataset import load_inputs
+from alloc.inputs.pathway_spec import PathwaysSection
 from alloc.pathways import PATHWAY_NAMES, load_common, load_pathway, project_left_shift
 from alloc.pathways.base import quantities, ramp_fraction, sample_parameters
-from alloc.pathways.spec import PathwaysSection
+from alloc.targets.formula import project_population
 
 REPO = Path(__file__).resolve().parents[1]
 YEARS = list(range(2025, 2031))

@@ -16,8 +16,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 import alloc
-from alloc import plots
-from alloc.plots import style
+from alloc.outputs import plots
+from alloc.outputs.plots import style
 
 REPO = Path(__file__).resolve().parents[1]
 ICBS = pd.read_csv(REPO / "data" / "icbs.csv")
@@ -317,7 +317,7 @@ def test_tornado_sorted_by_swing():
 
 
 def test_tornado_accepts_the_ensemble_sensitivity_table():
-    # alloc.sensitivity.sensitivity: low/high are parameter values, outputs are output_* columns.
+    # alloc.uncertainty.sensitivity.sensitivity: low/high are parameter values, outputs are output_* columns.
     table = pd.DataFrame({"parameter": ["a", "b"], "low": [0.01, 0.2], "high": [0.03, 0.4],
                           "output_low": [-0.05, -0.01], "output_high": [-0.01, -0.02],
                           "output_central": [-0.02, -0.02], "swing": [0.04, 0.01]})

@@ -11,8 +11,8 @@ from pypdf import PdfReader
 import alloc
 from alloc.cli import main
 from alloc.errors import AllocError
-from alloc.io.results import write_netcdf, write_results
-from alloc.report import load_ensemble, load_sensitivity, write_report
+from alloc.outputs.report import load_ensemble, load_sensitivity, write_report
+from alloc.outputs.results import write_netcdf, write_results
 
 REPO = Path(__file__).resolve().parents[1]
 ICBS = pd.read_csv(REPO / "data" / "icbs.csv")

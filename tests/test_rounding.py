@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alloc.io.rounding import largest_remainder, round_half_up, round_money
+from alloc.rounding import largest_remainder, round_half_up, round_money
 
 # Amounts in pounds with pence, up to £2bn either side (ICB allocations and net positions).
 money = st.integers(min_value=-200_000_000_000, max_value=200_000_000_000).map(lambda p: p / 100)

@@ -5,11 +5,11 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from alloc.cli import main
 import alloc
-from alloc.ensemble import EnsembleSpec, transform
+from alloc.cli import main
 from alloc.errors import AllocError
-from alloc.sensitivity import _load, _outputs, sensitivity, sobol_indices
+from alloc.uncertainty.ensemble import EnsembleSpec, transform
+from alloc.uncertainty.sensitivity import _load, _outputs, sensitivity, sobol_indices
 
 RELAX = ['policy.fallback="relax"']
 # Two parameters that interact strongly for QOC's final-year DfT (total > first-order index).
@@ -165,8 +165,8 @@ def test_money_outputs_need_a_left_shift_scenario():
 
 
 def test_money_tornado_csv_says_what_it_measured_through_to_the_chart(tmp_path):
-    from alloc.plots.uncertainty import tornado_chart
-    from alloc.report import load_sensitivity
+    from alloc.outputs.plots.uncertainty import tornado_chart
+    from alloc.outputs.report import load_sensitivity
 
     out = tmp_path / "tornado.csv"
     result = CliRunner().invoke(main, ["sensitivity", "left_shift_renal", "--output", "saving",

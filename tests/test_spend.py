@@ -12,8 +12,8 @@ import pytest
 import xarray as xr
 
 import alloc
-from alloc.pathways.spec import SavingsPolicy
-from alloc.spend import rebase_adjustment
+from alloc.inputs.pathway_spec import SavingsPolicy
+from alloc.pathways.spend import rebase_adjustment
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = ["left_shift_renal", "left_shift_critical_care", "left_shift_mental_health",
@@ -96,7 +96,7 @@ def test_each_example_scenario_runs_through_the_cli(tmp_path):
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     procs = {name: subprocess.Popen(
-        [sys.executable, "-m", "alloc.cli", "run", str(REPO / "models" / "scenarios" /
+        [sys.executable, "-m", "alloc", "run", str(REPO / "models" / "scenarios" /
                                                        f"{name}.toml"),
          "--out", str(tmp_path / name), "--quiet"], env=env, cwd=tmp_path,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for name in EXAMPLES}

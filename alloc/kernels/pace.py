@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-# Status codes written per year by the kernels (decoded in alloc.policy.STATUS_MESSAGES).
+# Status codes written per year by the kernels (decoded in alloc.allocation.policy.STATUS_MESSAGES).
 STATUS_OK = 0
 STATUS_FLOORS_EXCEED_ENVELOPE = 1  # sum of floors L > envelope E: infeasible
 STATUS_CAPS_BELOW_ENVELOPE = 2  # sum of caps U < envelope E: infeasible

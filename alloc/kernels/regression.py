@@ -3,7 +3,7 @@
 Numba only: plain float64 / int64 arrays in, arrays updated in place; no pandas, xarray or I/O.
 
 A weighted least-squares fit ``min_b sum_i w_i (y_i - x_i'b)^2`` needs only small sums over the
-records, so records can be streamed chunk by chunk and the sums added (alloc.estimate):
+records, so records can be streamed chunk by chunk and the sums added (alloc.targets.estimate):
 
     pass 1:  A   = sum_i w_i x_i x_i'          (p x p)      b_hat = A^-1 c
              c   = sum_i w_i x_i y_i           (p)

@@ -22,7 +22,7 @@ import xarray as xr
 from pydantic import BaseModel, ConfigDict
 
 from alloc.errors import AllocError
-from alloc.pathways.spec import PATHWAY_NAMES, PAYERS, PathwaysSection, Quantity
+from alloc.inputs.pathway_spec import PATHWAY_NAMES, PAYERS, PathwaysSection, Quantity
 from alloc.resources import models_dir
 
 _MODULES = {"renal": ("alloc.pathways.renal", "Renal"),
@@ -62,7 +62,7 @@ def chosen_pathways(section: PathwaysSection, scenario_dir: Path | None = None) 
 
 def load_common(path: str | Path | None = None) -> tuple[CommonAssumptions, Path]:
     """Read the cross-cutting assumptions (default ``models/pathways/common.toml``)."""
-    from alloc.specs import load_spec
+    from alloc.inputs.specs import load_spec
 
     path = Path(path) if path is not None else models_dir() / "pathways" / "common.toml"
     return load_spec(CommonAssumptions, path), path
@@ -117,8 +117,13 @@ def project_left_shift(section: PathwaysSection, baseline: xr.DataArray, populat
         coords ``activity_unit``, ``activity_label``; ``calibration_factor`` (draw, icb,
         service) [dimensionless].
     """
-    from alloc.pathways.base import central_values, sample_parameters
-    from alloc.pathways.base import calibrate, run_arm, scale
+    from alloc.pathways.base import (
+        calibrate,
+        central_values,
+        run_arm,
+        sample_parameters,
+        scale,
+    )
 
     if n_draws > 1 and rng is None and sampler is None:
         raise ValueError("n_draws > 1 needs a numpy Generator")

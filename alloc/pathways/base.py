@@ -1,6 +1,6 @@
 """Generic machinery shared by the four pathway modules.
 
-A pathway parameter file (:class:`alloc.pathways.spec.PathwaySpec`) is turned into plain arrays
+A pathway parameter file (:class:`alloc.inputs.pathway_spec.PathwaySpec`) is turned into plain arrays
 for the cohort kernel (:func:`alloc.kernels.cohort.cohort_project`), run for a *counterfactual*
 arm (no levers) and a *scenario* arm (the levers a scenario switches on), calibrated to the
 baseline and priced. The labelled result is assembled in :mod:`alloc.pathways`.
@@ -28,10 +28,17 @@ import numpy as np
 from pydantic import BaseModel
 
 from alloc.errors import AllocError
-from alloc.pathways.spec import (PAYERS, CohortSpec, LeverChoice, LeverSpec, PathwaySpec,
-                                 Quantity, load_pathway_spec)
+from alloc.inputs.pathway_spec import (
+    PAYERS,
+    CohortSpec,
+    LeverChoice,
+    LeverSpec,
+    PathwaySpec,
+    Quantity,
+    load_pathway_spec,
+)
+from alloc.inputs.specs import FieldError
 from alloc.resources import models_dir, resolve_named
-from alloc.specs import FieldError
 
 DAYS_PER_YEAR = 365.25  # converts a mean length of stay [days] to an exit rate [per year]
 SPECIALISED = "ICB_delegated_specialised"
@@ -277,7 +284,7 @@ def build_cohort(pathway: str, spec: PathwaySpec, cohort_key: str, values: dict[
     acc_names = [f"cost:{p}" for p in PAYERS] + [f"activity:{k}" for k in cohort.activity]
     acc_pt = np.zeros((n_draw, len(acc_names), n_state))
     acc_entry = np.zeros_like(acc_pt)
-    for (st, s), i in zip(pairs, range(n_state)):
+    for (_st, s), i in zip(pairs, range(n_state)):
         for c, item in enumerate(cohort.states[s].costs):
             amount = v(f"states.{s}.costs.{c}.amount") * _inflation(
                 item.amount, base_year, cost_inflation)
@@ -495,7 +502,7 @@ class Pathway:
             raise AllocError(self.path, exc.field, str(exc)) from None
 
     @classmethod
-    def load(cls, path: str | Path | None = None, base: Path | None = None) -> "Pathway":
+    def load(cls, path: str | Path | None = None, base: Path | None = None) -> Pathway:
         """Load and validate the module's parameter file (default ``models/pathways/<name>``)."""
         path = (resolve_named("pathways", path, base) if path is not None
                 else models_dir() / "pathways" / f"{cls.name}.toml")

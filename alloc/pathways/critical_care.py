@@ -20,8 +20,8 @@ reduced delayed discharge.
 
 from __future__ import annotations
 
+from alloc.inputs.specs import FieldError
 from alloc.pathways.base import Pathway
-from alloc.specs import FieldError
 
 STATES = ("level3", "level2", "delayed_discharge", "ward_stepdown", "discharged", "died")
 BED_STATES = ("level3", "level2", "delayed_discharge")

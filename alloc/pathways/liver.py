@@ -20,8 +20,8 @@ Levers in the file: alcohol care teams, fibrosis case finding, abstinence suppor
 
 from __future__ import annotations
 
+from alloc.inputs.specs import FieldError
 from alloc.pathways.base import Pathway
-from alloc.specs import FieldError
 
 STATES = ("fibrosis_F3_undiagnosed", "fibrosis_F3_diagnosed", "cirrhosis_undiagnosed",
           "cirrhosis_diagnosed", "decompensated", "hcc", "transplant_year1", "post_transplant",

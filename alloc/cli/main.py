@@ -1,0 +1,190 @@
+"""The ``alloc`` command group and its core commands: ``run``, ``list``, ``validate``.
+
+The only layer that prints. Bad input is reported as one line ``error: <file>: <field>: <problem>``
+with exit status 2 and no traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from pathlib import Path
+
+import click
+
+from alloc.cli.errors import reports_errors
+from alloc.errors import AllocError
+from alloc.inputs.years import year_label
+
+
+@click.group()
+@click.version_option(package_name="alloc")
+def main():
+    """alloc: NHS England specialised services allocation modelling."""
+
+
+def _summary_text(result) -> str:
+    from alloc.outputs.tables import summary
+
+    table = summary(result)
+    first, last = year_label(int(result["year"][0])), year_label(int(result["year"][-1]))
+    lines = [f"{'ICB':<4} {'name':<44} {'baseline ' + first:>18} {'allocation ' + last:>20} "
+             f"{'DfT ' + first + ' -> ' + last:>24}",
+             f"{'':<4} {'':<44} {'(£m)':>18} {'(£m)':>20} {'(%)':>24}"]
+    for row in table.itertuples():
+        name = row.icb_name.removeprefix("NHS ").removesuffix(" ICB")[:44]
+        lines.append(f"{row.icb:<4} {name:<44} {row.baseline_gbp / 1e6:>18,.1f} "
+                     f"{row.final_allocation_gbp / 1e6:>20,.1f} "
+                     f"{100 * row.dft_start:>+12.2f} -> {100 * row.dft_end:>+8.2f}")
+    total_base = table["baseline_gbp"].sum() / 1e6
+    total_end = table["final_allocation_gbp"].sum() / 1e6
+    lines.append(f"{'':<4} {'England (42 ICBs)':<44} {total_base:>18,.1f} {total_end:>20,.1f}")
+    return "\n".join(lines)
+
+
+@main.command()
+@click.argument("scenario", required=False, default="default")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a scenario value, e.g. --set policy.min_growth=0.02 (repeatable).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Results folder (default: results/<scenario name>).")
+@click.option("--force", is_flag=True, help="Replace an existing results folder.")
+@click.option("--quiet", is_flag=True, help="Do not print the summary table.")
+@click.option("--no-plots", is_flag=True, help="Do not write the charts (PNG + SVG in charts/).")
+@reports_errors
+def run(scenario, overrides, out_dir, force, quiet, no_plots):
+    """Run SCENARIO (a TOML file, an .xlsx from `alloc template`, or a shipped scenario name)."""
+    from alloc.allocation.engine import run as run_scenario
+    from alloc.inputs.scenario import load_scenario
+    from alloc.outputs.results import RESULT_FILES, write_results
+
+    started = time.perf_counter()
+    spec, path, raw = load_scenario(scenario, list(overrides))
+    out_dir = out_dir or Path("results") / spec.name
+    if out_dir.exists() and not force:
+        raise AllocError(out_dir, "output folder", "already exists; choose another with --out or "
+                         "pass --force to replace it")
+    result = run_scenario(spec, scenario_path=path, raw=raw)
+    written = write_results(result, out_dir, force=force, plots=not no_plots)
+    if not quiet:
+        click.echo(f"Scenario '{spec.name}': {spec.description}")
+        click.echo(f"Policy: {result.attrs['policy_name']} ({result.attrs['policy_kind']}); "
+                   f"formula: {result.attrs['formula_name']}; convergence on "
+                   f"{result.attrs['convergence_level']} allocations. Money in cash GBP.\n")
+        click.echo(_summary_text(result))
+        relaxed = [f"{year_label(int(y))}: {s}" for y, s in
+                   zip(result["year"].values, result["policy_status"].values) if s != "ok"]
+        for line in relaxed:
+            click.echo(f"note: {line}")
+    charts = "" if no_plots else ", charts/ (PNG + SVG)"
+    click.echo(f"\nWrote {', '.join(RESULT_FILES)}{charts} to {written}/ "
+               f"in {time.perf_counter() - started:.1f} s")
+
+
+@main.command("list")
+@click.argument("what", type=click.Choice(["icbs", "policies", "scenarios", "formulas",
+                                           "services"]))
+@reports_errors
+def list_(what):
+    """List ICBs, policies, scenarios, formulas or service lines."""
+    from alloc.resources import list_named
+
+    if what in ("policies", "scenarios", "formulas"):
+        kind = {"policies": "policy", "scenarios": "scenarios", "formulas": "formula"}[what]
+        from alloc.inputs.specs import read_toml
+        from alloc.resources import models_dir
+
+        for name in list_named(kind):
+            data = read_toml(models_dir() / kind / f"{name}.toml")
+            click.echo(f"{name:<24} {data.get('description', '')}")
+        return
+    from alloc.inputs.dataset import load_inputs
+
+    inputs = load_inputs()
+    if what == "icbs":
+        for code, name, region in zip(inputs["icb"].values, inputs["icb_name"].values,
+                                      inputs["region"].values):
+            click.echo(f"{code:<4} {name:<60} {region}")
+    else:
+        for svc, name in zip(inputs["service"].values, inputs["service_name"].values):
+            click.echo(f"{svc:<24} {name}")
+
+
+@main.command()
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Scenario overrides to validate with the scenario.")
+@reports_errors
+def validate(path, overrides):
+    """Validate a dataset folder or a scenario / policy / formula TOML (default: embedded data)."""
+    from alloc.inputs.dataset import load_inputs
+
+    if path is None or path.is_dir():
+        inputs = load_inputs(path)
+        click.echo(f"ok: dataset {inputs.attrs['data_folder']} ({inputs.sizes['icb']} ICBs, "
+                   f"{inputs.sizes['service']} service lines, base year "
+                   f"{year_label(inputs.attrs['base_year'])})")
+        return
+    from alloc.inputs.specs import read_toml
+
+    data = {} if path.suffix.lower() == ".xlsx" else read_toml(path)  # a workbook is a scenario
+    if "pathway" in data or path.name == "common.toml" and path.parent.name == "pathways":
+        from alloc.pathways import load_common, load_pathway
+
+        if "pathway" in data:
+            load_pathway(data["pathway"], path)
+            click.echo(f"ok: pathway {data['pathway']}")
+        else:
+            load_common(path)
+            click.echo("ok: common pathway assumptions")
+    elif "kind" in data:
+        from alloc.allocation.policy import load_policy
+
+        policy, _ = load_policy(path)
+        click.echo(f"ok: policy {policy.name} ({policy.kind})")
+    elif "services" in data:
+        from alloc.targets.formula import load_formula
+
+        formula, _ = load_formula(path)
+        click.echo(f"ok: formula {formula.name} ({len(formula.services)} service lines)")
+    else:
+        from alloc.allocation.engine import run as run_scenario
+        from alloc.inputs.scenario import load_scenario
+
+        spec, spath, raw = load_scenario(path, list(overrides))
+        run_scenario(spec, scenario_path=spath, raw=raw)
+        click.echo(f"ok: scenario {spec.name} runs and meets every invariant")
+
+
+@main.command()
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path),
+              help="File to write (default: print to standard output).")
+@click.option("--force", is_flag=True, help="Replace an existing file.")
+@reports_errors
+def schema(out, force):
+    """Write the JSON Schema of scenario files (for editors that validate TOML)."""
+    import json
+
+    from alloc.inputs.scenario import scenario_json_schema
+
+    text = json.dumps(scenario_json_schema(), indent=2) + "\n"
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    if out.exists() and not force:
+        raise AllocError(out, "--out", "already exists; choose another name or pass --force to "
+                         "replace it")
+    out.write_text(text, encoding="utf-8")
+    click.echo(f"Wrote the scenario JSON Schema to {out}")
+
+
+# Commands contributed by topic modules (alloc/cli/<topic>.py); one line per module.
+COMMAND_MODULES: list[str] = [
+    "alloc.cli.ensemble",
+    "alloc.cli.outputs",
+    "alloc.cli.formulas",
+]
+for _module in COMMAND_MODULES:
+    for _command in importlib.import_module(_module).COMMANDS:
+        main.add_command(_command)
+

@@ -1,0 +1,170 @@
+"""Scenario files: schema, TOML loading, ``--set`` overrides and validation.
+
+A scenario names its data, formula, policy, years, envelope and assumptions::
+
+    name = "default"
+    data = "embedded"            # or a dataset folder
+    formula = "default"          # or a path to a formula TOML
+    base_year = "2025/26"
+    end_year = "2030/31"
+    convergence_level = "total"  # or "service"
+    envelope_growth = 0.035      # or {"2026/27" = 0.03, "2028/29" = 0.035}; default: data assumption
+    [policy]
+    use = "common_dft"           # a name in models/policy/ or a path
+    min_growth = 0.02            # any policy parameter may be overridden here
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from alloc.errors import AllocError
+from alloc.inputs.pathway_spec import PathwaysSection, SavingsPolicy, SpendAssumptions
+from alloc.inputs.specs import read_toml, validate
+from alloc.inputs.years import FinancialYear, Number, YearParam, coerce_year, year_keys_valid
+from alloc.resources import resolve_named
+
+
+class PolicyChoice(BaseModel):
+    """Which policy a scenario uses, plus any parameter overrides (validated with the policy)."""
+
+    model_config = ConfigDict(extra="allow")
+    use: str = Field(description="policy name in models/policy/ or a path to a policy TOML")
+
+
+class Scenario(BaseModel):
+    """A validated scenario."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    description: str = ""
+    data: str = "embedded"
+    formula: str = "default"
+    base_year: FinancialYear | None = None
+    end_year: FinancialYear
+    convergence_level: Literal["total", "service"] = "total"
+    envelope_growth: YearParam | None = None
+    population_growth: Number | None = Field(None, gt=-0.5, lt=1.0)
+    gdp_deflator_growth: Number | None = Field(None, gt=-0.5, lt=1.0)
+    policy: PolicyChoice
+    # Grids and Monte Carlo draws for `alloc ensemble`; validated by alloc.uncertainty.ensemble.EnsembleSpec.
+    ensemble: dict | None = None
+    # Left-shift pathway levers, what happens to the savings, spend-projection assumptions
+    # (alloc.inputs.pathway_spec; docs/methodology/pathways.md). Absent = no levers, savings retained.
+    pathways: PathwaysSection | None = None
+    savings: SavingsPolicy | None = None
+    spend: SpendAssumptions | None = None
+
+    @field_validator("base_year", "end_year", mode="before")
+    @classmethod
+    def _fy(cls, value):
+        return coerce_year(value)
+
+    @field_validator("envelope_growth")
+    @classmethod
+    def _envelope(cls, value):
+        year_keys_valid(value)
+        for v in (value.values() if isinstance(value, dict) else [value] if value is not None else []):
+            if not -0.5 < v < 1.0:
+                raise ValueError(f"expected a growth rate between -0.5 and 1 (fraction per year), "
+                                 f"found {v}")
+        return value
+
+
+def parse_override(text: str, source: str = "--set") -> tuple[list[str], object]:
+    """Parse ``key.sub=value`` (value in TOML syntax, bare words taken as text)."""
+    if "=" not in text:
+        raise AllocError(source, text, "expected KEY=VALUE, e.g. policy.min_growth=0.02")
+    key, raw = (part.strip() for part in text.split("=", 1))
+    if not key:
+        raise AllocError(source, text, "expected KEY=VALUE with a non-empty key")
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return key.split("."), value
+
+
+def apply_overrides(raw: dict, overrides: list[str]) -> dict:
+    """Apply ``--set`` overrides to the raw scenario dictionary (returns a new dict)."""
+    data = json.loads(json.dumps(raw))
+    for text in overrides:
+        path, value = parse_override(text)
+        node = data
+        for part in path[:-1]:
+            if not isinstance(node.setdefault(part, {}), dict):
+                raise AllocError("--set", text, f"'{part}' is not a table of keys")
+            node = node[part]
+        node[path[-1]] = value
+    return data
+
+
+def load_scenario(path_or_name: str | Path | None = None,
+                  overrides: list[str] | None = None) -> tuple[Scenario, Path, dict]:
+    """Load, override and validate a scenario.
+
+    Parameters
+    ----------
+    path_or_name : path or str, optional
+        A scenario TOML path, a scenario workbook (``.xlsx``, see
+        :mod:`alloc.inputs.scenario_workbook`), or a name in ``models/scenarios/``; default ``default``.
+    overrides : list of str
+        ``KEY=VALUE`` overrides, e.g. ``policy.min_growth=0.02``.
+
+    Returns
+    -------
+    (Scenario, Path, dict)
+        The validated scenario, its file, and the raw dictionary after overrides (recorded in
+        the result's provenance).
+    """
+    if str(path_or_name or "").lower().endswith(".xlsx"):  # a workbook from `alloc template`
+        from alloc.inputs.scenario_workbook import read_scenario_workbook
+
+        path = Path(path_or_name)
+        raw = apply_overrides(read_scenario_workbook(path), overrides or [])
+    else:
+        path = resolve_named("scenarios", path_or_name or "default")
+        raw = apply_overrides(read_toml(path), overrides or [])
+    scenario = validate(Scenario, raw, path)
+    return scenario, path, raw
+
+
+def scenario_json_schema() -> dict:
+    """JSON Schema (draft 2020-12) of a scenario file, for editors that validate TOML.
+
+    Generated from :class:`Scenario` by pydantic; ``alloc schema`` writes it. Validation by
+    ``alloc validate`` is stricter (policy parameters are checked against the chosen policy, and
+    ensemble tables against :class:`alloc.uncertainty.ensemble.EnsembleSpec`).
+    """
+    schema = Scenario.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "alloc scenario"
+    schema["description"] = ("A scenario for alloc (models/scenarios/*.toml): data, formula, "
+                             "policy, years, envelope and assumptions.")
+    return schema
+
+
+def scenario_hash(raw: dict) -> str:
+    """Stable short hash of a scenario dictionary (after overrides)."""
+    return hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def resolve_data_folder(scenario: Scenario, scenario_path: Path) -> Path | None:
+    """Dataset folder of a scenario (None = embedded), relative paths from the scenario file."""
+    if scenario.data == "embedded":
+        return None
+    folder = Path(scenario.data)
+    if not folder.is_absolute():
+        folder = scenario_path.parent / folder
+    return folder
+
+
+__all__ = ["Scenario", "PolicyChoice", "load_scenario", "apply_overrides", "parse_override",
+           "scenario_json_schema",
+           "scenario_hash", "resolve_data_folder", "resolve_named"]

@@ -1,1 +1,0 @@
-"""Writers and readers at the edge of the package (NetCDF, CSV, Excel)."""

@@ -1,0 +1,108 @@
+"""Board-paper charts (matplotlib).
+
+Every chart is one function that takes labelled data and returns a
+:class:`matplotlib.figure.Figure`; none calls ``show`` or touches pyplot's global state. House
+style (NHS identity colours, A4-readable type, a source and scenario footnote that says when
+data are illustrative) lives in :mod:`alloc.outputs.plots.style`. Importing this package imports
+matplotlib, so the CLI imports it only when charts are wanted.
+
+=======================================  ==========================================================
+function                                 chart
+=======================================  ==========================================================
+:func:`glide_paths`                      distance from target by ICB over the years, ICBs highlighted
+:func:`dft_dot_plot`                     first- vs final-year DfT for all ICBs, grouped by region
+:func:`allocation_waterfall`             one ICB: baseline, growth, convergence, left shift, final
+:func:`icb_map`                          bubbles at ICB centroids: size = allocation, colour = DfT
+:func:`left_shift_chart`                 spend avoided vs upstream cost by year and payer
+:func:`fan_chart`                        ensemble quantile bands over the years
+:func:`tornado_chart`                    one-at-a-time sensitivities
+=======================================  ==========================================================
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    import xarray as xr
+    from matplotlib.figure import Figure
+
+# Chart functions are imported on first use, so that importing alloc.outputs.plots (or the
+# matplotlib-free alloc.outputs.plots._data) does not import matplotlib.
+_LAZY = {
+    "glide_paths": "alloc.outputs.plots.dft", "dft_dot_plot": "alloc.outputs.plots.dft",
+    "icb_map": "alloc.outputs.plots.maps", "left_shift_chart": "alloc.outputs.plots.left_shift",
+    "fan_chart": "alloc.outputs.plots.uncertainty", "tornado_chart": "alloc.outputs.plots.uncertainty",
+    "allocation_waterfall": "alloc.outputs.plots.waterfall", "waterfall_steps": "alloc.outputs.plots.waterfall",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'alloc.outputs.plots' has no attribute {name!r}")
+
+
+#: Image formats ``alloc run`` writes for each standard chart.
+FORMATS = ("png", "svg")
+#: Resolution of PNG charts [dots per inch]: 150 dpi prints sharply at A4.
+PNG_DPI = 150
+
+
+def standard_charts(result: xr.Dataset) -> dict[str, Figure]:
+    """The charts ``alloc run`` writes, by file stem.
+
+    ``dft_glide_paths``, ``dft_start_end`` and ``icb_map`` always; ``left_shift`` when the
+    result models left shift (``left_shift_saving`` / ``upstream_cost`` present, not all zero).
+    """
+    from alloc.outputs.plots.dft import dft_dot_plot, glide_paths
+    from alloc.outputs.plots.left_shift import left_shift_chart
+    from alloc.outputs.plots.maps import icb_map
+
+    charts = {
+        "dft_glide_paths": glide_paths(result),
+        "dft_start_end": dft_dot_plot(result),
+        "icb_map": icb_map(result),
+    }
+    from alloc.outputs.plots._data import has_left_shift
+
+    if has_left_shift(result):
+        charts["left_shift"] = left_shift_chart(result["left_shift_saving"],
+                                                result["upstream_cost"],
+                                                provenance=result.attrs)
+    return charts
+
+
+def write_charts(result: xr.Dataset, folder: str | Path,
+                 formats: tuple[str, ...] = FORMATS) -> list[Path]:
+    """Write the standard charts of ``result`` into ``folder`` (created) in each format.
+
+    Returns the files written. PNGs are rendered at :data:`PNG_DPI`; SVG text stays text.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for stem, fig in standard_charts(result).items():
+        for fmt in formats:
+            path = folder / f"{stem}.{fmt}"
+            fig.savefig(path, dpi=PNG_DPI if fmt == "png" else None,
+                        metadata=_metadata(fmt, result))
+            written.append(path)
+    return written
+
+
+def _metadata(fmt: str, result: xr.Dataset) -> dict:
+    """Reproducible file metadata (no creation dates, which would differ run to run)."""
+    version = result.attrs.get("alloc_version", "")
+    if fmt == "png":
+        return {"Software": f"alloc {version}"}
+    if fmt == "svg":
+        return {"Creator": f"alloc {version}", "Date": None}
+    return {}
+
+
+__all__ = ["glide_paths", "dft_dot_plot", "allocation_waterfall", "waterfall_steps", "icb_map",
+           "left_shift_chart", "fan_chart", "tornado_chart", "standard_charts", "write_charts",
+           "FORMATS", "PNG_DPI"]
