@@ -27,5 +27,6 @@ def require_optional(module: str, extra: str, field: str):
     try:
         return importlib.import_module(module)
     except ImportError:
-        raise AllocError(field, module, f"needs the optional dependency '{module}': "
-                         f"pip install 'alloc[{extra}]'") from None
+        raise AllocError(
+            field, module, f"needs the optional dependency '{module}': pip install 'alloc[{extra}]'"
+        ) from None

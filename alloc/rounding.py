@@ -52,8 +52,9 @@ def round_half_up(value: float, unit: float = THOUSAND) -> int:
     return int(_scaled(value, unit).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
-def largest_remainder(values: Iterable[float], unit: float = THOUSAND,
-                      total: int | None = None) -> np.ndarray:
+def largest_remainder(
+    values: Iterable[float], unit: float = THOUSAND, total: int | None = None
+) -> np.ndarray:
     """Round ``values`` to whole ``unit`` so that they sum exactly to the rounded total.
 
     Each value ``x_i / unit`` is first rounded down; the ``k = R - sum(floor)`` values with the
@@ -91,16 +92,19 @@ def largest_remainder(values: Iterable[float], unit: float = THOUSAND,
     k = int(total - sum(floors, Decimal(0)))
     fractional = sum(1 for r in remainders if r > 0)
     if not 0 <= k <= fractional:
-        raise ValueError(f"total {total} cannot be reached by rounding each value up or down "
-                         f"(floors sum to {int(sum(floors, Decimal(0)))})")
+        raise ValueError(
+            f"total {total} cannot be reached by rounding each value up or down "
+            f"(floors sum to {int(sum(floors, Decimal(0)))})"
+        )
     order = sorted(range(len(scaled)), key=lambda i: (-remainders[i], i))
     out = np.array([int(f) for f in floors], dtype=np.int64)
     out[order[:k]] += 1
     return out
 
 
-def round_money(values: Iterable[float], method: Method = "largest_remainder",
-                unit: float = THOUSAND) -> tuple[np.ndarray, int]:
+def round_money(
+    values: Iterable[float], method: Method = "largest_remainder", unit: float = THOUSAND
+) -> tuple[np.ndarray, int]:
     """Round a column of money and its total for a published table.
 
     Parameters
@@ -120,14 +124,18 @@ def round_money(values: Iterable[float], method: Method = "largest_remainder",
         Rounded values and the rounded total ``round_half_up(sum(values))`` [units].
     """
     values = [float(v) for v in values]
-    total = int(sum((_scaled(v, unit) for v in values), Decimal(0)).quantize(
-        Decimal(1), rounding=ROUND_HALF_UP))
+    total = int(
+        sum((_scaled(v, unit) for v in values), Decimal(0)).quantize(
+            Decimal(1), rounding=ROUND_HALF_UP
+        )
+    )
     if method == "largest_remainder":
         return largest_remainder(values, unit, total), total
     if method == "half_up":
         return np.array([round_half_up(v, unit) for v in values], dtype=np.int64), total
-    raise ValueError(f"unknown rounding method {method!r}; expected 'largest_remainder' or "
-                     "'half_up'")
+    raise ValueError(
+        f"unknown rounding method {method!r}; expected 'largest_remainder' or 'half_up'"
+    )
 
 
 def round_half_up_decimals(values, decimals: int = 0) -> np.ndarray:
@@ -151,8 +159,9 @@ def round_half_up_decimals(values, decimals: int = 0) -> np.ndarray:
     """
     quantum = Decimal(1).scaleb(-decimals)
     flat = np.asarray(values, dtype=float).ravel()
-    out = np.array([float(Decimal(repr(float(v))).quantize(quantum, rounding=ROUND_HALF_UP))
-                    for v in flat])
+    out = np.array(
+        [float(Decimal(repr(float(v))).quantize(quantum, rounding=ROUND_HALF_UP)) for v in flat]
+    )
     return out.reshape(np.shape(values))
 
 
@@ -178,5 +187,5 @@ def apportion(weights: np.ndarray, total: int) -> np.ndarray:
     scaled = weights / weights.sum() * total
     floor = np.floor(scaled).astype(np.int64)
     order = np.argsort(-(scaled - floor), kind="stable")
-    floor[order[:total - int(floor.sum())]] += 1
+    floor[order[: total - int(floor.sum())]] += 1
     return floor

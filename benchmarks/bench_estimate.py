@@ -78,15 +78,23 @@ def throughput(n: int, chunk_rows: int) -> None:
     def chunked(se: bool):
         A, c, t = np.zeros((p, p)), np.zeros(p), np.zeros(2)
         for a in range(0, n, chunk_rows):
-            kr.accumulate_normal_equations(X[a:a + chunk_rows], y[a:a + chunk_rows],
-                                           w[a:a + chunk_rows], A, c, t)
+            kr.accumulate_normal_equations(
+                X[a : a + chunk_rows], y[a : a + chunk_rows], w[a : a + chunk_rows], A, c, t
+            )
         full = np.triu(A) + np.triu(A, 1).T
         beta = np.linalg.solve(full, c)
         if se:
             M, o = np.zeros((p, p)), np.zeros(2)
             for a in range(0, n, chunk_rows):
-                kr.accumulate_residual_moments(X[a:a + chunk_rows], y[a:a + chunk_rows],
-                                               w[a:a + chunk_rows], beta, float(y.mean()), M, o)
+                kr.accumulate_residual_moments(
+                    X[a : a + chunk_rows],
+                    y[a : a + chunk_rows],
+                    w[a : a + chunk_rows],
+                    beta,
+                    float(y.mean()),
+                    M,
+                    o,
+                )
             inv = np.linalg.inv(full)
             meat = np.triu(M) + np.triu(M, 1).T
             return beta, np.sqrt(np.diag(inv @ meat @ inv) * n / (n - p))
@@ -97,7 +105,7 @@ def throughput(n: int, chunk_rows: int) -> None:
         if se:
             e = y - X @ beta
             inv = np.linalg.inv(X.T @ X)
-            return beta, np.sqrt(np.diag(inv @ (X.T * e ** 2) @ X @ inv) * n / (n - p))
+            return beta, np.sqrt(np.diag(inv @ (X.T * e**2) @ X @ inv) * n / (n - p))
         return beta, None
 
     chunked(False)  # compile / load the kernels before timing
@@ -108,10 +116,14 @@ def throughput(n: int, chunk_rows: int) -> None:
     rel = np.max(np.abs(b_chunk - b_np) / np.maximum(np.abs(b_np), 1.0))
     rel_se = np.max(np.abs(se_chunk - se_np) / se_np)
     print("\n1. same in-memory design, best of 3 [records/s]")
-    print(f"   coefficients only : chunked {n / t_chunk:>14,.0f}   numpy lstsq {n / t_np:>14,.0f}"
-          f"   ratio chunked/numpy {t_np / t_chunk:5.2f}x")
-    print(f"   with HC1 SEs      : chunked {n / t_chunk_se:>14,.0f}   numpy       "
-          f"{n / t_np_se:>14,.0f}   ratio chunked/numpy {t_np_se / t_chunk_se:5.2f}x")
+    print(
+        f"   coefficients only : chunked {n / t_chunk:>14,.0f}   numpy lstsq {n / t_np:>14,.0f}"
+        f"   ratio chunked/numpy {t_np / t_chunk:5.2f}x"
+    )
+    print(
+        f"   with HC1 SEs      : chunked {n / t_chunk_se:>14,.0f}   numpy       "
+        f"{n / t_np_se:>14,.0f}   ratio chunked/numpy {t_np_se / t_chunk_se:5.2f}x"
+    )
     print(f"   max relative difference: coefficients {rel:.1e}, HC1 standard errors {rel_se:.1e}")
 
     fit_need_model(SyntheticPopulation(50_000, seed=2, chunk_rows=50_000), pop.need_model())
@@ -119,8 +131,10 @@ def throughput(n: int, chunk_rows: int) -> None:
     fit = fit_need_model(pop, pop.need_model())
     t_e2e = time.perf_counter() - t0
     print("\n2. end to end, generated chunk by chunk (2 passes, need indices by ICB and practice)")
-    print(f"   {n / t_e2e:,.0f} records/s ({t_e2e:.2f} s; pass 1 {fit.timings['pass1_s']:.2f} s, "
-          f"pass 2 {fit.timings['pass2_s']:.2f} s; generation is inside both passes)")
+    print(
+        f"   {n / t_e2e:,.0f} records/s ({t_e2e:.2f} s; pass 1 {fit.timings['pass1_s']:.2f} s, "
+        f"pass 2 {fit.timings['pass2_s']:.2f} s; generation is inside both passes)"
+    )
 
 
 def full_child(n: int, chunk_rows: int, workers: int) -> None:
@@ -144,17 +158,26 @@ def full_child(n: int, chunk_rows: int, workers: int) -> None:
     coef = fit.coefficients()
     truth = pop.dgp.coefficients()
     z = np.array([(coef.loc[t, "estimate"] - truth[t]) / coef.loc[t, "se"] for t in coef.index])
-    print(json.dumps({
-        "n": fit.n, "wall_s": wall, "pass1_s": fit.timings["pass1_s"],
-        "pass2_s": fit.timings["pass2_s"], "chunks": pop.n_chunks,
-        "practices": pop.n_practices,
-        "peak_rss_mb": peak_rss_mb(),
-        "worker_peak_rss_mb": worker_rss,
-        "max_abs_z": float(np.abs(z).max()),
-        "max_need_index_error": float((ni["need_index"] - true["need_index"]).abs().max()),
-        "distance_km": [float(coef.loc["distance_km", "estimate"]),
-                        float(coef.loc["distance_km", "se"])],
-    }))
+    print(
+        json.dumps(
+            {
+                "n": fit.n,
+                "wall_s": wall,
+                "pass1_s": fit.timings["pass1_s"],
+                "pass2_s": fit.timings["pass2_s"],
+                "chunks": pop.n_chunks,
+                "practices": pop.n_practices,
+                "peak_rss_mb": peak_rss_mb(),
+                "worker_peak_rss_mb": worker_rss,
+                "max_abs_z": float(np.abs(z).max()),
+                "max_need_index_error": float((ni["need_index"] - true["need_index"]).abs().max()),
+                "distance_km": [
+                    float(coef.loc["distance_km", "estimate"]),
+                    float(coef.loc["distance_km", "se"]),
+                ],
+            }
+        )
+    )
 
 
 def main():
@@ -169,29 +192,53 @@ def main():
     if args.child:
         full_child(args.full_n, args.chunk_rows, args.workers)
         return
-    print(f"machine: {os.cpu_count()} logical CPUs; numba threads "
-          f"{os.environ.get('NUMBA_NUM_THREADS', 'default')}")
+    print(
+        f"machine: {os.cpu_count()} logical CPUs; numba threads "
+        f"{os.environ.get('NUMBA_NUM_THREADS', 'default')}"
+    )
     throughput(args.n, args.chunk_rows)
     if args.full:
-        cmd = [sys.executable, __file__, "--child", "--full-n", str(args.full_n),
-               "--chunk-rows", str(args.chunk_rows), "--workers", str(args.workers)]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--child",
+            "--full-n",
+            str(args.full_n),
+            "--chunk-rows",
+            str(args.chunk_rows),
+            "--workers",
+            str(args.workers),
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
         res = json.loads(proc.stdout.strip().splitlines()[-1])
         p = 29
         in_memory_gb = res["n"] * p * 8 / 1e9
         where = f"dask LocalCluster, {args.workers} workers" if args.workers else "in-process"
-        print(f"\n3. full fit, {res['n']:,} records ({where}; {res['chunks']} chunks of "
-              f"{args.chunk_rows:,}; {res['practices']:,} practices)")
-        print(f"   wall time {res['wall_s']:.1f} s (pass 1 {res['pass1_s']:.1f} s, pass 2 "
-              f"{res['pass2_s']:.1f} s) = {res['n'] / res['wall_s']:,.0f} records/s")
-        print(f"   peak resident memory {res['peak_rss_mb']:,.0f} MB (client process)"
-              + (f"; workers {', '.join(f'{m:,.0f}' for m in res['worker_peak_rss_mb'])} MB"
-                 if res["worker_peak_rss_mb"] else ""))
-        print(f"   an in-memory fit would hold X alone in {in_memory_gb:,.1f} GB "
-              f"({in_memory_gb * 1e3 / res['peak_rss_mb']:,.0f}x this peak)")
-        print(f"   recovery: max |estimate - true| / se = {res['max_abs_z']:.2f}; max |need index "
-              f"error| by ICB = {res['max_need_index_error']:.5f}; distance coefficient "
-              f"{res['distance_km'][0]:.4f} (se {res['distance_km'][1]:.4f}, true -0.8) GBP/km")
+        print(
+            f"\n3. full fit, {res['n']:,} records ({where}; {res['chunks']} chunks of "
+            f"{args.chunk_rows:,}; {res['practices']:,} practices)"
+        )
+        print(
+            f"   wall time {res['wall_s']:.1f} s (pass 1 {res['pass1_s']:.1f} s, pass 2 "
+            f"{res['pass2_s']:.1f} s) = {res['n'] / res['wall_s']:,.0f} records/s"
+        )
+        print(
+            f"   peak resident memory {res['peak_rss_mb']:,.0f} MB (client process)"
+            + (
+                f"; workers {', '.join(f'{m:,.0f}' for m in res['worker_peak_rss_mb'])} MB"
+                if res["worker_peak_rss_mb"]
+                else ""
+            )
+        )
+        print(
+            f"   an in-memory fit would hold X alone in {in_memory_gb:,.1f} GB "
+            f"({in_memory_gb * 1e3 / res['peak_rss_mb']:,.0f}x this peak)"
+        )
+        print(
+            f"   recovery: max |estimate - true| / se = {res['max_abs_z']:.2f}; max |need index "
+            f"error| by ICB = {res['max_need_index_error']:.5f}; distance coefficient "
+            f"{res['distance_km'][0]:.4f} (se {res['distance_km'][1]:.4f}, true -0.8) GBP/km"
+        )
 
 
 if __name__ == "__main__":

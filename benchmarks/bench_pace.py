@@ -39,8 +39,12 @@ def make_inputs(n_scen: int, seed: int = 1):
     floor = rng.uniform(0.0, 0.025, (n_scen, 1, 1)) + 1.0
     cap = rng.uniform(0.05, 0.10, (n_scen, 1, 1)) + 1.0
     return dict(
-        A0=a0, T=targets, E=env,
-        conv=np.ones((1, N_YEAR)), w_prev=np.zeros((1, N_YEAR)), w_target=np.ones((1, N_YEAR)),
+        A0=a0,
+        T=targets,
+        E=env,
+        conv=np.ones((1, N_YEAR)),
+        w_prev=np.zeros((1, N_YEAR)),
+        w_target=np.ones((1, N_YEAR)),
         floor_mult=np.broadcast_to(floor, (n_scen, N_YEAR, N_ICB)).copy(),
         cap_mult=np.broadcast_to(cap, (n_scen, N_YEAR, N_ICB)).copy(),
         below_target=np.full((1, N_YEAR), np.nan),
@@ -53,9 +57,22 @@ def run_kernel(arrays, out):
     lam = np.empty((n_scen, N_YEAR))
     status = np.empty((n_scen, N_YEAR), dtype=np.int64)
     gap = np.empty((n_scen, N_YEAR))
-    glide_path(arrays["A0"], arrays["T"], arrays["E"], arrays["conv"], arrays["w_prev"],
-               arrays["w_target"], arrays["floor_mult"], arrays["cap_mult"],
-               arrays["below_target"], False, out, lam, status, gap)
+    glide_path(
+        arrays["A0"],
+        arrays["T"],
+        arrays["E"],
+        arrays["conv"],
+        arrays["w_prev"],
+        arrays["w_target"],
+        arrays["floor_mult"],
+        arrays["cap_mult"],
+        arrays["below_target"],
+        False,
+        out,
+        lam,
+        status,
+        gap,
+    )
     return status
 
 
@@ -67,11 +84,14 @@ def run_naive(arrays, scenarios):
         a_prev = pd.Series(arrays["A0"][0], index=icbs)
         rows = []
         for y in range(N_YEAR):
-            frame = pd.DataFrame({
-                "target": arrays["T"][b, y],
-                "floor": a_prev * arrays["floor_mult"][b, y],
-                "cap": a_prev * arrays["cap_mult"][b, y],
-            }, index=icbs)
+            frame = pd.DataFrame(
+                {
+                    "target": arrays["T"][b, y],
+                    "floor": a_prev * arrays["floor_mult"][b, y],
+                    "cap": a_prev * arrays["cap_mult"][b, y],
+                },
+                index=icbs,
+            )
             envelope = arrays["E"][0, y]
 
             def excess(level, frame=frame, envelope=envelope):
@@ -88,14 +108,20 @@ def run_naive(arrays, scenarios):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenarios", type=int, default=1_000_000)
-    parser.add_argument("--chunk", type=int, default=100_000,
-                        help="scenarios whose inputs are generated at once (outputs all kept)")
+    parser.add_argument(
+        "--chunk",
+        type=int,
+        default=100_000,
+        help="scenarios whose inputs are generated at once (outputs all kept)",
+    )
     parser.add_argument("--naive", type=int, default=50)
     args = parser.parse_args()
     n = args.scenarios
     threads = numba.get_num_threads()
-    print(f"glide path: {N_ICB} ICBs x {N_YEAR} years x {n:,} scenarios; {threads} numba "
-          f"threads; {os.cpu_count()} cores")
+    print(
+        f"glide path: {N_ICB} ICBs x {N_YEAR} years x {n:,} scenarios; {threads} numba "
+        f"threads; {os.cpu_count()} cores"
+    )
 
     probe = make_inputs(2)
     t0 = time.perf_counter()
@@ -115,8 +141,10 @@ def main():
         kernel_s += time.perf_counter() - t0
         assert (status == 0).all(), "benchmark inputs should be feasible"
     allocs = n * N_YEAR * N_ICB
-    print(f"kernel: {kernel_s:.2f} s for {n:,} glide paths ({allocs / kernel_s / threads:,.0f} "
-          f"ICB-year allocations per second per core)")
+    print(
+        f"kernel: {kernel_s:.2f} s for {n:,} glide paths ({allocs / kernel_s / threads:,.0f} "
+        f"ICB-year allocations per second per core)"
+    )
 
     sub = np.arange(min(args.naive, len(sample["T"])))
     t0 = time.perf_counter()
@@ -124,8 +152,10 @@ def main():
     naive_s = time.perf_counter() - t0
     err = np.max(np.abs(naive - out[sub]) / out[sub])
     per_naive, per_kernel = naive_s / len(sub), kernel_s / n
-    print(f"naive pandas + brentq loop: {per_naive * 1e3:.1f} ms per glide path over "
-          f"{len(sub)} paths (max relative difference from kernel {err:.1e})")
+    print(
+        f"naive pandas + brentq loop: {per_naive * 1e3:.1f} ms per glide path over "
+        f"{len(sub)} paths (max relative difference from kernel {err:.1e})"
+    )
     print(f"ratio naive / kernel per glide path: {per_naive / per_kernel:,.0f}x")
 
     t0 = time.perf_counter()
@@ -135,10 +165,12 @@ def main():
     t0 = time.perf_counter()
     floor_arr.fill(2.0)
     warm_s = time.perf_counter() - t0
-    print(f"memory-bandwidth floor, numpy filling an array of the output's size "
-          f"({floor_arr.nbytes / 1e9:.2f} GB): fresh memory (first touch, as the kernel's output) "
-          f"{fresh_s:.2f} s, kernel / floor = {kernel_s / fresh_s:.1f}x; already-touched memory "
-          f"{warm_s:.2f} s, kernel / floor = {kernel_s / warm_s:.1f}x")
+    print(
+        f"memory-bandwidth floor, numpy filling an array of the output's size "
+        f"({floor_arr.nbytes / 1e9:.2f} GB): fresh memory (first touch, as the kernel's output) "
+        f"{fresh_s:.2f} s, kernel / floor = {kernel_s / fresh_s:.1f}x; already-touched memory "
+        f"{warm_s:.2f} s, kernel / floor = {kernel_s / warm_s:.1f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -45,16 +45,28 @@ def main() -> None:
     inputs = load_inputs()
     pop = project_population(inputs["gp_pop"], YEARS, 0.005)
     baseline = inputs["baseline"]
-    levers = {name: [{"pathway": name, "lever": k} for k in load_pathway(name).spec.levers]
-              for name in PATHWAY_NAMES}
-    print(f"alloc pathways benchmark: {len(PATHWAY_NAMES)} pathways x {pop.sizes['icb']} ICBs x "
-          f"{len(YEARS) - 1} projection years x {args.draws:,} draws, 2 arms; "
-          f"numba {numba.__version__}, {numba.get_num_threads()} threads, "
-          f"{os.cpu_count()} CPUs")
+    levers = {
+        name: [{"pathway": name, "lever": k} for k in load_pathway(name).spec.levers]
+        for name in PATHWAY_NAMES
+    }
+    print(
+        f"alloc pathways benchmark: {len(PATHWAY_NAMES)} pathways x {pop.sizes['icb']} ICBs x "
+        f"{len(YEARS) - 1} projection years x {args.draws:,} draws, 2 arms; "
+        f"numba {numba.__version__}, {numba.get_num_threads()} threads, "
+        f"{os.cpu_count()} CPUs"
+    )
 
     # Warm-up (compile or load the cache) on a tiny run.
-    project_left_shift(PathwaysSection(levers=levers["renal"]), baseline, pop.isel(icb=[0]),
-                       YEARS[:2], 0.025, "bench", n_draws=2, rng=np.random.default_rng(0))
+    project_left_shift(
+        PathwaysSection(levers=levers["renal"]),
+        baseline,
+        pop.isel(icb=[0]),
+        YEARS[:2],
+        0.025,
+        "bench",
+        n_draws=2,
+        rng=np.random.default_rng(0),
+    )
 
     per_pathway = {}
     total = 0.0
@@ -66,19 +78,35 @@ def main() -> None:
         savings = []
         for start, ss in zip(range(0, args.draws, args.chunk), streams):
             n = min(args.chunk, args.draws - start)
-            ds = project_left_shift(section, baseline, pop, YEARS, 0.025, "bench",
-                                    n_draws=max(n, 2), rng=np.random.default_rng(ss))
-            savings.append((ds["specialised_counterfactual"] - ds["specialised_scenario"])
-                           .sum(["icb", "service"]).isel(year=-1).values[:n])
+            ds = project_left_shift(
+                section,
+                baseline,
+                pop,
+                YEARS,
+                0.025,
+                "bench",
+                n_draws=max(n, 2),
+                rng=np.random.default_rng(ss),
+            )
+            savings.append(
+                (ds["specialised_counterfactual"] - ds["specialised_scenario"])
+                .sum(["icb", "service"])
+                .isel(year=-1)
+                .values[:n]
+            )
         elapsed = time.perf_counter() - started
         per_pathway[name] = elapsed
         total += elapsed
         s = np.concatenate(savings) / 1e6
-        print(f"  {name:<14} {elapsed:8.2f} s  ({elapsed / args.draws * 1e3:.3f} ms per draw); "
-              f"final-year specialised saving GBP m (real): median {np.median(s):,.1f}, "
-              f"5-95% {np.percentile(s, 5):,.1f} to {np.percentile(s, 95):,.1f}")
-    print(f"all four pathways: {total:.2f} s wall for {args.draws:,} draws "
-          f"({total / args.draws * 1e3:.3f} ms per draw)")
+        print(
+            f"  {name:<14} {elapsed:8.2f} s  ({elapsed / args.draws * 1e3:.3f} ms per draw); "
+            f"final-year specialised saving GBP m (real): median {np.median(s):,.1f}, "
+            f"5-95% {np.percentile(s, 5):,.1f} to {np.percentile(s, 95):,.1f}"
+        )
+    print(
+        f"all four pathways: {total:.2f} s wall for {args.draws:,} draws "
+        f"({total / args.draws * 1e3:.3f} ms per draw)"
+    )
 
     # Plain-Python reference: renal, central parameters, every ICB, both arms.
     from test_cohort_reference import LEVERS, load_reference_model, reference_renal
@@ -92,11 +120,15 @@ def main() -> None:
             reference_renal(pops[n], float(base[n]), LEVERS, YEARS, model)
     ref = (time.perf_counter() - started) / args.reference
     fast = per_pathway["renal"] / args.draws
-    print(f"plain-Python reference (renal, 42 ICBs, both arms): {ref:.3f} s per draw "
-          f"(timed on {args.reference} draws)")
+    print(
+        f"plain-Python reference (renal, 42 ICBs, both arms): {ref:.3f} s per draw "
+        f"(timed on {args.reference} draws)"
+    )
     print(f"ratio reference / numba (renal, per draw): {ref / fast:,.0f}x")
-    print(f"estimated reference time for the full run (4 pathways ~ 4 x renal): "
-          f"{4 * ref * args.draws / 3600:,.1f} h vs {total:.1f} s")
+    print(
+        f"estimated reference time for the full run (4 pathways ~ 4 x renal): "
+        f"{4 * ref * args.draws / 3600:,.1f} h vs {total:.1f} s"
+    )
 
 
 if __name__ == "__main__":

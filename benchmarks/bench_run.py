@@ -33,8 +33,13 @@ def timed_run(cwd: Path, out: str) -> float:
     path = [str(Path(alloc.__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in path if p)}
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "alloc.cli.main", "run", "--quiet", "--out", out],
-                   cwd=cwd, env=env, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "alloc.cli.main", "run", "--quiet", "--out", out],
+        cwd=cwd,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     return time.perf_counter() - t0
 
 

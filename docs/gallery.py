@@ -41,16 +41,23 @@ def gallery(icb: str = GALLERY_ICB) -> dict:
     figures = standard_charts(result)
     figures["waterfall"] = allocation_waterfall(result, icb)
     shifted = alloc.run("models/scenarios/left_shift_combined.toml")
-    figures["left_shift"] = left_shift_chart(shifted["left_shift_saving"],
-                                             shifted["upstream_cost"], provenance=shifted.attrs)
+    figures["left_shift"] = left_shift_chart(
+        shifted["left_shift_saving"], shifted["upstream_cost"], provenance=shifted.attrs
+    )
     figures["waterfall_left_shift"] = allocation_waterfall(shifted, "QE1")
     relax = ['policy.fallback="relax"']
     ens = run_ensemble("default", relax, spec=GALLERY_ENSEMBLE)
-    figures["fan"] = fan_chart(ens["allocation_q"], icb=icb, central=ens["allocation_central"],
-                               name=f"{icb} allocation", provenance=result.attrs)
+    figures["fan"] = fan_chart(
+        ens["allocation_q"],
+        icb=icb,
+        central=ens["allocation_central"],
+        name=f"{icb} allocation",
+        provenance=result.attrs,
+    )
     table = sensitivity("default", relax, spec=GALLERY_ENSEMBLE, icb=icb)
-    figures["tornado"] = tornado_chart(table, output=f"{icb} distance from target 2030/31",
-                                       provenance=result.attrs)
+    figures["tornado"] = tornado_chart(
+        table, output=f"{icb} distance from target 2030/31", provenance=result.attrs
+    )
     return figures
 
 

@@ -15,7 +15,8 @@ from pathlib import Path
 from mkdocs.structure.files import File
 
 _spec = importlib.util.spec_from_file_location(
-    "alloc_docs_gen_reference", Path(__file__).with_name("gen_reference.py"))
+    "alloc_docs_gen_reference", Path(__file__).with_name("gen_reference.py")
+)
 gen = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(gen)
 
@@ -27,7 +28,7 @@ def _expand(items):
     out = []
     for item in items:
         if isinstance(item, dict):
-            (title, value), = item.items()
+            ((title, value),) = item.items()
             if value == PATHWAYS_PLACEHOLDER:
                 value = gen.nav_pathways()
             elif value == API_PLACEHOLDER:

@@ -24,8 +24,11 @@ EMBEDDED_DATA = REPO / "data"
 @pytest.fixture
 def data_copy(tmp_path) -> Path:
     """A writable copy of the embedded dataset folder, ``tmp_path / "data"``."""
-    return Path(shutil.copytree(EMBEDDED_DATA, tmp_path / "data",
-                                ignore=shutil.ignore_patterns("__pycache__", "*.py")))
+    return Path(
+        shutil.copytree(
+            EMBEDDED_DATA, tmp_path / "data", ignore=shutil.ignore_patterns("__pycache__", "*.py")
+        )
+    )
 
 
 @pytest.fixture
@@ -35,7 +38,13 @@ def alloc_cli(tmp_path):
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
 
     def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "alloc", *map(str, args)], cwd=tmp_path,
-                              env=env, capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "alloc", *map(str, args)],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     return run

@@ -71,9 +71,7 @@ def reference_solve(P, W, L, U, E) -> RefSolve:
     U = np.asarray(U, dtype=float)
     E = float(E)
     n = P.size
-    bad = (
-        np.any(~(L <= U)) or np.any(~(W >= 0)) or np.any(np.isnan(P))
-    )
+    bad = np.any(~(L <= U)) or np.any(~(W >= 0)) or np.any(np.isnan(P))
     if bad:
         return RefSolve(BAD_INPUT, np.full(n, np.nan), np.nan, 0.0, np.nan, np.nan)
 
@@ -82,11 +80,13 @@ def reference_solve(P, W, L, U, E) -> RefSolve:
     highest = float(np.sum(np.where(W > 0, U, held)))
     slack = FEASIBILITY_SLACK * abs(E)
     if lowest > E + slack:
-        return RefSolve(FLOORS_EXCEED_ENVELOPE, np.where(W > 0, L, held), np.nan, lowest - E,
-                        lowest, highest)
+        return RefSolve(
+            FLOORS_EXCEED_ENVELOPE, np.where(W > 0, L, held), np.nan, lowest - E, lowest, highest
+        )
     if highest < E - slack:
-        return RefSolve(CAPS_BELOW_ENVELOPE, np.where(W > 0, U, held), np.nan, E - highest,
-                        lowest, highest)
+        return RefSolve(
+            CAPS_BELOW_ENVELOPE, np.where(W > 0, U, held), np.nan, E - highest, lowest, highest
+        )
 
     # Bracket: S(lo) <= E <= S(hi), expanding geometrically. If S never drops to E (the floors
     # sum to E up to rounding) the far end of the bracket is already the answer, and likewise
@@ -143,8 +143,9 @@ def _row(arr, b):
     return arr[b] if arr.shape[0] > 1 else arr[0]
 
 
-def reference_glide_path(A0, T, E, conv, w_prev, w_target, floor_mult, cap_mult, below_target,
-                         relax, n_batch=None) -> RefGlide:
+def reference_glide_path(
+    A0, T, E, conv, w_prev, w_target, floor_mult, cap_mult, below_target, relax, n_batch=None
+) -> RefGlide:
     """Year-by-year projection exactly as documented in ``alloc.kernels.pace.glide_path``.
 
     ``n_batch`` is the number of scenarios ``B`` (default: the largest leading axis among the

@@ -17,10 +17,21 @@ PACKAGE = Path(__file__).resolve().parents[1] / "alloc"
 
 #: Layer of each top-level part of ``alloc`` (``base``: modules every layer may use).
 LAYER_OF = {
-    "errors": "base", "resources": "base", "rounding": "base", "_version": "base",
-    "_compat": "api", "__init__": "api", "__main__": "api",
-    "kernels": "kernels", "inputs": "inputs", "targets": "targets", "pathways": "pathways",
-    "allocation": "allocation", "uncertainty": "uncertainty", "outputs": "outputs", "cli": "cli",
+    "errors": "base",
+    "resources": "base",
+    "rounding": "base",
+    "_version": "base",
+    "_compat": "api",
+    "__init__": "api",
+    "__main__": "api",
+    "kernels": "kernels",
+    "inputs": "inputs",
+    "targets": "targets",
+    "pathways": "pathways",
+    "allocation": "allocation",
+    "uncertainty": "uncertainty",
+    "outputs": "outputs",
+    "cli": "cli",
 }
 #: What each layer may import, besides itself (docs/architecture.md draws this).
 MAY_IMPORT = {
@@ -32,8 +43,16 @@ MAY_IMPORT = {
     "allocation": {"base", "kernels", "inputs", "targets", "pathways"},
     "uncertainty": {"base", "kernels", "inputs", "targets", "pathways", "allocation", "outputs"},
     "outputs": {"base", "inputs"},
-    "cli": {"base", "kernels", "inputs", "targets", "pathways", "allocation", "uncertainty",
-            "outputs"},
+    "cli": {
+        "base",
+        "kernels",
+        "inputs",
+        "targets",
+        "pathways",
+        "allocation",
+        "uncertainty",
+        "outputs",
+    },
     "api": set(LAYER_OF.values()),
 }
 
@@ -65,8 +84,12 @@ def _imports(path: Path, modules: set[str]) -> set[str]:
             continue
         if isinstance(node, ast.Import):
             found.update(a.name for a in node.names if a.name.split(".")[0] == "alloc")
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0 \
-                and node.module.split(".")[0] == "alloc":
+        elif (
+            isinstance(node, ast.ImportFrom)
+            and node.module
+            and node.level == 0
+            and node.module.split(".")[0] == "alloc"
+        ):
             for alias in node.names:
                 sub = f"{node.module}.{alias.name}"
                 found.add(sub if sub in modules else node.module)
@@ -90,15 +113,19 @@ def test_every_part_of_the_package_has_a_layer(graph):
 
 
 def test_imports_run_one_way(graph):
-    wrong = [f"{m} ({_layer(m)}) imports {t} ({_layer(t)})"
-             for m, targets in sorted(graph.items()) for t in sorted(targets)
-             if t in graph and _layer(t) != _layer(m) and _layer(t) not in MAY_IMPORT[_layer(m)]]
+    wrong = [
+        f"{m} ({_layer(m)}) imports {t} ({_layer(t)})"
+        for m, targets in sorted(graph.items())
+        for t in sorted(targets)
+        if t in graph and _layer(t) != _layer(m) and _layer(t) not in MAY_IMPORT[_layer(m)]
+    ]
     assert not wrong, "\n".join(wrong)
 
 
 def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     """Every import circle, found by depth-first search (a package's ``__init__`` importing
     its own submodules lazily is not a circle: Python has imported the package by then)."""
+
     def edges(m):
         return [t for t in graph.get(m, ()) if t in graph and not t.startswith(m + ".")]
 
@@ -109,7 +136,7 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
         stack.append(m)
         for t in edges(m):
             if state.get(t) == "open":
-                found.append(stack[stack.index(t):] + [t])
+                found.append(stack[stack.index(t) :] + [t])
             elif t not in state:
                 visit(t, stack)
         stack.pop()
@@ -145,9 +172,14 @@ def test_nothing_below_the_cli_prints():
     assert not offenders, "\n".join(offenders)
 
 
-@pytest.mark.parametrize("old, new", [("alloc.engine", "alloc.allocation.engine"),
-                                      ("alloc.ensemble", "alloc.uncertainty.ensemble"),
-                                      ("alloc.io.results", "alloc.outputs.results")])
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        ("alloc.engine", "alloc.allocation.engine"),
+        ("alloc.ensemble", "alloc.uncertainty.ensemble"),
+        ("alloc.io.results", "alloc.outputs.results"),
+    ],
+)
 def test_old_import_paths_work_with_a_warning(old, new):
     import importlib
     import sys
@@ -157,8 +189,7 @@ def test_old_import_paths_work_with_a_warning(old, new):
         warnings.simplefilter("always")
         module = importlib.import_module(old)
     assert module is importlib.import_module(new)
-    assert any(issubclass(w.category, DeprecationWarning) and new in str(w.message)
-               for w in caught)
+    assert any(issubclass(w.category, DeprecationWarning) and new in str(w.message) for w in caught)
 
 
 def test_old_inputs_names_work_with_a_warning():

@@ -20,6 +20,7 @@ EXIT_BAD_INPUT = 2
 
 # --- dataset edits: each returns a function that changes the copied data folder in place -------
 
+
 def _read(folder: Path, name: str) -> pd.DataFrame:
     return pd.read_csv(folder / name, dtype=str, keep_default_na=False)
 
@@ -30,15 +31,18 @@ def _write(folder: Path, name: str, frame: pd.DataFrame) -> None:
 
 def cell(name: str, col: str, value: str, row: int = 0):
     """Set one cell of a CSV file."""
+
     def edit(folder):
         frame = _read(folder, name)
         frame.loc[row, col] = value
         _write(folder, name, frame)
+
     return edit
 
 
 def drop_rows(name: str, **match):
     """Drop the rows whose columns equal every value in ``match``."""
+
     def edit(folder):
         frame = _read(folder, name)
         hit = pd.Series(True, index=frame.index)
@@ -46,12 +50,14 @@ def drop_rows(name: str, **match):
             hit &= frame[col] == value
         assert hit.any(), f"no row of {name} matches {match}"
         _write(folder, name, frame[~hit])
+
     return edit
 
 
 def drop_column(name: str, col: str):
     def edit(folder):
         _write(folder, name, _read(folder, name).drop(columns=[col]))
+
     return edit
 
 
@@ -59,6 +65,7 @@ def duplicate_row(name: str, row: int = 0):
     def edit(folder):
         frame = _read(folder, name)
         _write(folder, name, pd.concat([frame, frame.iloc[[row]]], ignore_index=True))
+
     return edit
 
 
@@ -68,6 +75,7 @@ def replace_text(name: str, old: str, new: str):
         text = path.read_text(encoding="utf-8")
         assert old in text, f"'{old}' not in {name}"
         path.write_text(text.replace(old, new), encoding="utf-8")
+
     return edit
 
 
@@ -75,6 +83,7 @@ def append_text(name: str, text: str):
     def edit(folder):
         with open(folder / name, "a", encoding="utf-8") as fh:
             fh.write(text)
+
     return edit
 
 
@@ -84,6 +93,7 @@ def delete_file(name: str):
 
 def add_service(service: str):
     """A new service line in services.csv, baseline.csv and patients.csv (every ICB)."""
+
     def edit(folder):
         services = _read(folder, "services.csv")
         new = services.iloc[[0]].assign(service=service, service_name="New service line")
@@ -92,6 +102,7 @@ def add_service(service: str):
             frame = _read(folder, name)
             rows = frame[frame["service"] == "cancer"].assign(service=service, **{value: "1000"})
             _write(folder, name, pd.concat([frame, rows], ignore_index=True))
+
     return edit
 
 
@@ -99,6 +110,7 @@ def chain(*edits):
     def edit(folder):
         for one in edits:
             one(folder)
+
     return edit
 
 
@@ -114,8 +126,13 @@ SCENARIO_KEYS = {
 }
 
 
-def write_scenario(tmp_path: Path, data: Path, top: dict | None = None,
-                   policy: dict | None = None, text: str | None = None) -> Path:
+def write_scenario(
+    tmp_path: Path,
+    data: Path,
+    top: dict | None = None,
+    policy: dict | None = None,
+    text: str | None = None,
+) -> Path:
     """Write ``tmp_path/scenario.toml``; ``top`` / ``policy`` map keys to TOML literals (None
     removes a key); ``text`` replaces the whole file."""
     keys = {**SCENARIO_KEYS, "data": f'"{data.as_posix()}"', **(top or {})}
@@ -129,6 +146,7 @@ def write_scenario(tmp_path: Path, data: Path, top: dict | None = None,
 
 # --- the check every case shares ------------------------------------------------------------
 
+
 def assert_bad_input(proc, tmp_path: Path, file: str, field: str, *, out_kept: bool = False):
     """Exit 2, one line ``error: <file>: <field>: <expectation>`` naming ``file`` and ``field``,
     no traceback, no results folder (unless it existed before: ``out_kept``) and no temp folder."""
@@ -140,8 +158,9 @@ def assert_bad_input(proc, tmp_path: Path, file: str, field: str, *, out_kept: b
     line = lines[0]
     assert line.startswith("error: "), line
     parts = line.removeprefix("error: ").split(": ", 2)
-    assert len(parts) == 3 and all(p.strip() for p in parts), \
+    assert len(parts) == 3 and all(p.strip() for p in parts), (
         f"expected 'error: <file>: <field>: <expectation>', got: {line}"
+    )
     source, named_field, problem = parts
     assert file in source, f"expected the file '{file}' in: {line}"
     assert field in named_field, f"expected the field '{field}' in: {line}"
@@ -158,60 +177,149 @@ DATA_CASES = [
     pytest.param(cell("baseline.csv", "code", "ZZZ"), "baseline.csv", "code", id="unknown-icb"),
     pytest.param(cell("icbs.csv", "code", "q e1"), "icbs.csv", "code", id="malformed-icb-code"),
     pytest.param(duplicate_row("icbs.csv"), "icbs.csv", "code", id="duplicate-icb"),
-    pytest.param(duplicate_row("baseline.csv", row=7), "baseline.csv", "code",
-                 id="duplicate-icb-service-row"),
-    pytest.param(drop_rows("weighted_populations.csv", code="QE1"), "weighted_populations.csv",
-                 "code", id="icb-missing-populations"),
-    pytest.param(drop_rows("patients.csv", code="QF7"), "patients.csv", "code",
-                 id="icb-missing-patients"),
-    pytest.param(drop_rows("icbs.csv", code="QGH"), "weighted_populations.csv", "code",
-                 id="icb-missing-from-icbs"),
+    pytest.param(
+        duplicate_row("baseline.csv", row=7), "baseline.csv", "code", id="duplicate-icb-service-row"
+    ),
+    pytest.param(
+        drop_rows("weighted_populations.csv", code="QE1"),
+        "weighted_populations.csv",
+        "code",
+        id="icb-missing-populations",
+    ),
+    pytest.param(
+        drop_rows("patients.csv", code="QF7"), "patients.csv", "code", id="icb-missing-patients"
+    ),
+    pytest.param(
+        drop_rows("icbs.csv", code="QGH"),
+        "weighted_populations.csv",
+        "code",
+        id="icb-missing-from-icbs",
+    ),
     # money and population: NaN, blank, negative, non-numeric
-    pytest.param(cell("baseline.csv", "baseline_gbp", "nan"), "baseline.csv", "baseline_gbp",
-                 id="baseline-nan"),
-    pytest.param(cell("baseline.csv", "baseline_gbp", "", row=3), "baseline.csv", "baseline_gbp",
-                 id="baseline-blank"),
-    pytest.param(cell("baseline.csv", "baseline_gbp", "-5000"), "baseline.csv", "baseline_gbp",
-                 id="baseline-negative"),
-    pytest.param(cell("baseline.csv", "baseline_gbp", "£1.2m"), "baseline.csv", "baseline_gbp",
-                 id="baseline-non-numeric"),
-    pytest.param(cell("weighted_populations.csv", "gp_pop", "NaN"), "weighted_populations.csv",
-                 "gp_pop", id="population-nan"),
-    pytest.param(cell("weighted_populations.csv", "gp_pop", "-1820286"),
-                 "weighted_populations.csv", "gp_pop", id="population-negative"),
-    pytest.param(cell("weighted_populations.csv", "wp_general_acute", "many"),
-                 "weighted_populations.csv", "wp_general_acute", id="population-non-numeric"),
-    pytest.param(cell("services.csv", "cost_per_patient_gbp", "0"), "services.csv",
-                 "cost_per_patient_gbp", id="cost-per-patient-zero"),
+    pytest.param(
+        cell("baseline.csv", "baseline_gbp", "nan"),
+        "baseline.csv",
+        "baseline_gbp",
+        id="baseline-nan",
+    ),
+    pytest.param(
+        cell("baseline.csv", "baseline_gbp", "", row=3),
+        "baseline.csv",
+        "baseline_gbp",
+        id="baseline-blank",
+    ),
+    pytest.param(
+        cell("baseline.csv", "baseline_gbp", "-5000"),
+        "baseline.csv",
+        "baseline_gbp",
+        id="baseline-negative",
+    ),
+    pytest.param(
+        cell("baseline.csv", "baseline_gbp", "£1.2m"),
+        "baseline.csv",
+        "baseline_gbp",
+        id="baseline-non-numeric",
+    ),
+    pytest.param(
+        cell("weighted_populations.csv", "gp_pop", "NaN"),
+        "weighted_populations.csv",
+        "gp_pop",
+        id="population-nan",
+    ),
+    pytest.param(
+        cell("weighted_populations.csv", "gp_pop", "-1820286"),
+        "weighted_populations.csv",
+        "gp_pop",
+        id="population-negative",
+    ),
+    pytest.param(
+        cell("weighted_populations.csv", "wp_general_acute", "many"),
+        "weighted_populations.csv",
+        "wp_general_acute",
+        id="population-non-numeric",
+    ),
+    pytest.param(
+        cell("services.csv", "cost_per_patient_gbp", "0"),
+        "services.csv",
+        "cost_per_patient_gbp",
+        id="cost-per-patient-zero",
+    ),
     # years
-    pytest.param(drop_rows("weighted_populations.csv", year="2024/25"),
-                 "weighted_populations.csv", "year", id="years-not-contiguous"),
-    pytest.param(drop_rows("weighted_populations.csv", code="QE1", year="2024/25"),
-                 "weighted_populations.csv", "year", id="year-missing-for-one-icb"),
-    pytest.param(cell("baseline.csv", "year", "2025-26"), "baseline.csv", "year",
-                 id="year-malformed"),
-    pytest.param(cell("baseline.csv", "year", "2024/25", row=4), "baseline.csv", "year",
-                 id="baseline-two-years"),
-    pytest.param(chain(replace_text("baseline.csv", "2025/26", "2040/41"),
-                       replace_text("patients.csv", "2025/26", "2040/41")),
-                 "baseline.csv", "year", id="base-year-outside-data"),
-    pytest.param(replace_text("patients.csv", "2025/26", "2024/25"), "patients.csv", "year",
-                 id="patients-year-not-base-year"),
+    pytest.param(
+        drop_rows("weighted_populations.csv", year="2024/25"),
+        "weighted_populations.csv",
+        "year",
+        id="years-not-contiguous",
+    ),
+    pytest.param(
+        drop_rows("weighted_populations.csv", code="QE1", year="2024/25"),
+        "weighted_populations.csv",
+        "year",
+        id="year-missing-for-one-icb",
+    ),
+    pytest.param(
+        cell("baseline.csv", "year", "2025-26"), "baseline.csv", "year", id="year-malformed"
+    ),
+    pytest.param(
+        cell("baseline.csv", "year", "2024/25", row=4),
+        "baseline.csv",
+        "year",
+        id="baseline-two-years",
+    ),
+    pytest.param(
+        chain(
+            replace_text("baseline.csv", "2025/26", "2040/41"),
+            replace_text("patients.csv", "2025/26", "2040/41"),
+        ),
+        "baseline.csv",
+        "year",
+        id="base-year-outside-data",
+    ),
+    pytest.param(
+        replace_text("patients.csv", "2025/26", "2024/25"),
+        "patients.csv",
+        "year",
+        id="patients-year-not-base-year",
+    ),
     # service lines
-    pytest.param(cell("baseline.csv", "service", "gene_therapy"), "baseline.csv", "service",
-                 id="service-unknown-to-services-csv"),
-    pytest.param(drop_rows("baseline.csv", code="QE1", service="renal"), "baseline.csv",
-                 "service", id="service-row-missing"),
+    pytest.param(
+        cell("baseline.csv", "service", "gene_therapy"),
+        "baseline.csv",
+        "service",
+        id="service-unknown-to-services-csv",
+    ),
+    pytest.param(
+        drop_rows("baseline.csv", code="QE1", service="renal"),
+        "baseline.csv",
+        "service",
+        id="service-row-missing",
+    ),
     # file structure
-    pytest.param(drop_column("baseline.csv", "baseline_gbp"), "baseline.csv", "baseline_gbp",
-                 id="column-missing"),
+    pytest.param(
+        drop_column("baseline.csv", "baseline_gbp"),
+        "baseline.csv",
+        "baseline_gbp",
+        id="column-missing",
+    ),
     pytest.param(delete_file("patients.csv"), "patients.csv", "file", id="file-missing"),
-    pytest.param(append_text("baseline.csv", "QE1,cancer,2025/26,1,extra\n"), "baseline.csv",
-                 "file", id="csv-ragged-row"),
-    pytest.param(append_text("assumptions.toml", "\nenvelope_growth = [\n"), "assumptions.toml",
-                 "file", id="assumptions-malformed-toml"),
-    pytest.param(replace_text("assumptions.toml", "value = 0.035", 'value = "fast"'),
-                 "assumptions.toml", "envelope_growth", id="assumption-wrong-type"),
+    pytest.param(
+        append_text("baseline.csv", "QE1,cancer,2025/26,1,extra\n"),
+        "baseline.csv",
+        "file",
+        id="csv-ragged-row",
+    ),
+    pytest.param(
+        append_text("assumptions.toml", "\nenvelope_growth = [\n"),
+        "assumptions.toml",
+        "file",
+        id="assumptions-malformed-toml",
+    ),
+    pytest.param(
+        replace_text("assumptions.toml", "value = 0.035", 'value = "fast"'),
+        "assumptions.toml",
+        "envelope_growth",
+        id="assumption-wrong-type",
+    ),
 ]
 
 
@@ -230,8 +338,9 @@ def test_validate_good_dataset(data_copy, alloc_cli):
 
 def test_validate_bad_scenario(data_copy, alloc_cli, tmp_path):
     scenario = write_scenario(tmp_path, data_copy, policy={"min_growth": "0.07"})
-    assert_bad_input(alloc_cli("validate", scenario), tmp_path, "scenario.toml [policy]",
-                     "min_growth")
+    assert_bad_input(
+        alloc_cli("validate", scenario), tmp_path, "scenario.toml [policy]", "min_growth"
+    )
 
 
 # --- scenario, policy and data problems through `alloc run` -------------------------------------
@@ -239,76 +348,262 @@ def test_validate_bad_scenario(data_copy, alloc_cli, tmp_path):
 RUN_CASES = [
     # (data edit, scenario top-level keys, [policy] keys, extra args, file, field)
     # data problems reach `run` too
-    pytest.param(cell("baseline.csv", "code", "ZZZ"), {}, {}, [], "baseline.csv", "code",
-                 id="unknown-icb"),
-    pytest.param(cell("baseline.csv", "baseline_gbp", "NaN", row=11), {}, {}, [], "baseline.csv",
-                 "baseline_gbp", id="baseline-nan"),
-    pytest.param(add_service("gene_therapy"), {}, {}, [], "default.toml",
-                 "services.gene_therapy", id="service-unknown-to-formula"),
-    pytest.param(None, {"data": '"no_such_folder"'}, {}, [], "no_such_folder", "folder",
-                 id="data-folder-missing"),
+    pytest.param(
+        cell("baseline.csv", "code", "ZZZ"), {}, {}, [], "baseline.csv", "code", id="unknown-icb"
+    ),
+    pytest.param(
+        cell("baseline.csv", "baseline_gbp", "NaN", row=11),
+        {},
+        {},
+        [],
+        "baseline.csv",
+        "baseline_gbp",
+        id="baseline-nan",
+    ),
+    pytest.param(
+        add_service("gene_therapy"),
+        {},
+        {},
+        [],
+        "default.toml",
+        "services.gene_therapy",
+        id="service-unknown-to-formula",
+    ),
+    pytest.param(
+        None,
+        {"data": '"no_such_folder"'},
+        {},
+        [],
+        "no_such_folder",
+        "folder",
+        id="data-folder-missing",
+    ),
     # years
-    pytest.param(None, {"base_year": '"2019/20"'}, {}, [], "scenario.toml", "base_year",
-                 id="base-year-outside-data"),
-    pytest.param(None, {"end_year": '"2024/25"'}, {}, [], "scenario.toml", "end_year",
-                 id="end-year-before-base-year"),
-    pytest.param(None, {"end_year": '"2030/32"'}, {}, [], "scenario.toml", "end_year",
-                 id="end-year-malformed"),
+    pytest.param(
+        None,
+        {"base_year": '"2019/20"'},
+        {},
+        [],
+        "scenario.toml",
+        "base_year",
+        id="base-year-outside-data",
+    ),
+    pytest.param(
+        None,
+        {"end_year": '"2024/25"'},
+        {},
+        [],
+        "scenario.toml",
+        "end_year",
+        id="end-year-before-base-year",
+    ),
+    pytest.param(
+        None,
+        {"end_year": '"2030/32"'},
+        {},
+        [],
+        "scenario.toml",
+        "end_year",
+        id="end-year-malformed",
+    ),
     # unknown keys
-    pytest.param(None, {"colour": '"red"'}, {}, [], "scenario.toml", "colour",
-                 id="scenario-key-unknown"),
-    pytest.param(None, {}, {}, ["--set", "envelope_grwth=0.03"], "scenario.toml",
-                 "envelope_grwth", id="scenario-key-unknown-set"),
-    pytest.param(None, {}, {"min_grwth": "0.02"}, [], "scenario.toml [policy]", "min_grwth",
-                 id="policy-key-unknown"),
-    pytest.param(None, {"end_year": None}, {}, [], "scenario.toml", "end_year",
-                 id="scenario-key-missing"),
+    pytest.param(
+        None, {"colour": '"red"'}, {}, [], "scenario.toml", "colour", id="scenario-key-unknown"
+    ),
+    pytest.param(
+        None,
+        {},
+        {},
+        ["--set", "envelope_grwth=0.03"],
+        "scenario.toml",
+        "envelope_grwth",
+        id="scenario-key-unknown-set",
+    ),
+    pytest.param(
+        None,
+        {},
+        {"min_grwth": "0.02"},
+        [],
+        "scenario.toml [policy]",
+        "min_grwth",
+        id="policy-key-unknown",
+    ),
+    pytest.param(
+        None, {"end_year": None}, {}, [], "scenario.toml", "end_year", id="scenario-key-missing"
+    ),
     # wrong types
-    pytest.param(None, {"end_year": "true"}, {}, [], "scenario.toml", "end_year",
-                 id="end-year-bool"),
-    pytest.param(None, {"population_growth": '"high"'}, {}, [], "scenario.toml",
-                 "population_growth", id="population-growth-text"),
-    pytest.param(None, {"envelope_growth": "true"}, {}, [], "scenario.toml", "envelope_growth",
-                 id="envelope-growth-bool"),
-    pytest.param(None, {"envelope_growth": '{"2026/27" = "fast"}'}, {}, [], "scenario.toml",
-                 "envelope_growth", id="envelope-growth-table-text"),
-    pytest.param(None, {"envelope_growth": '{"next year" = 0.03}'}, {}, [], "scenario.toml",
-                 "envelope_growth", id="envelope-growth-bad-year-key"),
-    pytest.param(None, {"convergence_level": "3"}, {}, [], "scenario.toml", "convergence_level",
-                 id="convergence-level-number"),
-    pytest.param(None, {}, {}, ["--set", "policy.min_growth=abc"], "scenario.toml [policy]",
-                 "min_growth", id="min-growth-text"),
-    pytest.param(None, {}, {}, ["--set", "policy.max_growth=true"], "scenario.toml [policy]",
-                 "max_growth", id="max-growth-bool"),
+    pytest.param(
+        None, {"end_year": "true"}, {}, [], "scenario.toml", "end_year", id="end-year-bool"
+    ),
+    pytest.param(
+        None,
+        {"population_growth": '"high"'},
+        {},
+        [],
+        "scenario.toml",
+        "population_growth",
+        id="population-growth-text",
+    ),
+    pytest.param(
+        None,
+        {"envelope_growth": "true"},
+        {},
+        [],
+        "scenario.toml",
+        "envelope_growth",
+        id="envelope-growth-bool",
+    ),
+    pytest.param(
+        None,
+        {"envelope_growth": '{"2026/27" = "fast"}'},
+        {},
+        [],
+        "scenario.toml",
+        "envelope_growth",
+        id="envelope-growth-table-text",
+    ),
+    pytest.param(
+        None,
+        {"envelope_growth": '{"next year" = 0.03}'},
+        {},
+        [],
+        "scenario.toml",
+        "envelope_growth",
+        id="envelope-growth-bad-year-key",
+    ),
+    pytest.param(
+        None,
+        {"convergence_level": "3"},
+        {},
+        [],
+        "scenario.toml",
+        "convergence_level",
+        id="convergence-level-number",
+    ),
+    pytest.param(
+        None,
+        {},
+        {},
+        ["--set", "policy.min_growth=abc"],
+        "scenario.toml [policy]",
+        "min_growth",
+        id="min-growth-text",
+    ),
+    pytest.param(
+        None,
+        {},
+        {},
+        ["--set", "policy.max_growth=true"],
+        "scenario.toml [policy]",
+        "max_growth",
+        id="max-growth-bool",
+    ),
     # policy parameters out of range or inconsistent
-    pytest.param(None, {}, {}, ["--set", "policy.min_growth=0.07"], "scenario.toml [policy]",
-                 "min_growth", id="min-growth-above-max-growth"),
-    pytest.param(None, {}, {}, ["--set", "policy.min_growth=0.2"], "scenario.toml [policy]",
-                 "min_growth", id="min-growth-0.2-above-max-growth"),
-    pytest.param(None, {}, {"use": '"proportional"', "convergence_rate": "1.5"}, [],
-                 "scenario.toml [policy]", "convergence_rate", id="convergence-rate-1.5"),
-    pytest.param(None, {}, {"convergence_rate": "0.2"}, [], "scenario.toml [policy]",
-                 "convergence_rate", id="convergence-rate-wrong-kind"),
-    pytest.param(None, {}, {"use": '"immediate"', "min_growth": "0.01"}, [],
-                 "scenario.toml [policy]", "min_growth", id="floor-on-immediate"),
-    pytest.param(None, {}, {"max_below_target": "-0.1"}, [], "scenario.toml [policy]",
-                 "max_below_target", id="max-below-target-negative"),
-    pytest.param(None, {}, {"fallback": '"maybe"'}, [], "scenario.toml [policy]", "fallback",
-                 id="fallback-unknown"),
-    pytest.param(None, {}, {"use": '"no_such_policy"'}, [], "no_such_policy.toml", "file",
-                 id="policy-unknown"),
+    pytest.param(
+        None,
+        {},
+        {},
+        ["--set", "policy.min_growth=0.07"],
+        "scenario.toml [policy]",
+        "min_growth",
+        id="min-growth-above-max-growth",
+    ),
+    pytest.param(
+        None,
+        {},
+        {},
+        ["--set", "policy.min_growth=0.2"],
+        "scenario.toml [policy]",
+        "min_growth",
+        id="min-growth-0.2-above-max-growth",
+    ),
+    pytest.param(
+        None,
+        {},
+        {"use": '"proportional"', "convergence_rate": "1.5"},
+        [],
+        "scenario.toml [policy]",
+        "convergence_rate",
+        id="convergence-rate-1.5",
+    ),
+    pytest.param(
+        None,
+        {},
+        {"convergence_rate": "0.2"},
+        [],
+        "scenario.toml [policy]",
+        "convergence_rate",
+        id="convergence-rate-wrong-kind",
+    ),
+    pytest.param(
+        None,
+        {},
+        {"use": '"immediate"', "min_growth": "0.01"},
+        [],
+        "scenario.toml [policy]",
+        "min_growth",
+        id="floor-on-immediate",
+    ),
+    pytest.param(
+        None,
+        {},
+        {"max_below_target": "-0.1"},
+        [],
+        "scenario.toml [policy]",
+        "max_below_target",
+        id="max-below-target-negative",
+    ),
+    pytest.param(
+        None,
+        {},
+        {"fallback": '"maybe"'},
+        [],
+        "scenario.toml [policy]",
+        "fallback",
+        id="fallback-unknown",
+    ),
+    pytest.param(
+        None,
+        {},
+        {"use": '"no_such_policy"'},
+        [],
+        "no_such_policy.toml",
+        "file",
+        id="policy-unknown",
+    ),
     # infeasible without fallback: floors above the 3.5% envelope growth
     # (the floor was set through the scenario, so the scenario is named)
-    pytest.param(None, {}, {}, ["--set", "policy.min_growth=0.05"], "scenario.toml [policy]",
-                 "min_growth", id="infeasible-floor"),
-    pytest.param(None, {}, {}, ["--set", "policy.min_growth=0.2", "--set",
-                                "policy.max_growth=0.3"], "scenario.toml [policy]", "min_growth",
-                 id="infeasible-floor-0.2"),
+    pytest.param(
+        None,
+        {},
+        {},
+        ["--set", "policy.min_growth=0.05"],
+        "scenario.toml [policy]",
+        "min_growth",
+        id="infeasible-floor",
+    ),
+    pytest.param(
+        None,
+        {},
+        {},
+        ["--set", "policy.min_growth=0.2", "--set", "policy.max_growth=0.3"],
+        "scenario.toml [policy]",
+        "min_growth",
+        id="infeasible-floor-0.2",
+    ),
     # --set syntax
-    pytest.param(None, {}, {}, ["--set", "policy.min_growth"], "--set", "policy.min_growth",
-                 id="set-without-equals"),
-    pytest.param(None, {}, {}, ["--set", "name.first=x"], "--set", "name.first=x",
-                 id="set-into-non-table"),
+    pytest.param(
+        None,
+        {},
+        {},
+        ["--set", "policy.min_growth"],
+        "--set",
+        "policy.min_growth",
+        id="set-without-equals",
+    ),
+    pytest.param(
+        None, {}, {}, ["--set", "name.first=x"], "--set", "name.first=x", id="set-into-non-table"
+    ),
 ]
 
 
@@ -323,14 +618,17 @@ def test_run_bad_input(edit, top, policy, extra, file, field, data_copy, alloc_c
 
 @pytest.mark.parametrize("which", ["scenario", "policy", "formula"])
 def test_run_malformed_toml(which, data_copy, alloc_cli, tmp_path):
-    bad = "name = \"broken\nend_year = \n"
+    bad = 'name = "broken\nend_year = \n'
     if which == "scenario":
         scenario = write_scenario(tmp_path, data_copy, text=bad)
         file = "scenario.toml"
     else:
         (tmp_path / f"bad_{which}.toml").write_text(bad, encoding="utf-8")
-        top, policy = ({}, {"use": '"bad_policy.toml"'}) if which == "policy" else (
-            {"formula": '"bad_formula.toml"'}, {})
+        top, policy = (
+            ({}, {"use": '"bad_policy.toml"'})
+            if which == "policy"
+            else ({"formula": '"bad_formula.toml"'}, {})
+        )
         scenario = write_scenario(tmp_path, data_copy, top, policy)
         file = f"bad_{which}.toml"
     proc = alloc_cli("run", scenario, "--out", tmp_path / "out")
@@ -339,8 +637,9 @@ def test_run_malformed_toml(which, data_copy, alloc_cli, tmp_path):
 
 def test_run_infeasible_policy_file_is_named(data_copy, alloc_cli, tmp_path):
     """A floor that comes from the policy file itself is reported against that file."""
-    (tmp_path / "tight.toml").write_text('kind = "common_dft"\nmin_growth = 0.05\n',
-                                         encoding="utf-8")
+    (tmp_path / "tight.toml").write_text(
+        'kind = "common_dft"\nmin_growth = 0.05\n', encoding="utf-8"
+    )
     scenario = write_scenario(tmp_path, data_copy, policy={"use": '"tight.toml"'})
     proc = alloc_cli("run", scenario, "--out", tmp_path / "out")
     assert_bad_input(proc, tmp_path, "tight.toml", "min_growth")
@@ -365,12 +664,19 @@ def test_run_existing_results_folder(data_copy, alloc_cli, tmp_path):
 def test_infeasible_floor_names_only_the_bounds_the_policy_sets(data_copy, alloc_cli, tmp_path):
     """A floor from min_growth alone names min_growth, not max_below_target as well."""
     scenario = write_scenario(tmp_path, data_copy)
-    proc = alloc_cli("run", scenario, "--out", tmp_path / "out", "--set",
-                     "policy.min_growth=0.05")
+    proc = alloc_cli("run", scenario, "--out", tmp_path / "out", "--set", "policy.min_growth=0.05")
     assert_bad_input(proc, tmp_path, "scenario.toml [policy]", "min_growth")
     assert "max_below_target" not in proc.stderr
-    both = alloc_cli("run", scenario, "--out", tmp_path / "out", "--set",
-                     "policy.min_growth=0.05", "--set", "policy.max_below_target=0.01")
+    both = alloc_cli(
+        "run",
+        scenario,
+        "--out",
+        tmp_path / "out",
+        "--set",
+        "policy.min_growth=0.05",
+        "--set",
+        "policy.max_below_target=0.01",
+    )
     assert "min_growth / max_below_target" in both.stderr
 
 
@@ -381,8 +687,13 @@ def test_closed_output_pipe_exits_quietly(tmp_path):
     import sys
 
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    proc = subprocess.Popen([sys.executable, "-m", "alloc", "list", "policies"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "alloc", "list", "policies"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+        env=env,
+    )
     proc.stdout.close()  # the reader goes away before anything is written
     stderr = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 1

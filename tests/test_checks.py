@@ -13,13 +13,22 @@ def _solved():
     A0 = rng.uniform(50, 150, (1, n))
     E = A0.sum() * np.cumprod(np.full(years, 1.04))[None, :]
     T = rng.dirichlet(np.ones(n) * 20, (rows, 1)).repeat(years, axis=1) * E[:, :, None]
-    arrays = dict(A0=A0, T=T, E=E, conv=np.ones((1, years)), w_prev=np.zeros((1, years)),
-                  w_target=np.ones((1, years)), floor_mult=np.full((1, years, n), 1.01),
-                  cap_mult=np.full((1, years, n), 1.08), below_target=np.full((1, years), np.nan))
+    arrays = dict(
+        A0=A0,
+        T=T,
+        E=E,
+        conv=np.ones((1, years)),
+        w_prev=np.zeros((1, years)),
+        w_target=np.ones((1, years)),
+        floor_mult=np.full((1, years, n), 1.01),
+        cap_mult=np.full((1, years, n), 1.08),
+        below_target=np.full((1, years), np.nan),
+    )
     alloc = np.empty((rows, years, n))
     status = np.empty((rows, years), dtype=np.int64)
-    glide_path(*arrays.values(), False, alloc, np.empty((rows, years)), status,
-               np.empty((rows, years)))
+    glide_path(
+        *arrays.values(), False, alloc, np.empty((rows, years)), status, np.empty((rows, years))
+    )
     assert (status == 0).all()
     return arrays, alloc, status
 
@@ -27,8 +36,18 @@ def _solved():
 def _count(arrays, alloc, status, base_adjust=None):
     if base_adjust is None:
         base_adjust = np.zeros((1,) + alloc.shape[1:])
-    return count_violations(alloc, arrays["A0"], arrays["T"], arrays["E"], arrays["floor_mult"],
-                            arrays["cap_mult"], arrays["below_target"], base_adjust, status, 1e-9)
+    return count_violations(
+        alloc,
+        arrays["A0"],
+        arrays["T"],
+        arrays["E"],
+        arrays["floor_mult"],
+        arrays["cap_mult"],
+        arrays["below_target"],
+        base_adjust,
+        status,
+        1e-9,
+    )
 
 
 def test_kernel_output_passes():
@@ -62,10 +81,13 @@ def test_bounds_start_from_the_rebased_base():
     rows, years, n = arrays["T"].shape
     cut = np.zeros((rows, years, n))
     cut[:, 1, :] = 0.03 * arrays["A0"][0]  # 3% of the base taken out in the second year
-    policy = {k: arrays[k] for k in ("conv", "w_prev", "w_target", "floor_mult", "cap_mult",
-                                     "below_target")}
-    alloc, _, status, _ = solve_glide_paths(arrays["A0"], arrays["T"], arrays["E"], policy, False,
-                                            cut)
+    policy = {
+        k: arrays[k]
+        for k in ("conv", "w_prev", "w_target", "floor_mult", "cap_mult", "below_target")
+    }
+    alloc, _, status, _ = solve_glide_paths(
+        arrays["A0"], arrays["T"], arrays["E"], policy, False, cut
+    )
     assert (status == 0).all()
     assert _count(arrays, alloc, status, cut) == 0
     assert _count(arrays, alloc, status) >= 1

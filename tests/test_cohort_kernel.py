@@ -22,33 +22,57 @@ IN_CHILD = os.environ.get(_CHILD) == "1"
 def random_model(seed, n_state=5, n_icb=3, n_year=4, n_lev=2, n_draw=2, n_in=2):
     rng = np.random.default_rng(seed)
     rates = rng.uniform(0, 2.0, (n_draw, n_state, n_state)) * (
-        rng.uniform(size=(1, n_state, n_state)) < 0.6)
+        rng.uniform(size=(1, n_state, n_state)) < 0.6
+    )
     rates[:, -1, :] = 0.0  # one absorbing state
-    lev_rr = np.where(rng.uniform(size=(n_draw, n_lev, n_state, n_state)) < 0.4,
-                      rng.uniform(0.2, 3.0, (n_draw, n_lev, n_state, n_state)), 1.0)
+    lev_rr = np.where(
+        rng.uniform(size=(n_draw, n_lev, n_state, n_state)) < 0.4,
+        rng.uniform(0.2, 3.0, (n_draw, n_lev, n_state, n_state)),
+        1.0,
+    )
     return dict(
-        x0=rng.uniform(0, 1000, (n_draw, n_icb, n_state)), rates=rates,
+        x0=rng.uniform(0, 1000, (n_draw, n_icb, n_state)),
+        rates=rates,
         inflow_state=rng.integers(0, n_state, n_in).astype(np.int64),
         inflow_rate=rng.uniform(0, 0.01, (n_draw, n_in)),
-        pop=rng.uniform(1e4, 1e5, (n_year, n_icb)), lev_rr=lev_rr,
+        pop=rng.uniform(1e4, 1e5, (n_year, n_icb)),
+        lev_rr=lev_rr,
         lev_irr=rng.uniform(0.5, 1.5, (n_draw, n_lev, n_in)),
         lev_cov=rng.uniform(0, 1, (n_draw, n_year, n_icb, n_lev)),
-        acc_pt=rng.uniform(0, 10, (1, 3, n_state)), acc_entry=rng.uniform(0, 5, (1, 3, n_state)))
+        acc_pt=rng.uniform(0, 10, (1, 3, n_state)),
+        acc_entry=rng.uniform(0, 5, (1, 3, n_state)),
+    )
 
 
 def run(m, substeps=1):
     n_draw = max(m["x0"].shape[0], m["rates"].shape[0])
     n_year, n_icb = m["pop"].shape
-    out = allocate_outputs(n_draw, n_year, n_icb, m["x0"].shape[-1], m["acc_pt"].shape[1],
-                           m["lev_rr"].shape[1])
-    cohort_project(m["x0"], m["rates"], m["inflow_state"], m["inflow_rate"], m["pop"],
-                   m["lev_rr"], m["lev_irr"], m["lev_cov"], m["acc_pt"], m["acc_entry"],
-                   substeps, True, **out)
+    out = allocate_outputs(
+        n_draw, n_year, n_icb, m["x0"].shape[-1], m["acc_pt"].shape[1], m["lev_rr"].shape[1]
+    )
+    cohort_project(
+        m["x0"],
+        m["rates"],
+        m["inflow_state"],
+        m["inflow_rate"],
+        m["pop"],
+        m["lev_rr"],
+        m["lev_irr"],
+        m["lev_cov"],
+        m["acc_pt"],
+        m["acc_entry"],
+        substeps,
+        True,
+        **out,
+    )
     return out
 
 
-@settings(max_examples=25 if not IN_CHILD else 5, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=25 if not IN_CHILD else 5,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(seed=st.integers(0, 2**32 - 1), substeps=st.sampled_from([1, 3, 12]))
 def test_people_conserved_every_step(seed, substeps):
     m = random_model(seed)
@@ -61,8 +85,12 @@ def test_people_conserved_every_step(seed, substeps):
     one = dict(m, pop=m["pop"][:1], lev_cov=m["lev_cov"][:, :1])
     for k in (1, 2, 5):
         o = run(one, k)
-        np.testing.assert_allclose(o["states_out"][:, 1].sum(-1) - o["states_out"][:, 0].sum(-1),
-                                   o["inflow_out"][:, 0], rtol=1e-12, atol=1e-9)
+        np.testing.assert_allclose(
+            o["states_out"][:, 1].sum(-1) - o["states_out"][:, 0].sum(-1),
+            o["inflow_out"][:, 0],
+            rtol=1e-12,
+            atol=1e-9,
+        )
 
 
 def test_converges_to_exact_continuous_time_solution():
@@ -88,8 +116,14 @@ def test_converges_to_exact_continuous_time_solution():
 @pytest.mark.parametrize("how", ["ratio_one", "uptake_zero"])
 def test_lever_with_no_effect_changes_nothing(how):
     m = random_model(11)
-    base = run(dict(m, lev_rr=np.ones((1, 0) + m["rates"].shape[1:]),
-                    lev_irr=np.ones((1, 0, 2)), lev_cov=np.zeros((1, 4, 1, 0))))
+    base = run(
+        dict(
+            m,
+            lev_rr=np.ones((1, 0) + m["rates"].shape[1:]),
+            lev_irr=np.ones((1, 0, 2)),
+            lev_cov=np.zeros((1, 4, 1, 0)),
+        )
+    )
     if how == "ratio_one":
         m["lev_rr"][:] = 1.0
         m["lev_irr"][:] = 1.0
@@ -121,12 +155,18 @@ def test_child_writes_reference_outputs(tmp_path_factory):
 def test_same_results_with_jit_disabled(tmp_path):
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     target = tmp_path / "nojit.npz"
-    env = dict(os.environ, NUMBA_DISABLE_JIT="1", ALLOC_COHORT_NOJIT_OUT=str(target),
-               **{_CHILD: "1"})
+    env = dict(
+        os.environ, NUMBA_DISABLE_JIT="1", ALLOC_COHORT_NOJIT_OUT=str(target), **{_CHILD: "1"}
+    )
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                           os.path.abspath(__file__)], env=env, cwd=root, capture_output=True,
-                          text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", os.path.abspath(__file__)],
+        env=env,
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert "skipped" not in proc.stdout.split("\n")[-2] or "passed" in proc.stdout
     nojit = np.load(target)

@@ -27,7 +27,7 @@ def _fy(text):
 def load_reference_model(path=RENAL, base_year=2025, inflation=0.025):
     """States, rates, inflows, costs and levers of a (single-cohort) pathway file, as dicts."""
     spec = tomllib.loads(Path(path).read_text())
-    (cohort_key, cohort), = spec["cohorts"].items()
+    ((cohort_key, cohort),) = spec["cohorts"].items()
     states = list(cohort["states"])
     rates = {s: {} for s in states}
     for src, row in cohort.get("transitions", {}).items():
@@ -57,22 +57,34 @@ def load_reference_model(path=RENAL, base_year=2025, inflation=0.025):
             for src, dest in eff["transitions"]:
                 ratios[(src, dest)] = ratios.get((src, dest), 1.0) * eff["value"]["value"]
         uc = lever["unit_cost"]
-        levers[key] = dict(ratios=ratios, eligible=lever["eligible"]["value"],
-                           uptake=lever["uptake"]["value"], ramp=lever.get("ramp", "linear"),
-                           ramp_years=lever.get("ramp_years", 3), basis=lever["cost_basis"],
-                           payer=lever["payer"],
-                           unit_cost=uc["value"] * (1 + inflation) ** (
-                               base_year - _fy(uc["price_year"])))
-    return dict(states=states, rates=rates, prevalence=prevalence, inflows=inflows, costs=costs,
-                levers=levers, substeps=cohort.get("substeps", 1))
+        levers[key] = dict(
+            ratios=ratios,
+            eligible=lever["eligible"]["value"],
+            uptake=lever["uptake"]["value"],
+            ramp=lever.get("ramp", "linear"),
+            ramp_years=lever.get("ramp_years", 3),
+            basis=lever["cost_basis"],
+            payer=lever["payer"],
+            unit_cost=uc["value"] * (1 + inflation) ** (base_year - _fy(uc["price_year"])),
+        )
+    return dict(
+        states=states,
+        rates=rates,
+        prevalence=prevalence,
+        inflows=inflows,
+        costs=costs,
+        levers=levers,
+        substeps=cohort.get("substeps", 1),
+    )
 
 
 def _ramp(profile, n_years, k):
     if k < 0:
         return 0.0
     u = min(1.0, (k + 1) / n_years)
-    return {"linear": u, "front_loaded": 1 - (1 - u) ** 2, "back_loaded": u * u,
-            "step": 1.0}[profile]
+    return {"linear": u, "front_loaded": 1 - (1 - u) ** 2, "back_loaded": u * u, "step": 1.0}[
+        profile
+    ]
 
 
 def reference_cohort(model, pop, chosen, years, start_year):
@@ -83,9 +95,12 @@ def reference_cohort(model, pop, chosen, years, start_year):
     dt = 1.0 / model["substeps"]
     out = []
     for y, year in enumerate(years):
-        cov = {k: model["levers"][k]["eligible"] * model["levers"][k]["uptake"] * _ramp(
-            model["levers"][k]["ramp"], model["levers"][k]["ramp_years"], year - start_year)
-            for k in chosen}
+        cov = {
+            k: model["levers"][k]["eligible"]
+            * model["levers"][k]["uptake"]
+            * _ramp(model["levers"][k]["ramp"], model["levers"][k]["ramp_years"], year - start_year)
+            for k in chosen
+        }
         pt = {s: 0.0 for s in states}
         lever_pt = {k: 0.0 for k in chosen}
         lever_ev = {k: 0.0 for k in chosen}
@@ -96,8 +111,15 @@ def reference_cohort(model, pop, chosen, years, start_year):
                 arrivals[state] += rate * pop[y] * dt
             stay = {}
             for s in states:
-                active = [k for k in chosen if cov[k] > 0 and any(
-                    src == s and r != 1.0 for (src, _), r in model["levers"][k]["ratios"].items())]
+                active = [
+                    k
+                    for k in chosen
+                    if cov[k] > 0
+                    and any(
+                        src == s and r != 1.0
+                        for (src, _), r in model["levers"][k]["ratios"].items()
+                    )
+                ]
                 stay[s] = 0.0
                 for mask in range(2 ** len(active)):
                     on = [k for b, k in enumerate(active) if mask >> b & 1]
@@ -138,8 +160,11 @@ def reference_cohort(model, pop, chosen, years, start_year):
         lever_cost = {}
         for k in chosen:
             lv = model["levers"][k]
-            basis = {"per_person_year_treated": lever_pt[k], "per_treated_event": lever_ev[k],
-                     "per_head": cov[k] * pop[y]}[lv["basis"]]
+            basis = {
+                "per_person_year_treated": lever_pt[k],
+                "per_treated_event": lever_ev[k],
+                "per_head": cov[k] * pop[y],
+            }[lv["basis"]]
             lever_cost[k] = lv["unit_cost"] * basis
         out.append((cost, lever_cost))
     return out
@@ -152,14 +177,21 @@ def reference_renal(pop, baseline, chosen, years, model=None):
     sc = reference_cohort(model, pop, chosen, years, years[0] + 1)
     k = baseline / cf[0][0]["ICB_delegated_specialised"]
     per_head = {c for c in chosen if model["levers"][c]["basis"] == "per_head"}
-    return ([k * c[0]["ICB_delegated_specialised"] for c in cf],
-            [k * c[0]["ICB_delegated_specialised"] for c in sc],
-            {p: [k * c[0][p] for c in sc] for p in PAYERS},
-            {lv: [(1 if lv in per_head else k) * c[1][lv] for c in sc] for lv in chosen})
+    return (
+        [k * c[0]["ICB_delegated_specialised"] for c in cf],
+        [k * c[0]["ICB_delegated_specialised"] for c in sc],
+        {p: [k * c[0][p] for c in sc] for p in PAYERS},
+        {lv: [(1 if lv in per_head else k) * c[1][lv] for c in sc] for lv in chosen},
+    )
 
 
-LEVERS = ["sglt2i", "acei_arb_optimisation", "case_finding", "home_dialysis_shift",
-          "preemptive_transplant"]
+LEVERS = [
+    "sglt2i",
+    "acei_arb_optimisation",
+    "case_finding",
+    "home_dialysis_shift",
+    "preemptive_transplant",
+]
 
 
 @pytest.fixture(scope="module")
@@ -185,16 +217,18 @@ def test_reference_renal_matches_alloc(alloc_renal):
         b = float(baseline.isel(icb=n).sel(service="renal"))
         cf, sc, by_payer, levers = reference_renal(p, b, LEVERS, years)
         got = ds.isel(icb=n)
-        np.testing.assert_allclose(got["specialised_counterfactual"].sel(service="renal"), cf,
-                                   rtol=1e-10)
-        np.testing.assert_allclose(got["specialised_scenario"].sel(service="renal"), sc,
-                                   rtol=1e-10)
+        np.testing.assert_allclose(
+            got["specialised_counterfactual"].sel(service="renal"), cf, rtol=1e-10
+        )
+        np.testing.assert_allclose(got["specialised_scenario"].sel(service="renal"), sc, rtol=1e-10)
         for payer, values in by_payer.items():
-            np.testing.assert_allclose(got["cost_scenario"].sel(payer=payer), values,
-                                       rtol=1e-10, atol=1e-6)
+            np.testing.assert_allclose(
+                got["cost_scenario"].sel(payer=payer), values, rtol=1e-10, atol=1e-6
+            )
         for i, lever in enumerate(LEVERS):
-            np.testing.assert_allclose(got["lever_cost"].isel(lever=i), levers[lever],
-                                       rtol=1e-10, atol=1e-6)
+            np.testing.assert_allclose(
+                got["lever_cost"].isel(lever=i), levers[lever], rtol=1e-10, atol=1e-6
+            )
     assert float((ds["specialised_counterfactual"] - ds["specialised_scenario"]).sum()) > 0
 
 
@@ -206,5 +240,6 @@ def test_reference_sees_a_changed_parameter(alloc_renal):
     p = pop.isel(icb=0).values
     b = float(baseline.isel(icb=0).sel(service="renal"))
     cf, *_ = reference_renal(p, b, LEVERS, years, model)
-    assert not np.allclose(ds.isel(icb=0)["specialised_counterfactual"].sel(service="renal"), cf,
-                           rtol=1e-6)
+    assert not np.allclose(
+        ds.isel(icb=0)["specialised_counterfactual"].sel(service="renal"), cf, rtol=1e-6
+    )

@@ -24,8 +24,9 @@ def table():
 
 
 def test_target_is_weighted_population_times_national_rate(table):
-    target_gbp = targets_from_weighted_population(table["weighted_population"].to_numpy(),
-                                                  GBP_PER_WEIGHTED_HEAD)
+    target_gbp = targets_from_weighted_population(
+        table["weighted_population"].to_numpy(), GBP_PER_WEIGHTED_HEAD
+    )
     # Published in GBP thousands, rounded; the rate is published to the penny and the weighted
     # population to the person, so each target can differ by at most this many GBP thousands:
     wp = table["weighted_population"].to_numpy()
@@ -36,11 +37,14 @@ def test_target_is_weighted_population_times_national_rate(table):
 
 
 def test_distance_from_target_matches_published_percentages(table):
-    dft = distance_from_target(table["allocation_2013_14_gbp000"].to_numpy(dtype=float),
-                               table["target_allocation_gbp000"].to_numpy(dtype=float))
+    dft = distance_from_target(
+        table["allocation_2013_14_gbp000"].to_numpy(dtype=float),
+        table["target_allocation_gbp000"].to_numpy(dtype=float),
+    )
     np.testing.assert_array_equal(np.round(100 * dft, 2), table["dft_pct_published"].to_numpy())
-    np.testing.assert_array_equal(table["allocation_2013_14_gbp000"]
-                                  - table["target_allocation_gbp000"], table["dft_gbp000"])
+    np.testing.assert_array_equal(
+        table["allocation_2013_14_gbp000"] - table["target_allocation_gbp000"], table["dft_gbp000"]
+    )
 
 
 def test_targets_from_shares_of_a_national_envelope(table):

@@ -46,7 +46,7 @@ class Block:
     line: int
     lang: str
     code: str
-    marker: str | None = None   # "run", "skip", "output" or "file"
+    marker: str | None = None  # "run", "skip", "output" or "file"
     filename: str | None = None
 
     @property
@@ -78,8 +78,16 @@ def extract_blocks(path: Path) -> list[Block]:
             while j < len(lines) and not lines[j].startswith(close):
                 body.append(lines[j])
                 j += 1
-            blocks.append(Block(page, i + 1, fence.group("lang").lower(), "\n".join(body) + "\n",
-                                marker, filename))
+            blocks.append(
+                Block(
+                    page,
+                    i + 1,
+                    fence.group("lang").lower(),
+                    "\n".join(body) + "\n",
+                    marker,
+                    filename,
+                )
+            )
             marker, filename, i = None, None, j
         elif line.strip():
             marker, filename = None, None
@@ -88,8 +96,11 @@ def extract_blocks(path: Path) -> list[Block]:
 
 
 def runnable(blocks: list[Block]) -> list[Block]:
-    return [b for b in blocks if b.marker in ("run", "file", "output")
-            or (b.lang == "python" and b.marker != "skip")]
+    return [
+        b
+        for b in blocks
+        if b.marker in ("run", "file", "output") or (b.lang == "python" and b.marker != "skip")
+    ]
 
 
 PAGES_WITH_EXAMPLES = [p for p in user_pages() if runnable(extract_blocks(p))]
@@ -102,14 +113,35 @@ PAGES_WITH_EXAMPLES = [p for p in user_pages() if runnable(extract_blocks(p))]
 def test_site_builds_strict(tmp_path):
     site = tmp_path / "site"
     env = dict(os.environ, NO_MKDOCS_2_WARNING="1", PYTHONPATH=str(REPO), MPLBACKEND="Agg")
-    proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--config-file",
-                           str(REPO / "mkdocs.yml"), "--site-dir", str(site)], cwd=REPO,
-                          env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mkdocs",
+            "build",
+            "--strict",
+            "--config-file",
+            str(REPO / "mkdocs.yml"),
+            "--site-dir",
+            str(site),
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, f"mkdocs build --strict failed:\n{proc.stdout}\n{proc.stderr}"
-    for page in ("index.html", "quickstart.html", "reference/parameters/policies.html",
-                 "reference/parameters/pathway_renal.html", "reference/data.html",
-                 "reference/cli.html", "reference/api/alloc.allocation.engine.html",
-                 "reference/api/alloc.kernels.pace.html"):
+    for page in (
+        "index.html",
+        "quickstart.html",
+        "reference/parameters/policies.html",
+        "reference/parameters/pathway_renal.html",
+        "reference/data.html",
+        "reference/cli.html",
+        "reference/api/alloc.allocation.engine.html",
+        "reference/api/alloc.kernels.pace.html",
+    ):
         assert (site / page).is_file(), f"{page} missing from the built site"
     api = (site / "reference/api/alloc.allocation.engine.html").read_text(encoding="utf-8")
     assert "prepare" in api and "Parameters" in api, "API page has no rendered docstrings"
@@ -126,11 +158,17 @@ def test_broken_links_fail_the_build(tmp_path):
     docs.mkdir()
     (docs / "index.md").write_text("# Home\n\n## Here\n\n[ok](#here) [page](other.md)\n")
     (docs / "other.md").write_text("# Other\n\n[gone](missing.md) [anchor](index.md#nowhere)\n")
-    (tmp_path / "mkdocs.yml").write_text(yaml.safe_dump(
-        {"site_name": "t", "strict": True, "validation": config["validation"]}))
-    proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--site-dir",
-                           str(tmp_path / "site")], cwd=tmp_path, capture_output=True, text=True,
-                          env=dict(os.environ, NO_MKDOCS_2_WARNING="1"), timeout=120)
+    (tmp_path / "mkdocs.yml").write_text(
+        yaml.safe_dump({"site_name": "t", "strict": True, "validation": config["validation"]})
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--site-dir", str(tmp_path / "site")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, NO_MKDOCS_2_WARNING="1"),
+        timeout=120,
+    )
     assert proc.returncode != 0
     assert "missing.md" in proc.stderr and "nowhere" in proc.stderr
 
@@ -148,10 +186,13 @@ def example_env(tmp_path):
         shim = bin_dir / name
         shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" {args} "$@"\n')
         shim.chmod(0o755)
-    env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
-               PYTHONPATH=os.pathsep.join(filter(None, [str(REPO),
-                                                        os.environ.get("PYTHONPATH")])),
-               MPLBACKEND="Agg", COLUMNS="200")
+    env = dict(
+        os.environ,
+        PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+        MPLBACKEND="Agg",
+        COLUMNS="200",
+    )
     return env
 
 
@@ -164,7 +205,8 @@ def _check_output(block: Block, output: str | None) -> None:
             continue
         pattern = re.compile(".*".join(re.escape(part) for part in expected.split("...")))
         assert any(pattern.search(line) for line in lines), (
-            f"{block.where}: the page shows\n    {expected}\nbut the command printed:\n{output}")
+            f"{block.where}: the page shows\n    {expected}\nbut the command printed:\n{output}"
+        )
 
 
 @pytest.mark.parametrize("page", PAGES_WITH_EXAMPLES, ids=lambda p: p.relative_to(DOCS).as_posix())
@@ -188,25 +230,43 @@ def test_examples_run(page, tmp_path, monkeypatch, example_env):
                 try:
                     exec(code, namespace)  # noqa: S102 - the documented example itself
                 except Exception as exc:
-                    raise AssertionError(f"{block.where}: the Python example failed: "
-                                         f"{exc!r}\n{buffer.getvalue()}") from exc
+                    raise AssertionError(
+                        f"{block.where}: the Python example failed: {exc!r}\n{buffer.getvalue()}"
+                    ) from exc
             output = buffer.getvalue()
         elif block.marker == "run":
             assert block.lang in ("bash", "sh", "console", "shell"), (
-                f"{block.where}: only bash blocks can be marked run")
-            proc = subprocess.run(["bash", "-euo", "pipefail", "-c", block.code], cwd=work,
-                                  env=example_env, capture_output=True, text=True, timeout=600)
+                f"{block.where}: only bash blocks can be marked run"
+            )
+            proc = subprocess.run(
+                ["bash", "-euo", "pipefail", "-c", block.code],
+                cwd=work,
+                env=example_env,
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
             output = proc.stdout + proc.stderr
-            assert proc.returncode == 0, (f"{block.where}: the command failed (exit "
-                                          f"{proc.returncode}):\n{block.code}\n{output}")
+            assert proc.returncode == 0, (
+                f"{block.where}: the command failed (exit "
+                f"{proc.returncode}):\n{block.code}\n{output}"
+            )
 
 
 def test_examples_are_found():
     """The extractor sees the examples (a parser slip would otherwise skip them all quietly)."""
-    found = {p.relative_to(DOCS).as_posix(): runnable(extract_blocks(p))
-             for p in PAGES_WITH_EXAMPLES}
-    for page in ("quickstart.md", "scenarios.md", "ensembles.md", "guide/policies.md",
-                 "guide/left_shift.md", "guide/outputs.md", "guide/explain_icb.md"):
+    found = {
+        p.relative_to(DOCS).as_posix(): runnable(extract_blocks(p)) for p in PAGES_WITH_EXAMPLES
+    }
+    for page in (
+        "quickstart.md",
+        "scenarios.md",
+        "ensembles.md",
+        "guide/policies.md",
+        "guide/left_shift.md",
+        "guide/outputs.md",
+        "guide/explain_icb.md",
+    ):
         assert found.get(page), f"docs/{page} has no executed example"
     commands = " ".join(b.code for blocks in found.values() for b in blocks if b.marker == "run")
     for command in ("alloc run\n", "alloc ensemble", "alloc template", "left_shift_renal"):
@@ -215,17 +275,24 @@ def test_examples_are_found():
 
 def test_extractor_markers(tmp_path):
     page = tmp_path / "p.md"
-    page.write_text("text\n\n<!-- run -->\n\n```bash\nalloc run\n```\n\n```bash\nnot run\n```\n"
-                    "<!-- file: a.toml -->\n```toml\nx = 1\n```\n<!-- skip -->\n```python\n"
-                    "1/0\n```\n```python\nprint(1)\n```\n    ```python\nindented\n    ```\n",
-                    encoding="utf-8")
+    page.write_text(
+        "text\n\n<!-- run -->\n\n```bash\nalloc run\n```\n\n```bash\nnot run\n```\n"
+        "<!-- file: a.toml -->\n```toml\nx = 1\n```\n<!-- skip -->\n```python\n"
+        "1/0\n```\n```python\nprint(1)\n```\n    ```python\nindented\n    ```\n",
+        encoding="utf-8",
+    )
     page = page.rename(REPO / "docs" / f".test_markers_{os.getpid()}.md")
     try:
         blocks = extract_blocks(page)
     finally:
         page.unlink()
     assert [(b.lang, b.marker) for b in blocks] == [
-        ("bash", "run"), ("bash", None), ("toml", "file"), ("python", "skip"), ("python", None)]
+        ("bash", "run"),
+        ("bash", None),
+        ("toml", "file"),
+        ("python", "skip"),
+        ("python", None),
+    ]
     assert blocks[2].filename == "a.toml" and blocks[2].code == "x = 1\n"
     assert [b.code for b in runnable(blocks)] == ["alloc run\n", "x = 1\n", "print(1)\n"]
 
@@ -252,8 +319,8 @@ def test_pathway_reference_lists_every_quantity():
         page = gen.pathway_page(path)
         n_model = len(quantities(spec))
         assert f"\n{n_model} quantities in this file." in page, (
-            f"{path.name}: the model reads {n_model} quantities; the page lists a different "
-            "number")
+            f"{path.name}: the model reads {n_model} quantities; the page lists a different number"
+        )
         for q in quantities(spec).values():
             assert f"| {gen.fmt_value(q.value)} | {gen.esc(q.unit)} |" in page
 

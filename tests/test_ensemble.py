@@ -11,8 +11,12 @@ from alloc.uncertainty.ensemble import Uncertain, run_ensemble, transform
 
 RELAX = ['policy.fallback="relax"']
 UNCERTAIN = {
-    "envelope_growth": {"low": 0.025, "high": 0.045, "distribution": "triangular",
-                        "central": 0.035},
+    "envelope_growth": {
+        "low": 0.025,
+        "high": 0.045,
+        "distribution": "triangular",
+        "central": 0.035,
+    },
     "policy.min_growth": {"low": 0.0, "high": 0.02, "distribution": "pert", "central": 0.017},
 }
 
@@ -37,15 +41,19 @@ def test_different_seeds_differ_and_same_seed_repeats():
     later = {"draw": slice(1, None)}
     assert not np.array_equal(a["allocation_draws"].isel(later), c["allocation_draws"].isel(later))
     # draw 0 is central whatever the seed
-    np.testing.assert_array_equal(a["allocation_draws"].isel(draw=0),
-                                  c["allocation_draws"].isel(draw=0))
+    np.testing.assert_array_equal(
+        a["allocation_draws"].isel(draw=0), c["allocation_draws"].isel(draw=0)
+    )
 
 
 def test_draw_zero_equals_the_deterministic_run_at_central_values():
     ens = run_ensemble("default", RELAX, spec(), keep_full=True)
     single = alloc.run("default", RELAX + ["envelope_growth=0.035", "policy.min_growth=0.017"])
-    np.testing.assert_allclose(ens["allocation_draws"].isel(draw=0).transpose("icb", "year"),
-                               single["allocation"], rtol=1e-12)
+    np.testing.assert_allclose(
+        ens["allocation_draws"].isel(draw=0).transpose("icb", "year"),
+        single["allocation"],
+        rtol=1e-12,
+    )
 
 
 def test_grid_point_equals_single_run():
@@ -55,16 +63,21 @@ def test_grid_point_equals_single_run():
         for e in (0.03, 0.04):
             single = alloc.run("default", [f"policy.min_growth={g}", f"envelope_growth={e}"])
             got = ens["allocation_central"].sel({"policy.min_growth": g, "envelope_growth": e})
-            np.testing.assert_allclose(got.transpose("icb", "year"), single["allocation"],
-                                       rtol=1e-12)
+            np.testing.assert_allclose(
+                got.transpose("icb", "year"), single["allocation"], rtol=1e-12
+            )
 
 
 def test_quantiles_match_numpy_on_full_cube():
     ens = run_ensemble("default", RELAX, spec(), keep_full=True)
     cube = ens["dft_draws"].transpose("draw", "icb", "year").values
     q = ens["quantile"].values
-    np.testing.assert_allclose(ens["dft_q"].transpose("quantile", "icb", "year"),
-                               np.quantile(cube, q, axis=0), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(
+        ens["dft_q"].transpose("quantile", "icb", "year"),
+        np.quantile(cube, q, axis=0),
+        rtol=1e-12,
+        atol=1e-15,
+    )
     final = cube[:, :, -1]
     np.testing.assert_allclose(ens["prob_below_threshold"], (final < -0.05).mean(axis=0))
 
@@ -88,18 +101,20 @@ def test_distributions_map_uniforms_to_the_stated_ranges():
     for dist in ("triangular", "pert", "uniform"):
         vals = transform(u, Uncertain(low=1.0, high=3.0, distribution=dist, central=1.5))
         assert vals.min() >= 1.0 and vals.max() <= 3.0 and np.all(np.diff(vals) >= 0)
-    normal = transform(np.array([0.1, 0.9]), Uncertain(low=1.0, high=3.0,
-                                                         distribution="normal80"))
+    normal = transform(np.array([0.1, 0.9]), Uncertain(low=1.0, high=3.0, distribution="normal80"))
     np.testing.assert_allclose(normal, [1.0, 3.0], rtol=1e-12)
 
 
-@pytest.mark.parametrize("bad,field", [
-    ({"draws": 0}, "draws"),
-    ({"uncertain": {"envelope_growth": {"low": 0.05, "high": 0.01}}}, "envelope_growth"),
-    ({"uncertain": {"policy.nonsense": {"low": 0, "high": 1}}}, "uncertain"),
-    ({"quantiles": [0.5, 1.5]}, "quantiles"),
-    ({"grid": {"envelope_growth": []}}, "grid"),
-])
+@pytest.mark.parametrize(
+    "bad,field",
+    [
+        ({"draws": 0}, "draws"),
+        ({"uncertain": {"envelope_growth": {"low": 0.05, "high": 0.01}}}, "envelope_growth"),
+        ({"uncertain": {"policy.nonsense": {"low": 0, "high": 1}}}, "uncertain"),
+        ({"quantiles": [0.5, 1.5]}, "quantiles"),
+        ({"grid": {"envelope_growth": []}}, "grid"),
+    ],
+)
 def test_bad_specs_give_clear_errors(bad, field):
     with pytest.raises(AllocError) as info:
         run_ensemble("default", None, {"draws": 3, **bad})
@@ -121,9 +136,11 @@ def test_dask_local_cluster_is_bit_identical():
 def test_cli_ensemble_writes_quantiles(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     scenario = tmp_path / "s.toml"
-    scenario.write_text('name = "s"\nend_year = "2030/31"\n[policy]\nuse = "common_dft"\n'
-                        'fallback = "relax"\n[ensemble]\ndraws = 40\n[ensemble.uncertain]\n'
-                        'envelope_growth = { low = 0.02, high = 0.05 }\n')
+    scenario.write_text(
+        'name = "s"\nend_year = "2030/31"\n[policy]\nuse = "common_dft"\n'
+        'fallback = "relax"\n[ensemble]\ndraws = 40\n[ensemble.uncertain]\n'
+        "envelope_growth = { low = 0.02, high = 0.05 }\n"
+    )
     result = CliRunner().invoke(main, ["ensemble", str(scenario), "--out", "e"])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "e" / "ensemble.nc").is_file()
@@ -149,11 +166,14 @@ def test_sensitivity_rows_equal_single_runs():
     from alloc.uncertainty.sensitivity import sensitivity
 
     table = sensitivity("default", RELAX, spec(), icb="QOC").set_index("parameter")
-    for name, col, env, floor in [("envelope_growth", "output_low", 0.025, 0.017),
-                                  ("envelope_growth", "output_high", 0.045, 0.017),
-                                  ("policy.min_growth", "output_high", 0.035, 0.02)]:
-        single = alloc.run("default", RELAX + [f"envelope_growth={env}",
-                                               f"policy.min_growth={floor}"])
+    for name, col, env, floor in [
+        ("envelope_growth", "output_low", 0.025, 0.017),
+        ("envelope_growth", "output_high", 0.045, 0.017),
+        ("policy.min_growth", "output_high", 0.035, 0.02),
+    ]:
+        single = alloc.run(
+            "default", RELAX + [f"envelope_growth={env}", f"policy.min_growth={floor}"]
+        )
         expected = float(single["dft"].sel(icb="QOC").isel(year=-1))
         assert table.loc[name, col] == pytest.approx(expected, rel=1e-12, abs=1e-15)
     assert list(table["swing"]) == sorted(table["swing"], reverse=True)
@@ -166,23 +186,27 @@ def test_pathway_draws_central_chunking_and_switch():
     a = run_ensemble("left_shift_renal", None, {"draws": 6, "chunk": 4, "seed": 5})
     b = run_ensemble("left_shift_renal", None, {"draws": 6, "chunk": 6, "seed": 5})
     for name in ("net_position", "left_shift_saving"):
-        np.testing.assert_allclose(a[f"{name}_central"].transpose("icb", "year"), single[name],
-                                   rtol=1e-9, atol=1e-3)
+        np.testing.assert_allclose(
+            a[f"{name}_central"].transpose("icb", "year"), single[name], rtol=1e-9, atol=1e-3
+        )
         np.testing.assert_array_equal(a[f"{name}_q"], b[f"{name}_q"])
     q = a["left_shift_saving_q"].sel(year=2030).sum("icb")
     assert q.sel(quantile=0.95) > q.sel(quantile=0.05)  # the levers' ranges do spread savings
-    fixed = run_ensemble("left_shift_renal", None,
-                         {"draws": 4, "seed": 5, "pathway_uncertainty": False})
+    fixed = run_ensemble(
+        "left_shift_renal", None, {"draws": 4, "seed": 5, "pathway_uncertainty": False}
+    )
     spread = fixed["left_shift_saving_q"].sel(quantile=0.95) - fixed["left_shift_saving_q"].sel(
-        quantile=0.05)
+        quantile=0.05
+    )
     np.testing.assert_allclose(spread, 0.0, atol=1e-6)
 
 
 def test_grid_by_draws_with_chunks_across_grid_points_matches_numpy():
     """Chunks of 11 rows straddle grid points; stored summaries equal numpy on the whole cube."""
     grid = {"policy.max_growth": [0.05, 0.07]}
-    s = spec(draws=30, chunk=11, grid=grid, uncertain={"envelope_growth": UNCERTAIN[
-        "envelope_growth"]})
+    s = spec(
+        draws=30, chunk=11, grid=grid, uncertain={"envelope_growth": UNCERTAIN["envelope_growth"]}
+    )
     ens = run_ensemble("default", RELAX, s, keep_full=True)
     whole = run_ensemble("default", RELAX, {**s, "chunk": 60}, keep_full=True)
     np.testing.assert_array_equal(ens["allocation_draws"], whole["allocation_draws"])
@@ -190,14 +214,18 @@ def test_grid_by_draws_with_chunks_across_grid_points_matches_numpy():
     q = ens["quantile"].values
     np.testing.assert_array_equal(
         ens["allocation_q"].transpose("policy.max_growth", "quantile", "year", "icb"),
-        np.quantile(cube, q, axis=1).transpose(1, 0, 2, 3))
-    np.testing.assert_array_equal(ens["allocation_central"].transpose(
-        "policy.max_growth", "year", "icb"), cube[:, 0])
+        np.quantile(cube, q, axis=1).transpose(1, 0, 2, 3),
+    )
+    np.testing.assert_array_equal(
+        ens["allocation_central"].transpose("policy.max_growth", "year", "icb"), cube[:, 0]
+    )
     for k, cap in enumerate(grid["policy.max_growth"]):  # each grid point is its own ensemble
-        alone = run_ensemble("default", RELAX + [f"policy.max_growth={cap}"],
-                             {**s, "grid": {}}, keep_full=True)
-        np.testing.assert_array_equal(alone["allocation_draws"].values,
-                                      ens["allocation_draws"].isel({"policy.max_growth": k}))
+        alone = run_ensemble(
+            "default", RELAX + [f"policy.max_growth={cap}"], {**s, "grid": {}}, keep_full=True
+        )
+        np.testing.assert_array_equal(
+            alone["allocation_draws"].values, ens["allocation_draws"].isel({"policy.max_growth": k})
+        )
 
 
 def test_summaries_read_blocks_within_the_memory_budget(monkeypatch):
@@ -226,22 +254,27 @@ def test_cli_full_cube_and_quantile_table(tmp_path, monkeypatch):
     import xarray as xr
 
     monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(main, ["ensemble", "left_shift_renal", "--draws", "5",
-                                       "--chunk", "2", "--full", "--out", "e"])
+    result = CliRunner().invoke(
+        main,
+        ["ensemble", "left_shift_renal", "--draws", "5", "--chunk", "2", "--full", "--out", "e"],
+    )
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (tmp_path / "e").iterdir()) == [
-        "ensemble.nc", "ensemble_full.nc", "ensemble_quantiles.csv"]  # no spill left behind
+        "ensemble.nc",
+        "ensemble_full.nc",
+        "ensemble_quantiles.csv",
+    ]  # no spill left behind
     memory = run_ensemble("left_shift_renal", None, {"draws": 5, "chunk": 5}, keep_full=True)
     with xr.open_dataset(tmp_path / "e" / "ensemble_full.nc", engine="h5netcdf") as full:
         for name in ("allocation_draws", "dft_draws"):
-            np.testing.assert_array_equal(full[name].transpose(*memory[name].dims),
-                                          memory[name])
+            np.testing.assert_array_equal(full[name].transpose(*memory[name].dims), memory[name])
     table = pd.read_csv(tmp_path / "e" / "ensemble_quantiles.csv")
     for column in ("allocation_gbp", "dft", "net_position_gbp", "left_shift_saving_gbp"):
         assert table[column].notna().all(), column
     row = table.query("icb == 'QE1' and year == 2030 and quantile == 0.5")
     assert row["net_position_gbp"].item() == pytest.approx(
-        float(memory["net_position_q"].sel(icb="QE1", year=2030, quantile=0.5)), rel=1e-12)
+        float(memory["net_position_q"].sel(icb="QE1", year=2030, quantile=0.5)), rel=1e-12
+    )
 
 
 def test_spill_that_does_not_fit_on_disk_is_refused(tmp_path):
@@ -262,10 +295,12 @@ def test_inverse_cdfs_match_scipy_stats(dist):
     lo, hi, mode = 0.01, 0.05, 0.02
     reference = {
         "normal80": lambda: stats.norm.ppf(u, loc=0.03, scale=0.04 / (2 * stats.norm.ppf(0.9))),
-        "triangular": lambda: stats.triang.ppf(u, c=(mode - lo) / (hi - lo), loc=lo,
-                                               scale=hi - lo),
-        "pert": lambda: lo + (hi - lo) * stats.beta.ppf(u, 1 + 4 * (mode - lo) / (hi - lo),
-                                                        1 + 4 * (hi - mode) / (hi - lo)),
+        "triangular": lambda: stats.triang.ppf(u, c=(mode - lo) / (hi - lo), loc=lo, scale=hi - lo),
+        "pert": lambda: (
+            lo
+            + (hi - lo)
+            * stats.beta.ppf(u, 1 + 4 * (mode - lo) / (hi - lo), 1 + 4 * (hi - mode) / (hi - lo))
+        ),
         "uniform": lambda: stats.uniform.ppf(u, loc=lo, scale=hi - lo),
     }[dist]()
     np.testing.assert_allclose(transform(u, spec_), reference, rtol=1e-12, atol=1e-15)
@@ -273,8 +308,12 @@ def test_inverse_cdfs_match_scipy_stats(dist):
 
 def test_share_relaxed_counts_draws_whose_envelope_cannot_pay_the_floors():
     """Floors of 1.7% are unaffordable exactly when the drawn envelope grows by less."""
-    s = {"draws": 200, "chunk": 37, "seed": 3, "uncertain": {
-        "envelope_growth": {"low": 0.0, "high": 0.03, "distribution": "uniform"}}}
+    s = {
+        "draws": 200,
+        "chunk": 37,
+        "seed": 3,
+        "uncertain": {"envelope_growth": {"low": 0.0, "high": 0.03, "distribution": "uniform"}},
+    }
     ens = run_ensemble("default", RELAX, s, keep_full=True)
     totals = ens["allocation_draws"].sum("icb").transpose("draw", "year").values
     growth = totals[:, 1] / totals[:, 0] - 1
@@ -294,33 +333,46 @@ def test_sensitivity_says_grid_parameters_are_held_at_scenario_values():
     assert sensitivity("default", RELAX, spec()).attrs["note"] == ""
 
 
-@pytest.mark.parametrize("name", ["floor_and_5pc_limit", "left_shift_critical_care",
-                                  "left_shift_mental_health", "left_shift_combined"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "floor_and_5pc_limit",
+        "left_shift_critical_care",
+        "left_shift_mental_health",
+        "left_shift_combined",
+    ],
+)
 def test_service_level_and_rebased_scenarios_draw_zero_equals_run(name):
     """Convergence on service lines, savings rebased or shared: draw 0 is the deterministic
     run, whatever the chunking."""
     ens = run_ensemble(name, None, {"draws": 5, "chunk": 3, "seed": 5})
     single = alloc.run(name)
-    np.testing.assert_allclose(ens["allocation_central"].transpose("icb", "year"),
-                               single["allocation"], rtol=1e-12)
+    np.testing.assert_allclose(
+        ens["allocation_central"].transpose("icb", "year"), single["allocation"], rtol=1e-12
+    )
     if "net_position_central" in ens:
-        np.testing.assert_allclose(ens["net_position_central"].transpose("icb", "year"),
-                                   single["net_position"], rtol=0, atol=1e-3)
+        np.testing.assert_allclose(
+            ens["net_position_central"].transpose("icb", "year"),
+            single["net_position"],
+            rtol=0,
+            atol=1e-3,
+        )
 
 
 def test_service_level_grid_point_equals_single_run():
-    ens = run_ensemble("floor_and_5pc_limit", None,
-                       {"draws": 1, "grid": {"envelope_growth": [0.03, 0.045]}})
+    ens = run_ensemble(
+        "floor_and_5pc_limit", None, {"draws": 1, "grid": {"envelope_growth": [0.03, 0.045]}}
+    )
     for growth in (0.03, 0.045):
         single = alloc.run("floor_and_5pc_limit", [f"envelope_growth={growth}"])
         got = ens["allocation_central"].sel(envelope_growth=growth)
-        np.testing.assert_allclose(got.transpose("icb", "year"), single["allocation"],
-                                   rtol=1e-12)
+        np.testing.assert_allclose(got.transpose("icb", "year"), single["allocation"], rtol=1e-12)
 
 
 def test_drawn_savings_move_allocations_only_when_rebased():
     """Retained savings leave allocations alone in every draw; rebased savings cut each draw's
     base by that draw's own savings, so allocations spread across draws."""
+
     def spread(overrides):
         ens = run_ensemble("left_shift_critical_care", overrides, {"draws": 30, "seed": 5})
         q = ens["allocation_q"].isel(year=-1)
@@ -341,12 +393,15 @@ def test_rebased_row_equals_run_with_that_pathway_value(tmp_path):
     line = 'uptake = {{ value = {}, unit = "fraction", range = [0.25, 0.75]'
     text = (models_dir() / "pathways" / "critical_care.toml").read_text(encoding="utf-8")
     assert text.count(line.format(0.5)) == 1
-    (tmp_path / "cc.toml").write_text(text.replace(line.format(0.5), line.format(0.75)),
-                                      encoding="utf-8")
+    (tmp_path / "cc.toml").write_text(
+        text.replace(line.format(0.5), line.format(0.75)), encoding="utf-8"
+    )
     scenario = (models_dir() / "scenarios" / "left_shift_critical_care.toml").read_text(
-        encoding="utf-8")
-    (tmp_path / "s.toml").write_text(scenario + '\n[pathways.files]\ncritical_care = "cc.toml"\n',
-                                     encoding="utf-8")
+        encoding="utf-8"
+    )
+    (tmp_path / "s.toml").write_text(
+        scenario + '\n[pathways.files]\ncritical_care = "cc.toml"\n', encoding="utf-8"
+    )
     single = float(alloc.run(tmp_path / "s.toml")["dft"].sel(icb="QF7").isel(year=-1))
     central = float(alloc.run("left_shift_critical_care")["dft"].sel(icb="QF7").isel(year=-1))
     assert table.loc[name, "output_high"] == pytest.approx(single, rel=1e-9, abs=1e-12)

@@ -73,7 +73,7 @@ def test_chunked_fit_equals_in_memory_lstsq(population, fit):
     e = y - X @ ref
     inv = np.linalg.inv(X.T @ X)
     classical = np.sqrt(np.diag(inv) * (e @ e) / (n - p))
-    hc1 = np.sqrt(np.diag(inv @ (X.T * e ** 2) @ X @ inv) * n / (n - p))
+    hc1 = np.sqrt(np.diag(inv @ (X.T * e**2) @ X @ inv) * n / (n - p))
     table = fit.coefficients()
     np.testing.assert_allclose(table["se_classical"], classical, rtol=1e-8)
     np.testing.assert_allclose(table["se_hc1"], hc1, rtol=1e-8)
@@ -84,12 +84,24 @@ def test_chunked_fit_equals_in_memory_lstsq(population, fit):
 def test_weighted_fit_equals_lstsq_on_root_weights():
     rng = np.random.default_rng(3)
     n = 20_000
-    frame = pd.DataFrame({"x": rng.normal(size=n), "band": rng.integers(0, 3, n),
-                          "dist": rng.uniform(0, 100, n), "w": rng.uniform(0.1, 3, n),
-                          "g": rng.integers(0, 4, n)})
+    frame = pd.DataFrame(
+        {
+            "x": rng.normal(size=n),
+            "band": rng.integers(0, 3, n),
+            "dist": rng.uniform(0, 100, n),
+            "w": rng.uniform(0.1, 3, n),
+            "g": rng.integers(0, 4, n),
+        }
+    )
     frame["cost"] = 5 + 2 * frame["x"] + frame["band"] - 0.1 * frame["dist"] + rng.normal(size=n)
-    model = NeedModel("cost", ("x", "band"), ("dist",), categorical={"band": [0, 1, 2]},
-                      weight="w", groups={"g": [0, 1, 2, 3]})
+    model = NeedModel(
+        "cost",
+        ("x", "band"),
+        ("dist",),
+        categorical={"band": [0, 1, 2]},
+        weight="w",
+        groups={"g": [0, 1, 2, 3]},
+    )
     fit = fit_need_model(frame, model, chunk_rows=3_000)
     np.testing.assert_allclose(fit.beta, lstsq_reference(frame, model), rtol=1e-8)
     assert fit.terms == ["const", "x", "band=1", "band=2", "dist"]
@@ -97,8 +109,9 @@ def test_weighted_fit_equals_lstsq_on_root_weights():
 
 def test_sterilisation_removes_a_pure_supply_effect():
     """Cost depends on distance only: sterilised need is flat, unsterilised is not."""
-    pop = SyntheticPopulation(120_000, seed=5, chunk_rows=50_000,
-                              dgp=DGP(need=False, noise_shape=None))
+    pop = SyntheticPopulation(
+        120_000, seed=5, chunk_rows=50_000, dgp=DGP(need=False, noise_shape=None)
+    )
     fit = fit_need_model(pop, pop.need_model())
     ster = fit.need_indices("practice")["need_index"]
     raw = fit.need_indices("practice", sterilise=False)["need_index"]
@@ -114,9 +127,12 @@ def test_dask_cluster_gives_identical_results():
     pop = SyntheticPopulation(60_000, seed=2, chunk_rows=15_000)
     model = pop.need_model()
     local = fit_need_model(pop, model)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, \
-            distributed.Client(cluster) as client:
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
         remote = fit_need_model(pop, model, client=client)
     # Same per-chunk partial sums, added in chunk order on the client: bit-identical.
     np.testing.assert_array_equal(remote.beta, local.beta)
@@ -164,15 +180,21 @@ def test_kernels_same_without_jit(tmp_path):
     results = {}
     for mode in ("0", "1"):
         out = tmp_path / f"k{mode}.npz"
-        proc = subprocess.run([sys.executable, "-c", _SCRIPT, str(out)], cwd=REPO, timeout=300,
-                              env=dict(env, NUMBA_DISABLE_JIT=mode), capture_output=True,
-                              text=True)
+        proc = subprocess.run(
+            [sys.executable, "-c", _SCRIPT, str(out)],
+            cwd=REPO,
+            timeout=300,
+            env=dict(env, NUMBA_DISABLE_JIT=mode),
+            capture_output=True,
+            text=True,
+        )
         assert proc.returncode == 0, proc.stderr[-3000:]
         results[mode] = np.load(out)
     assert bool(results["0"]["jit"]) and not bool(results["1"]["jit"])
     for key in ("A", "c", "t", "M", "o", "sx", "sy", "sq"):
-        np.testing.assert_allclose(results["0"][key], results["1"][key], rtol=1e-14, atol=0,
-                                   err_msg=key)
+        np.testing.assert_allclose(
+            results["0"][key], results["1"][key], rtol=1e-14, atol=0, err_msg=key
+        )
 
 
 def test_kernel_upper_triangle_matches_numpy():
@@ -189,34 +211,76 @@ def test_kernel_upper_triangle_matches_numpy():
 
 # --- bad input -----------------------------------------------------------------------------------
 
+
 def _frame(n=500, seed=0):
     rng = np.random.default_rng(seed)
-    return pd.DataFrame({"cost": rng.gamma(1, 100, n), "age": rng.integers(0, 3, n),
-                         "dep": rng.normal(size=n), "dist": rng.uniform(0, 50, n),
-                         "icb": rng.choice(["QE1", "QF7"], n), "w": np.ones(n)})
+    return pd.DataFrame(
+        {
+            "cost": rng.gamma(1, 100, n),
+            "age": rng.integers(0, 3, n),
+            "dep": rng.normal(size=n),
+            "dist": rng.uniform(0, 50, n),
+            "icb": rng.choice(["QE1", "QF7"], n),
+            "w": np.ones(n),
+        }
+    )
 
 
-MODEL = NeedModel("cost", ("age", "dep"), ("dist",), categorical={"age": [0, 1, 2]},
-                  weight="w", groups={"icb": ["QE1", "QF7"]})
+MODEL = NeedModel(
+    "cost",
+    ("age", "dep"),
+    ("dist",),
+    categorical={"age": [0, 1, 2]},
+    weight="w",
+    groups={"icb": ["QE1", "QF7"]},
+)
 
 
-@pytest.mark.parametrize(("edit", "model", "field", "message"), [
-    (lambda f: f.drop(columns="dist"), MODEL, "dist", "expected a column 'dist'"),
-    (lambda f: f.assign(cost=np.where(f.index == 7, np.nan, f["cost"])), MODEL, "cost",
-     "expected finite numbers"),
-    (lambda f: f.assign(icb=np.where(f.index == 3, "ZZZ", f["icb"])), MODEL, "icb",
-     "unknown value 'ZZZ'"),
-    (lambda f: f.assign(age=np.where(f.index == 3, 7, f["age"])), MODEL, "age",
-     "unknown value '7'"),
-    (lambda f: f.assign(w=np.where(f.index == 3, -1.0, f["w"])), MODEL, "w", "non-negative"),
-    (lambda f: f.assign(dep2=2 * f["dep"] + 1), NeedModel(
-        "cost", ("age", "dep", "dep2"), ("dist",), categorical={"age": [0, 1, 2]},
-        groups={"icb": ["QE1", "QF7"]}), "design", "'dep2', 'dep'"),
-    (lambda f: f.assign(age=np.minimum(f["age"], 1)), MODEL, "design",
-     "term 'age=2' is zero in every record"),
-    (lambda f: f.iloc[:3], MODEL, "records", "more records than the 5 coefficients"),
-    (lambda f: f.assign(dist=5.0), MODEL, "design", "collinear"),
-])
+@pytest.mark.parametrize(
+    ("edit", "model", "field", "message"),
+    [
+        (lambda f: f.drop(columns="dist"), MODEL, "dist", "expected a column 'dist'"),
+        (
+            lambda f: f.assign(cost=np.where(f.index == 7, np.nan, f["cost"])),
+            MODEL,
+            "cost",
+            "expected finite numbers",
+        ),
+        (
+            lambda f: f.assign(icb=np.where(f.index == 3, "ZZZ", f["icb"])),
+            MODEL,
+            "icb",
+            "unknown value 'ZZZ'",
+        ),
+        (
+            lambda f: f.assign(age=np.where(f.index == 3, 7, f["age"])),
+            MODEL,
+            "age",
+            "unknown value '7'",
+        ),
+        (lambda f: f.assign(w=np.where(f.index == 3, -1.0, f["w"])), MODEL, "w", "non-negative"),
+        (
+            lambda f: f.assign(dep2=2 * f["dep"] + 1),
+            NeedModel(
+                "cost",
+                ("age", "dep", "dep2"),
+                ("dist",),
+                categorical={"age": [0, 1, 2]},
+                groups={"icb": ["QE1", "QF7"]},
+            ),
+            "design",
+            "'dep2', 'dep'",
+        ),
+        (
+            lambda f: f.assign(age=np.minimum(f["age"], 1)),
+            MODEL,
+            "design",
+            "term 'age=2' is zero in every record",
+        ),
+        (lambda f: f.iloc[:3], MODEL, "records", "more records than the 5 coefficients"),
+        (lambda f: f.assign(dist=5.0), MODEL, "design", "collinear"),
+    ],
+)
 def test_bad_records_give_clear_errors(edit, model, field, message):
     with pytest.raises(AllocError) as err:
         fit_need_model(edit(_frame()), model)

@@ -11,8 +11,18 @@ import alloc
 from alloc.outputs.excel import HEADER_ROW, write_workbook
 from alloc.outputs.results import read_result, write_results
 
-SHEETS = ["Summary", "Allocations", "Targets", "DfT", "Growth", "Spend and net position",
-          "Left shift", "Parameters", "Provenance", "Notes"]
+SHEETS = [
+    "Summary",
+    "Allocations",
+    "Targets",
+    "DfT",
+    "Growth",
+    "Spend and net position",
+    "Left shift",
+    "Parameters",
+    "Provenance",
+    "Notes",
+]
 
 
 def half_up_k(pounds: float) -> int:
@@ -51,13 +61,17 @@ def test_sheets_and_layout(written):
     assert all(h.endswith("(%)") for h in dft_header[3:])
     assert wb["DfT"].cell(HEADER_ROW + 1, 4).number_format.startswith("0.00%")
     notes = " ".join(f"{r['Topic']} {r['Explanation']}" for r in table(wb["Notes"])[1])
-    for phrase in ("Distance from target", "Negative = under target", "England = 1.000",
-                   "largest remainder", "half up"):
+    for phrase in (
+        "Distance from target",
+        "Negative = under target",
+        "England = 1.000",
+        "largest remainder",
+        "half up",
+    ):
         assert phrase.lower() in notes.lower(), phrase
 
 
-@pytest.mark.parametrize("sheet,variable", [("Allocations", "allocation"),
-                                            ("Targets", "target")])
+@pytest.mark.parametrize("sheet,variable", [("Allocations", "allocation"), ("Targets", "target")])
 def test_year_columns_sum_to_netcdf_totals(written, sheet, variable):
     ds, wb = written
     header, rows = table(wb[sheet])
@@ -79,7 +93,9 @@ def test_summary_sheet(written):
     england = rows[-1]
     last = ds["year"].values[-1]
     label = f"{last}/{(last + 1) % 100:02d}"
-    assert england[f"Allocation {label} (£k)"] == half_up_k(float(ds["allocation"].sel(year=last).sum()))
+    assert england[f"Allocation {label} (£k)"] == half_up_k(
+        float(ds["allocation"].sel(year=last).sum())
+    )
     assert england["Baseline 2025/26 (£k)"] == half_up_k(float(ds["baseline"].sum()))
     assert england[f"Need index {label} (England = 1.000)"] == 1
     assert abs(england[f"DfT {label} (%)"]) < 1e-12
@@ -89,8 +105,9 @@ def test_summary_sheet(written):
     expected = ((t / p) / (t.sum() / p.sum())).to_series()
     for r in rows[:-1]:
         assert r[f"Need index {label} (England = 1.000)"] == pytest.approx(expected[r["ICB code"]])
-        assert r[f"DfT {label} (%)"] == pytest.approx(float(ds["dft"].sel(icb=r["ICB code"],
-                                                                           year=last)))
+        assert r[f"DfT {label} (%)"] == pytest.approx(
+            float(ds["dft"].sel(icb=r["ICB code"], year=last))
+        )
 
 
 def test_growth_england_row_is_envelope_growth(written):
@@ -119,9 +136,18 @@ def test_left_shift_not_modelled_without_levers(written):
 
 
 def without_pathway_vars(result):
-    drop = [v for v in result.data_vars if v in (
-        "spend", "net_position", "spend_without_left_shift", "left_shift_saving",
-        "upstream_cost")] + [c for c in ("payer",) if c in result.coords]
+    drop = [
+        v
+        for v in result.data_vars
+        if v
+        in (
+            "spend",
+            "net_position",
+            "spend_without_left_shift",
+            "left_shift_saving",
+            "upstream_cost",
+        )
+    ] + [c for c in ("payer",) if c in result.coords]
     return result.drop_vars(drop)
 
 
@@ -137,13 +163,19 @@ def test_spend_and_left_shift_sheets(tmp_path):
     rng = np.random.default_rng(1)
     n, years = base.sizes["icb"], base["year"].values
     coords = {"icb": base["icb"].values, "year": years}
-    saving = xr.DataArray(rng.uniform(0, 2e6, (n, len(years))), dims=("icb", "year"),
-                          coords=coords)
-    cost = xr.DataArray(rng.uniform(0, 1e6, (n, len(years), 2)), dims=("icb", "year", "payer"),
-                        coords=coords | {"payer": ["ICB_core", "local_authority"]})
+    saving = xr.DataArray(rng.uniform(0, 2e6, (n, len(years))), dims=("icb", "year"), coords=coords)
+    cost = xr.DataArray(
+        rng.uniform(0, 1e6, (n, len(years), 2)),
+        dims=("icb", "year", "payer"),
+        coords=coords | {"payer": ["ICB_core", "local_authority"]},
+    )
     spend = base["allocation"] * 1.01
-    res = base.assign(left_shift_saving=saving, upstream_cost=cost, spend=spend,
-                      net_position=base["allocation"] - spend)
+    res = base.assign(
+        left_shift_saving=saving,
+        upstream_cost=cost,
+        spend=spend,
+        net_position=base["allocation"] - spend,
+    )
     write_workbook(res, path)
     wb = openpyxl.load_workbook(path)
     header, rows = table(wb["Left shift"])
@@ -152,11 +184,16 @@ def test_spend_and_left_shift_sheets(tmp_path):
     blocks = {}
     for r in rows:
         blocks.setdefault((r["Measure"], r["Payer"]), []).append(r)
-    assert set(blocks) == {("Specialised spend avoided", "ICB delegated specialised"),
-                           ("Upstream cost", "ICB core"), ("Upstream cost", "local authority")}
-    expected = {("Specialised spend avoided", "ICB delegated specialised"): saving,
-                ("Upstream cost", "ICB core"): cost.sel(payer="ICB_core"),
-                ("Upstream cost", "local authority"): cost.sel(payer="local_authority")}
+    assert set(blocks) == {
+        ("Specialised spend avoided", "ICB delegated specialised"),
+        ("Upstream cost", "ICB core"),
+        ("Upstream cost", "local authority"),
+    }
+    expected = {
+        ("Specialised spend avoided", "ICB delegated specialised"): saving,
+        ("Upstream cost", "ICB core"): cost.sel(payer="ICB_core"),
+        ("Upstream cost", "local authority"): cost.sel(payer="local_authority"),
+    }
     for key, block in blocks.items():
         assert block[-1]["ICB code"] == "England" and len(block) == n + 1
         assert block[-1][col] == half_up_k(float(expected[key].sel(year=2030).sum()))

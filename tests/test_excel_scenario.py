@@ -23,8 +23,11 @@ def find_row(ws, key: str) -> int:
 
 
 def column_of(ws, header_row: int, key: str) -> int:
-    return next(c for c in range(1, ws.max_column + 1)
-                if str(ws.cell(header_row, c).value or "").split("\n")[0] == key)
+    return next(
+        c
+        for c in range(1, ws.max_column + 1)
+        if str(ws.cell(header_row, c).value or "").split("\n")[0] == key
+    )
 
 
 def year_row(ws, label: str, first: int) -> int:
@@ -46,8 +49,14 @@ def edited(template, tmp_path, edit) -> str:
     return str(out)
 
 
-@pytest.mark.parametrize("name", ["default", "proportional_by_year",
-                                  str(REPO / "models" / "scenarios" / "left_shift_combined.toml")])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "default",
+        "proportional_by_year",
+        str(REPO / "models" / "scenarios" / "left_shift_combined.toml"),
+    ],
+)
 def test_unedited_template_runs_like_the_toml(tmp_path, name):
     # Year-keyed policy and envelope values, and keys the sheets do not show (pathway levers,
     # savings policy) survive the round trip.
@@ -108,14 +117,17 @@ def test_edited_envelope_year_and_end_year(template, tmp_path):
     assert int(result["year"][-1]) == 2029
 
 
-@pytest.mark.parametrize("sheet,where,value,message", [
-    ("Policy", "min_growth", "abc", "expected a number, found 'abc'"),
-    ("Policy", "min_growth", "0.02", "expected a number, found '0.02' (enter it as a number"),
-    ("Policy", "max_growth", 3, "expected a fraction above -0.5 and at most 1, found 3"),
-    ("Scenario", "end_year", "2030/32", "expected a financial year like '2025/26'"),
-    ("Scenario", "convergence_level", "icb", "expected one of total, service, found 'icb'"),
-    ("Envelope", "envelope_growth", "3.5%", "expected a number, found '3.5%'"),
-])
+@pytest.mark.parametrize(
+    "sheet,where,value,message",
+    [
+        ("Policy", "min_growth", "abc", "expected a number, found 'abc'"),
+        ("Policy", "min_growth", "0.02", "expected a number, found '0.02' (enter it as a number"),
+        ("Policy", "max_growth", 3, "expected a fraction above -0.5 and at most 1, found 3"),
+        ("Scenario", "end_year", "2030/32", "expected a financial year like '2025/26'"),
+        ("Scenario", "convergence_level", "icb", "expected one of total, service, found 'icb'"),
+        ("Envelope", "envelope_growth", "3.5%", "expected a number, found '3.5%'"),
+    ],
+)
 def test_malformed_cell_names_sheet_and_cell(template, tmp_path, sheet, where, value, message):
     cell = {}
 
@@ -134,9 +146,9 @@ def test_malformed_cell_names_sheet_and_cell(template, tmp_path, sheet, where, v
     with pytest.raises(AllocError) as err:
         load_scenario(path)
     assert str(err.value) == f"{path}: {cell['ref']}: {message}" or (
-        str(err.value).startswith(f"{path}: {cell['ref']}: {message}"))
-    result = CliRunner().invoke(main, ["run", path, "--no-plots", "--out",
-                                       str(tmp_path / "never")])
+        str(err.value).startswith(f"{path}: {cell['ref']}: {message}")
+    )
+    result = CliRunner().invoke(main, ["run", path, "--no-plots", "--out", str(tmp_path / "never")])
     assert result.exit_code == 2
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: {path}: {cell['ref']}: ")
@@ -164,7 +176,8 @@ def test_template_cli_refuses_overwrite(tmp_path, monkeypatch):
     again = runner.invoke(main, ["template", "default", "--xlsx", "s.xlsx"])
     assert again.exit_code == 2 and "--force" in again.output
     assert (tmp_path / "s.xlsx").stat().st_mtime_ns == stamp
-    assert runner.invoke(main, ["template", "default", "--xlsx", "s.xlsx",
-                                "--force"]).exit_code == 0
+    assert (
+        runner.invoke(main, ["template", "default", "--xlsx", "s.xlsx", "--force"]).exit_code == 0
+    )
     assert load_scenario("s.xlsx")[0].name == "default"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.xlsx"]  # no temporary files left

@@ -27,8 +27,8 @@ DEFAULT = models_dir() / "formula" / "default.toml"
 
 # Formula B changes all five components at once.
 ALL_CHANGES = {
-    'population_vintage = "projected"': 'population_vintage = 2024',
-    'need_index_vintage = "latest"': 'need_index_vintage = 2024',
+    'population_vintage = "projected"': "population_vintage = 2024",
+    'need_index_vintage = "latest"': "need_index_vintage = 2024",
     'age_curve = "specialised_physical"': 'age_curve = "general_acute"',
     "mff_exponent = 0.0": "mff_exponent = 1.0",
     "health_inequalities_weight = 0.0": "health_inequalities_weight = 0.15",
@@ -101,12 +101,18 @@ def test_one_at_a_time_parts_are_the_hybrid_effects(all_changed):
     """The HI part is exactly the share change from switching only the HI weight."""
     inputs, fa, fb, sources = all_changed
     change = decompose_formula_change(inputs, fa, fb, sources=sources)
-    only_hi = fa.model_copy(update={"services": {
-        k: v.model_copy(update={"health_inequalities_weight": 0.15})
-        for k, v in fa.services.items()}})
+    only_hi = fa.model_copy(
+        update={
+            "services": {
+                k: v.model_copy(update={"health_inequalities_weight": 0.15})
+                for k, v in fa.services.items()
+            }
+        }
+    )
     one = decompose_formula_change(inputs, fa, only_hi)
-    np.testing.assert_allclose(change.table("renal")["hi_weight"],
-                               one.table("renal")["total_change"], rtol=0, atol=1e-16)
+    np.testing.assert_allclose(
+        change.table("renal")["hi_weight"], one.table("renal")["total_change"], rtol=0, atol=1e-16
+    )
 
 
 def test_waterfall_steps_walk_from_a_to_b(all_changed):
@@ -127,18 +133,18 @@ def test_waterfall_steps_walk_from_a_to_b(all_changed):
 def test_changed_components_detects_each_field(tmp_path):
     fa, _ = load_formula("default")
     services = list(fa.services)
-    for edit, comp in [({'need_component = "maternity"': 'need_component = "general_acute"'},
-                        "need_index"),
-                       ({'population_vintage = "projected"': "population_vintage = 2023"},
-                        "population_vintage"),
-                       ({"female = [1.0, 0, 0": "female = [1.2, 0, 0"}, "age_curve"),
-                       ({'age_standardise = "maternity"': "age_standardise = \"general_acute\""},
-                        "age_curve")]:
+    for edit, comp in [
+        ({'need_component = "maternity"': 'need_component = "general_acute"'}, "need_index"),
+        ({'population_vintage = "projected"': "population_vintage = 2023"}, "population_vintage"),
+        ({"female = [1.0, 0, 0": "female = [1.2, 0, 0"}, "age_curve"),
+        ({'age_standardise = "maternity"': 'age_standardise = "general_acute"'}, "age_curve"),
+    ]:
         fb, _ = load_formula(write_formula(tmp_path, edit))
         assert changed_components(fa, fb, services) == [comp]
 
 
 # --- variation analysis ------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("peers", ["england", "region", "nearest:5"])
 def test_variation_access_times_intensity_is_exact(peers):
@@ -146,15 +152,22 @@ def test_variation_access_times_intensity_is_exact(peers):
     formula, path = load_formula("default")
     table = variation(inputs, formula, path, peers=peers)
     assert len(table) == 42 * 12
-    np.testing.assert_allclose(table["intensity_index"] * table["access_index"],
-                               1 + table["dft"], rtol=1e-12)
-    np.testing.assert_allclose(table["log_intensity"] + table["log_access"],
-                               np.log1p(table["dft"]), atol=1e-12)
-    np.testing.assert_allclose(table["spend_per_head_gbp"],
-                               table["spend_per_patient_gbp"] * table["patients_per_1000"] / 1000,
-                               rtol=1e-12)
-    np.testing.assert_allclose(table["intensity_vs_peers"] * table["access_vs_peers"],
-                               table["spend_per_weighted_head_vs_peers"], rtol=1e-12)
+    np.testing.assert_allclose(
+        table["intensity_index"] * table["access_index"], 1 + table["dft"], rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        table["log_intensity"] + table["log_access"], np.log1p(table["dft"]), atol=1e-12
+    )
+    np.testing.assert_allclose(
+        table["spend_per_head_gbp"],
+        table["spend_per_patient_gbp"] * table["patients_per_1000"] / 1000,
+        rtol=1e-12,
+    )
+    np.testing.assert_allclose(
+        table["intensity_vs_peers"] * table["access_vs_peers"],
+        table["spend_per_weighted_head_vs_peers"],
+        rtol=1e-12,
+    )
     by_service = table.groupby(level="service")[["spend_gbp", "target_gbp"]].sum()
     np.testing.assert_allclose(by_service["target_gbp"], by_service["spend_gbp"], rtol=1e-12)
     if peers == "england":
@@ -172,12 +185,14 @@ def test_variation_by_hand_for_one_icb():
     s = spend[spend["service"] == "renal"].set_index("code")["baseline_gbp"]
     p = pts[pts["service"] == "renal"].set_index("code")["patients"]
     assert row["spend_per_patient_gbp"] == pytest.approx(s["QE1"] / p["QE1"], rel=1e-12)
-    assert row["intensity_index"] == pytest.approx((s["QE1"] / p["QE1"]) / (s.sum() / p.sum()),
-                                                   rel=1e-12)
+    assert row["intensity_index"] == pytest.approx(
+        (s["QE1"] / p["QE1"]) / (s.sum() / p.sum()), rel=1e-12
+    )
     nw = inputs["region"].to_pandas()
     peers = nw[nw == nw["QE1"]].index
     assert row["intensity_vs_peers"] == pytest.approx(
-        (s["QE1"] / p["QE1"]) / (s[peers].sum() / p[peers].sum()), rel=1e-12)
+        (s["QE1"] / p["QE1"]) / (s[peers].sum() / p[peers].sum()), rel=1e-12
+    )
 
 
 @pytest.mark.parametrize("peers", ["nearest:0", "nearest:x", "county"])
@@ -190,16 +205,30 @@ def test_variation_bad_peers(peers):
 
 # --- CLI ---------------------------------------------------------------------------------------
 
+
 def test_cli_compare_formulas_writes_consistent_tables(tmp_path):
     runner = CliRunner()
     out, wf = tmp_path / "parts.csv", tmp_path / "waterfall.csv"
-    result = runner.invoke(main, ["compare-formulas", "default", "hi_blend_10", "--method",
-                                  "shapley", "--out", str(out), "--waterfall", str(wf)])
+    result = runner.invoke(
+        main,
+        [
+            "compare-formulas",
+            "default",
+            "hi_blend_10",
+            "--method",
+            "shapley",
+            "--out",
+            str(out),
+            "--waterfall",
+            str(wf),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "Changed components: hi_weight" in result.output and "QE1" in result.output
     parts = pd.read_csv(out)
-    sums = parts.groupby(["icb", "service"]).agg(total=("contribution", "sum"),
-                                                 a=("share_a", "first"), b=("share_b", "first"))
+    sums = parts.groupby(["icb", "service"]).agg(
+        total=("contribution", "sum"), a=("share_a", "first"), b=("share_b", "first")
+    )
     np.testing.assert_allclose(sums["total"], sums["b"] - sums["a"], atol=1e-15)
     assert set(pd.read_csv(wf)["kind"]) == {"start", "part", "end"}
     again = runner.invoke(main, ["compare-formulas", "default", "hi_blend_10", "--out", str(out)])
@@ -207,8 +236,9 @@ def test_cli_compare_formulas_writes_consistent_tables(tmp_path):
 
 
 def test_cli_compare_formulas_bad_formula(tmp_path):
-    bad = write_formula(tmp_path, {"health_inequalities_weight = 0.0":
-                                   "health_inequalities_weight = 1.5"})
+    bad = write_formula(
+        tmp_path, {"health_inequalities_weight = 0.0": "health_inequalities_weight = 1.5"}
+    )
     result = CliRunner().invoke(main, ["compare-formulas", "default", str(bad)])
     assert result.exit_code == 2
     lines = result.output.strip().splitlines()
@@ -218,8 +248,9 @@ def test_cli_compare_formulas_bad_formula(tmp_path):
 
 def test_cli_variation(tmp_path):
     out = tmp_path / "v.csv"
-    result = CliRunner().invoke(main, ["variation", "--service", "renal", "--peers", "nearest:4",
-                                       "--out", str(out)])
+    result = CliRunner().invoke(
+        main, ["variation", "--service", "renal", "--peers", "nearest:4", "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     assert "[renal]" in result.output and "[cancer]" not in result.output
     assert len(pd.read_csv(out)) == 42 * 12
@@ -227,8 +258,9 @@ def test_cli_variation(tmp_path):
 
 def test_cli_estimate_synthetic_and_csv(tmp_path):
     runner = CliRunner()
-    result = runner.invoke(main, ["estimate", "--synthetic", "20000", "--seed", "3",
-                                  "--out", str(tmp_path / "est")])
+    result = runner.invoke(
+        main, ["estimate", "--synthetic", "20000", "--seed", "3", "--out", str(tmp_path / "est")]
+    )
     assert result.exit_code == 0, result.output
     coef = pd.read_csv(tmp_path / "est" / "coefficients.csv", index_col="term")
     assert {"estimate", "se_hc1", "ci95_low", "true"} <= set(coef.columns)
@@ -243,8 +275,21 @@ def test_cli_estimate_synthetic_and_csv(tmp_path):
     frame = pd.DataFrame(pop.chunk(0))
     frame["icb"] = [pop.icb_codes[i] for i in frame["icb"]]
     frame.to_csv(tmp_path / "r.csv", index=False)
-    args = ["estimate", "--data", str(tmp_path / "r.csv"), "--need", "age_sex", "--need", "ckd",
-            "--supply", "distance_km", "--categorical", "age_sex", "--out", str(tmp_path / "e2")]
+    args = [
+        "estimate",
+        "--data",
+        str(tmp_path / "r.csv"),
+        "--need",
+        "age_sex",
+        "--need",
+        "ckd",
+        "--supply",
+        "distance_km",
+        "--categorical",
+        "age_sex",
+        "--out",
+        str(tmp_path / "e2"),
+    ]
     result = runner.invoke(main, args)
     assert result.exit_code == 0, result.output
     bad = runner.invoke(main, [*args[:-2], "--supply", "nowhere", "--out", str(tmp_path / "e3")])

@@ -61,6 +61,7 @@ def test_shipped_formulas_validate():
 
 # --- datasets with the optional files ----------------------------------------------------------
 
+
 def age_sex_file(folder: Path, seed: int = 7, years=("2025/26",)) -> pd.DataFrame:
     """Illustrative age-sex populations: each ICB's gp_pop split by a seeded ageing tilt."""
     rng = np.random.default_rng(seed)
@@ -74,15 +75,21 @@ def age_sex_file(folder: Path, seed: int = 7, years=("2025/26",)) -> pd.DataFram
             w = base * np.exp(tilt * (MID - 45) / 45)
             w = w / w.sum() * pop
             for age, persons in zip(BANDS, w):
-                rows += [(code, year, "F", age, round(persons * 0.505, 1)),
-                         (code, year, "M", age, round(persons * 0.495, 1))]
+                rows += [
+                    (code, year, "F", age, round(persons * 0.505, 1)),
+                    (code, year, "M", age, round(persons * 0.495, 1)),
+                ]
     frame = pd.DataFrame(rows, columns=["code", "year", "sex", "age_from", "persons"])
     frame.to_csv(folder / "age_sex_populations.csv", index=False)
     return frame
 
 
-def write_formula(tmp_path: Path, edits: dict[str, str] | None = None, text: str | None = None,
-                  name: str = "f.toml") -> Path:
+def write_formula(
+    tmp_path: Path,
+    edits: dict[str, str] | None = None,
+    text: str | None = None,
+    name: str = "f.toml",
+) -> Path:
     text = text if text is not None else (FORMULA_DIR / "default.toml").read_text()
     for old, new in (edits or {}).items():
         assert old in text, old
@@ -109,13 +116,17 @@ def test_age_sex_path_with_its_own_reference_curve_equals_icb_path(data_copy, tm
     icb_level = shares_2025(load_inputs(data_copy), write_formula(tmp_path))
     age_sex_file(data_copy)
     inputs = load_inputs(data_copy)
-    path = write_formula(tmp_path, {'age_curve = "specialised_physical"':
-                                    'age_curve = "general_acute"'}, name="same.toml")
+    path = write_formula(
+        tmp_path,
+        {'age_curve = "specialised_physical"': 'age_curve = "general_acute"'},
+        name="same.toml",
+    )
     got = shares_2025(inputs, path)
     np.testing.assert_allclose(got["renal"], icb_level["renal"], rtol=1e-12)
     formula, source = load_formula(path)
-    wp = weighted_populations(inputs, formula, source,
-                              project_population(inputs["gp_pop"], [2025], 0.0))
+    wp = weighted_populations(
+        inputs, formula, source, project_population(inputs["gp_pop"], [2025], 0.0)
+    )
     assert '"renal": "age_sex"' in wp.attrs["basis"]
     np.testing.assert_allclose(wp.sum("icb"), inputs["gp_pop"].sel(year=2025).sum(), rtol=1e-12)
 
@@ -124,11 +135,18 @@ def test_flatter_curve_moves_share_from_older_icbs(data_copy, tmp_path):
     frame = age_sex_file(data_copy)
     inputs = load_inputs(data_copy)
     flat = shares_2025(inputs, write_formula(tmp_path))  # specialised_physical curve
-    steep = shares_2025(inputs, write_formula(tmp_path, {'age_curve = "specialised_physical"':
-                                                        'age_curve = "general_acute"'},
-                                              name="steep.toml"))
-    old = frame[frame["age_from"] >= 65].groupby("code")["persons"].sum() / frame.groupby(
-        "code")["persons"].sum()
+    steep = shares_2025(
+        inputs,
+        write_formula(
+            tmp_path,
+            {'age_curve = "specialised_physical"': 'age_curve = "general_acute"'},
+            name="steep.toml",
+        ),
+    )
+    old = (
+        frame[frame["age_from"] >= 65].groupby("code")["persons"].sum()
+        / frame.groupby("code")["persons"].sum()
+    )
     change = (flat["renal"] - steep["renal"]) / steep["renal"]
     assert np.corrcoef(change.loc[old.index], old)[0, 1] < -0.9
     # Only service lines with an age curve move; shares still sum to one.
@@ -138,8 +156,9 @@ def test_flatter_curve_moves_share_from_older_icbs(data_copy, tmp_path):
 def test_mff_exponent_scales_weighted_population(data_copy, tmp_path):
     inputs = load_inputs(data_copy)
     base = shares_2025(inputs, write_formula(tmp_path))
-    with_mff = shares_2025(inputs, write_formula(tmp_path, {"mff_exponent = 0.0":
-                                                            "mff_exponent = 1.0"}, name="m.toml"))
+    with_mff = shares_2025(
+        inputs, write_formula(tmp_path, {"mff_exponent = 0.0": "mff_exponent = 1.0"}, name="m.toml")
+    )
     mff = inputs["mff"].to_pandas()
     ratio = with_mff["renal"] / base["renal"]
     np.testing.assert_allclose(ratio / ratio.iloc[0], mff / mff.iloc[0], rtol=1e-12)
@@ -155,8 +174,9 @@ def test_mff_without_data_is_a_clear_error(data_copy, tmp_path):
 
 def test_population_vintage_uses_that_years_list(tmp_path):
     inputs = load_inputs()
-    path = write_formula(tmp_path, {'population_vintage = "projected"':
-                                    'population_vintage = "2023/24"'})
+    path = write_formula(
+        tmp_path, {'population_vintage = "projected"': 'population_vintage = "2023/24"'}
+    )
     got = shares_2025(inputs, path)
     ni = component_index(inputs, "general_acute", 2025, "x")
     expected = inputs["gp_pop"].sel(year=2023).values * ni
@@ -165,8 +185,9 @@ def test_population_vintage_uses_that_years_list(tmp_path):
 
 def test_hi_blend_is_a_blend_of_weighted_populations(tmp_path):
     inputs = load_inputs()
-    path = write_formula(tmp_path, {"health_inequalities_weight = 0.0":
-                                    "health_inequalities_weight = 0.25"})
+    path = write_formula(
+        tmp_path, {"health_inequalities_weight = 0.0": "health_inequalities_weight = 0.25"}
+    )
     got = shares_2025(inputs, path)
     pop = inputs["gp_pop"].sel(year=2025).values
     need = pop * component_index(inputs, "general_acute", 2025, "x")
@@ -175,16 +196,25 @@ def test_hi_blend_is_a_blend_of_weighted_populations(tmp_path):
     np.testing.assert_allclose(got["renal"], blend, rtol=1e-12)
 
 
-@pytest.mark.parametrize(("edits", "field"), [
-    ({'age_curve = "neonatal"': 'age_curve = "nonesuch"'},
-     "services.neonatal_critical_care.age_curve"),
-    ({'need_index_vintage = "latest"': 'need_index_vintage = "soon"'}, "need_index_vintage"),
-    ({"mff_exponent = 0.0": "mff_exponent = -1.0"}, "services.cancer.mff_exponent"),
-    ({'population_vintage = "projected"': 'population_vintage = "2019/20"'},
-     "population_vintage"),
-    ({'need_component = "maternity"': 'need_component = "births"'},
-     "services.neonatal_critical_care.need_component"),
-])
+@pytest.mark.parametrize(
+    ("edits", "field"),
+    [
+        (
+            {'age_curve = "neonatal"': 'age_curve = "nonesuch"'},
+            "services.neonatal_critical_care.age_curve",
+        ),
+        ({'need_index_vintage = "latest"': 'need_index_vintage = "soon"'}, "need_index_vintage"),
+        ({"mff_exponent = 0.0": "mff_exponent = -1.0"}, "services.cancer.mff_exponent"),
+        (
+            {'population_vintage = "projected"': 'population_vintage = "2019/20"'},
+            "population_vintage",
+        ),
+        (
+            {'need_component = "maternity"': 'need_component = "births"'},
+            "services.neonatal_critical_care.need_component",
+        ),
+    ],
+)
 def test_bad_formula_names_the_field(tmp_path, edits, field):
     path = write_formula(tmp_path, edits)
     with pytest.raises(AllocError) as err:
@@ -193,8 +223,10 @@ def test_bad_formula_names_the_field(tmp_path, edits, field):
 
 
 def test_bad_inline_curve_names_curve_and_field(tmp_path):
-    path = write_formula(tmp_path, {
-        "male = [0, 0.02, 1.0, 1.2, 0.9, 0.5, 0.2, 0.05, 0.02, 0.01]": "male = [0, 0.02, 1.0]"})
+    path = write_formula(
+        tmp_path,
+        {"male = [0, 0.02, 1.0, 1.2, 0.9, 0.5, 0.2, 0.05, 0.02, 0.01]": "male = [0, 0.02, 1.0]"},
+    )
     with pytest.raises(AllocError) as err:
         load_formula(path)
     assert err.value.field == "curves.mental_health_secure.male", str(err.value)
@@ -207,8 +239,9 @@ def test_curves_file_is_merged_and_checked(tmp_path):
     cut = text.index("[curves.")
     curves = text[cut:].replace("[curves.", "[")
     (tmp_path / "c.toml").write_text(curves)
-    head = text[:cut].replace('need_index_vintage = "latest"\n',
-                              'need_index_vintage = "latest"\nage_curves = "c.toml"\n')
+    head = text[:cut].replace(
+        'need_index_vintage = "latest"\n', 'need_index_vintage = "latest"\nage_curves = "c.toml"\n'
+    )
     formula_path = tmp_path / "f.toml"
     formula_path.write_text(head)
     formula, _ = load_formula(formula_path)
@@ -228,15 +261,26 @@ def test_curve_bands_must_nest_in_population_bands(data_copy, tmp_path):
         shares_2025(load_inputs(data_copy), write_formula(tmp_path))
 
 
-@pytest.mark.parametrize(("file", "column", "edit", "message"), [
-    ("age_sex_populations.csv", "sex", lambda f: f.assign(sex=f["sex"].replace("F", "W")),
-     "expected F or M"),
-    ("age_sex_populations.csv", "code", lambda f: f.assign(code=f["code"].replace("QE1", "ZZZ")),
-     "unknown ICB code 'ZZZ'"),
-    ("age_sex_populations.csv", "age_from", lambda f: f.iloc[2:], "all 10 age bands"),
-    ("mff.csv", "mff_index", lambda f: f.assign(mff_index=0.0), "positive"),
-    ("mff.csv", "code", lambda f: f.iloc[1:], "is missing"),
-])
+@pytest.mark.parametrize(
+    ("file", "column", "edit", "message"),
+    [
+        (
+            "age_sex_populations.csv",
+            "sex",
+            lambda f: f.assign(sex=f["sex"].replace("F", "W")),
+            "expected F or M",
+        ),
+        (
+            "age_sex_populations.csv",
+            "code",
+            lambda f: f.assign(code=f["code"].replace("QE1", "ZZZ")),
+            "unknown ICB code 'ZZZ'",
+        ),
+        ("age_sex_populations.csv", "age_from", lambda f: f.iloc[2:], "all 10 age bands"),
+        ("mff.csv", "mff_index", lambda f: f.assign(mff_index=0.0), "positive"),
+        ("mff.csv", "code", lambda f: f.iloc[1:], "is missing"),
+    ],
+)
 def test_bad_optional_files(data_copy, file, column, edit, message):
     if file == "age_sex_populations.csv":
         age_sex_file(data_copy)
@@ -251,7 +295,10 @@ def test_default_run_unchanged_by_optional_mff_file(tmp_path):
     """The shipped mff.csv is inert under the default formula (exponent 0)."""
     inputs = load_inputs()
     with_mff = shares_2025(inputs, FORMULA_DIR / "default.toml")
-    shutil.copytree(Path(inputs.attrs["data_folder"]), tmp_path / "d",
-                    ignore=shutil.ignore_patterns("mff.csv", "*.py"))
+    shutil.copytree(
+        Path(inputs.attrs["data_folder"]),
+        tmp_path / "d",
+        ignore=shutil.ignore_patterns("mff.csv", "*.py"),
+    )
     without = shares_2025(load_inputs(tmp_path / "d"), FORMULA_DIR / "default.toml")
     np.testing.assert_array_equal(with_mff.to_numpy(), without.to_numpy())

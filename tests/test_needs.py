@@ -59,7 +59,7 @@ def test_target_shares_match_pandas_reference(inputs, year, label):
 def test_projected_years_use_latest_need_indices(inputs):
     formula, path = load_formula("default")
     pop = project_population(inputs["gp_pop"], [2025, 2028], 0.01)
-    np.testing.assert_allclose(pop.sel(year=2028), inputs["gp_pop"].sel(year=2025) * 1.01 ** 3)
+    np.testing.assert_allclose(pop.sel(year=2028), inputs["gp_pop"].sel(year=2025) * 1.01**3)
     shares = target_shares(inputs, formula, path, pop)
     # Uniform population growth leaves shares unchanged when need indices are held at 2025/26.
     np.testing.assert_allclose(shares.sel(year=2028), shares.sel(year=2025), rtol=1e-12)

@@ -30,7 +30,8 @@ ICB_REFERENCE = SHARED / "domain" / "icb_reference.csv"
 needs_real_file = pytest.mark.skipif(
     not (PRACTICE_FILE.is_file() and ICB_SUMS.is_file()),
     reason=f"NHS England's practice-level file is not present at {PRACTICE_FILE} (it is read from "
-           "../shared/data and never copied into the repository)")
+    "../shared/data and never copied into the repository)",
+)
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +49,9 @@ def test_real_file_reproduces_published_icb_sums(practices):
     for col in want.columns.drop("year"):
         diff = np.abs(got[col] - want[col])
         assert diff.max() <= 0.05 + 1e-6, (col, diff.idxmax(), diff.max())
-        np.testing.assert_array_equal(round_half_up(got[col].to_numpy(), 1),
-                                      want[col].to_numpy(), err_msg=col)
+        np.testing.assert_array_equal(
+            round_half_up(got[col].to_numpy(), 1), want[col].to_numpy(), err_msg=col
+        )
     # ... and so does the embedded dataset, row for row.
     rows = to_weighted_populations_rows(got, "2025/26").set_index("code")
     embedded = pd.read_csv(data_dir() / "weighted_populations.csv")
@@ -70,7 +72,8 @@ def test_real_file_national_need_indices(practices):
     # Practice-level indices aggregate to ICB ones as population-weighted means.
     practice_ni = need_indices(practices.set_index("practice"))
     mean = (practice_ni["ni_general_acute"] * practices.set_index("practice")["gp_pop"]).groupby(
-        practices.set_index("practice")["icb"]).sum() / pop
+        practices.set_index("practice")["icb"]
+    ).sum() / pop
     np.testing.assert_allclose(mean, ni["ni_general_acute"], rtol=1e-12)
 
 
@@ -79,8 +82,9 @@ def test_real_file_places(practices, tmp_path):
     """Two places in one ICB (split by PCN) plus an unassigned remainder."""
     qe1 = practices[practices["icb"] == "QE1"].sort_values("practice")
     half = len(qe1) // 3
-    rows = [(p, "North") for p in qe1["practice"].iloc[:half]] + \
-           [(p, "South") for p in qe1["practice"].iloc[half:2 * half]]
+    rows = [(p, "North") for p in qe1["practice"].iloc[:half]] + [
+        (p, "South") for p in qe1["practice"].iloc[half : 2 * half]
+    ]
     pd.DataFrame(rows, columns=["practice", "place"]).to_csv(tmp_path / "p.csv", index=False)
     table = place_indices(practices, read_places(tmp_path / "p.csv"))
     assert list(table.index) == [("QE1", "(unassigned)"), ("QE1", "North"), ("QE1", "South")]
@@ -89,12 +93,14 @@ def test_real_file_places(practices, tmp_path):
     mean = (table["ni_general_acute"] * table["gp_pop"]).sum() / table["gp_pop"].sum()
     assert abs(mean - 1) < 1e-12
     north = qe1.iloc[:half]
-    by_hand = ((north["wp_general_acute"].sum() / north["gp_pop"].sum())
-               / (qe1["wp_general_acute"].sum() / qe1["gp_pop"].sum()))
+    by_hand = (north["wp_general_acute"].sum() / north["gp_pop"].sum()) / (
+        qe1["wp_general_acute"].sum() / qe1["gp_pop"].sum()
+    )
     assert table.loc[("QE1", "North"), "ni_general_acute"] == pytest.approx(by_hand, rel=1e-12)
     eng = practices["wp_general_acute"].sum() / practices["gp_pop"].sum()
     assert table.loc[("QE1", "North"), "ni_general_acute_england"] == pytest.approx(
-        north["wp_general_acute"].sum() / north["gp_pop"].sum() / eng, rel=1e-12)
+        north["wp_general_acute"].sum() / north["gp_pop"].sum() / eng, rel=1e-12
+    )
 
 
 @needs_real_file
@@ -102,14 +108,16 @@ def test_shipped_mff_is_the_derived_cost_adjustment(practices):
     """data/mff.csv is exactly what data/README.md says: implied_cost_adjustment, 4 dp half-up."""
     derived = implied_cost_adjustment(practices)["mff_index"]
     shipped = pd.read_csv(data_dir() / "mff.csv").set_index("code")["mff_index"]
-    np.testing.assert_array_equal(round_half_up(derived.loc[shipped.index].to_numpy(), 4),
-                                  shipped.to_numpy())
+    np.testing.assert_array_equal(
+        round_half_up(derived.loc[shipped.index].to_numpy(), 4), shipped.to_numpy()
+    )
 
 
 # --- small hand-made files: format handling and bad input --------------------------------------
 
-HEADER = ("\ufeffPractice_Code,GP_Practice_Name,ICB,ICBname,Population,G&A WP,Health Ineq WP,"
-          "Final WP\n")
+HEADER = (
+    "\ufeffPractice_Code,GP_Practice_Name,ICB,ICBname,Population,G&A WP,Health Ineq WP,Final WP\n"
+)
 GOOD = [
     "P1,One,QE1,Lancs,1000,1100,1200,1050",
     "P2,Two,QE1,Lancs,3000,2900,2800,2950",
@@ -138,20 +146,44 @@ def test_small_file_with_bom_reads_and_indexes(tmp_path):
     assert places.loc[("QE1", "(unassigned)"), "ni_general_acute"] == pytest.approx(2900 / 3000)
 
 
-@pytest.mark.parametrize(("rows", "header", "field", "message"), [
-    (GOOD, HEADER.replace("Population,", "Pop,"), "Population", "expected a column 'Population'"),
-    (GOOD, HEADER.replace(",G&A WP,Health Ineq WP,Final WP", ",A,B,C"), "* WP",
-     "at least one weighted-population column"),
-    (GOOD[:2] + ["P3,Three,XYZ,Nowhere,2000,2000,2000,2000"], HEADER, "ICB",
-     "unknown ICB code 'XYZ' for practice P3"),
-    (GOOD[:2] + ["P3,Three,QF7,S Yorks,0,2000,2000,2000"], HEADER, "Population",
-     "expected a positive population, found 0 for practice P3"),
-    (GOOD[:2] + ["P3,Three,QF7,S Yorks,-5,2000,2000,2000"], HEADER, "Population", "positive"),
-    (GOOD[:2] + ["P3,Three,QF7,S Yorks,2000,n/a,2000,2000"], HEADER, "G&A WP",
-     "expected a finite number, found 'n/a' for practice P3"),
-    (GOOD[:2] + ["P3,Three,QF7,S Yorks,2000,-1,2000,2000"], HEADER, "G&A WP", "non-negative"),
-    (GOOD + ["P1,Again,QE1,Lancs,10,10,10,10"], HEADER, "Practice_Code", "'P1' twice"),
-])
+@pytest.mark.parametrize(
+    ("rows", "header", "field", "message"),
+    [
+        (
+            GOOD,
+            HEADER.replace("Population,", "Pop,"),
+            "Population",
+            "expected a column 'Population'",
+        ),
+        (
+            GOOD,
+            HEADER.replace(",G&A WP,Health Ineq WP,Final WP", ",A,B,C"),
+            "* WP",
+            "at least one weighted-population column",
+        ),
+        (
+            GOOD[:2] + ["P3,Three,XYZ,Nowhere,2000,2000,2000,2000"],
+            HEADER,
+            "ICB",
+            "unknown ICB code 'XYZ' for practice P3",
+        ),
+        (
+            GOOD[:2] + ["P3,Three,QF7,S Yorks,0,2000,2000,2000"],
+            HEADER,
+            "Population",
+            "expected a positive population, found 0 for practice P3",
+        ),
+        (GOOD[:2] + ["P3,Three,QF7,S Yorks,-5,2000,2000,2000"], HEADER, "Population", "positive"),
+        (
+            GOOD[:2] + ["P3,Three,QF7,S Yorks,2000,n/a,2000,2000"],
+            HEADER,
+            "G&A WP",
+            "expected a finite number, found 'n/a' for practice P3",
+        ),
+        (GOOD[:2] + ["P3,Three,QF7,S Yorks,2000,-1,2000,2000"], HEADER, "G&A WP", "non-negative"),
+        (GOOD + ["P1,Again,QE1,Lancs,10,10,10,10"], HEADER, "Practice_Code", "'P1' twice"),
+    ],
+)
 def test_bad_practice_files(tmp_path, rows, header, field, message):
     with pytest.raises(AllocError) as err:
         read_practice_weighted_populations(write(tmp_path, rows, header))
@@ -177,6 +209,7 @@ def test_bad_places(tmp_path):
 
 
 def test_round_half_up_matches_excel():
-    np.testing.assert_array_equal(round_half_up([0.25, 0.35, 2.5, -2.5, 1.05], 1),
-                                  [0.3, 0.4, 2.5, -2.5, 1.1])
+    np.testing.assert_array_equal(
+        round_half_up([0.25, 0.35, 2.5, -2.5, 1.05], 1), [0.3, 0.4, 2.5, -2.5, 1.1]
+    )
     np.testing.assert_array_equal(round_half_up([0.5, 1.5, 2.5]), [1, 2, 3])

@@ -76,13 +76,23 @@ def run_glide(prob, gap_fill=0.0):
     return A_out, lam_out, status_out, gap_out
 
 
-_GLIDE_ARGS = ("A0", "T", "E", "conv", "w_prev", "w_target", "floor_mult", "cap_mult",
-               "below_target")
+_GLIDE_ARGS = (
+    "A0",
+    "T",
+    "E",
+    "conv",
+    "w_prev",
+    "w_target",
+    "floor_mult",
+    "cap_mult",
+    "below_target",
+)
 
 
 def reference_glide(prob):
-    return ref.reference_glide_path(*(prob[k] for k in _GLIDE_ARGS), prob["relax"],
-                                    n_batch=prob["shape"][0])
+    return ref.reference_glide_path(
+        *(prob[k] for k in _GLIDE_ARGS), prob["relax"], n_batch=prob["shape"][0]
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -104,8 +114,11 @@ def _envelope(rng, mode, frac, P, W, L, U, scale):
         return highest + (0.01 + frac) * scale
     # just outside / just inside the feasible range, by far more than rounding (1e-8 relative)
     # but far less than any plausible slack in the feasibility test
-    tiny = 1e-8 * max(scale, abs(lowest) if np.isfinite(lowest) else 0.0,
-                      abs(highest) if np.isfinite(highest) else 0.0)
+    tiny = 1e-8 * max(
+        scale,
+        abs(lowest) if np.isfinite(lowest) else 0.0,
+        abs(highest) if np.isfinite(highest) else 0.0,
+    )
     if mode == "near_floor" and np.isfinite(lowest):
         return lowest + (tiny if frac < 0.5 else -tiny)
     if mode == "near_cap" and np.isfinite(highest):
@@ -143,8 +156,22 @@ def random_problems(draw, max_n=60):
     tie_w = draw(st.booleans())
     scale = 10.0 ** draw(st.integers(-3, 6))
     wscale = 10.0 ** draw(st.integers(-2, 2))
-    mode = draw(st.sampled_from(["interior", "interior", "floor", "cap", "breakpoint",
-                                 "breakpoint", "below", "above", "near_floor", "near_cap"]))
+    mode = draw(
+        st.sampled_from(
+            [
+                "interior",
+                "interior",
+                "floor",
+                "cap",
+                "breakpoint",
+                "breakpoint",
+                "below",
+                "above",
+                "near_floor",
+                "near_cap",
+            ]
+        )
+    )
     frac = draw(st.floats(0.0, 1.0))
     rng = np.random.default_rng(seed)
 
@@ -230,8 +257,9 @@ def check_solve_against_reference(P, W, L, U, E):
         assert np.isfinite(lam)
         # the returned multiplier reproduces the allocation
         pos = W > 0
-        np.testing.assert_allclose(np.clip(P[pos] + lam * W[pos], L[pos], U[pos]), A[pos],
-                                   rtol=0, atol=tol)
+        np.testing.assert_allclose(
+            np.clip(P[pos] + lam * W[pos], L[pos], U[pos]), A[pos], rtol=0, atol=tol
+        )
     else:
         assert np.isnan(lam)
         if status == STATUS_FLOORS_EXCEED_ENVELOPE:
@@ -271,10 +299,23 @@ def check_solve_invariants(P, W, L, U, E):
 
 
 def test_status_codes_match_documented_contract():
-    assert (STATUS_OK, STATUS_FLOORS_EXCEED_ENVELOPE, STATUS_CAPS_BELOW_ENVELOPE,
-            STATUS_FLOORS_RELAXED, STATUS_CAPS_RELAXED, STATUS_BAD_INPUT, STATUS_NOT_RUN) == (
-        ref.OK, ref.FLOORS_EXCEED_ENVELOPE, ref.CAPS_BELOW_ENVELOPE, ref.FLOORS_RELAXED,
-        ref.CAPS_RELAXED, ref.BAD_INPUT, ref.NOT_RUN)
+    assert (
+        STATUS_OK,
+        STATUS_FLOORS_EXCEED_ENVELOPE,
+        STATUS_CAPS_BELOW_ENVELOPE,
+        STATUS_FLOORS_RELAXED,
+        STATUS_CAPS_RELAXED,
+        STATUS_BAD_INPUT,
+        STATUS_NOT_RUN,
+    ) == (
+        ref.OK,
+        ref.FLOORS_EXCEED_ENVELOPE,
+        ref.CAPS_BELOW_ENVELOPE,
+        ref.FLOORS_RELAXED,
+        ref.CAPS_RELAXED,
+        ref.BAD_INPUT,
+        ref.NOT_RUN,
+    )
 
 
 @settings(max_examples=_examples(2000, 150), **SETTINGS)
@@ -324,8 +365,7 @@ def test_solve_hand_cases(P, W, L, U, E, expected):
     status, lam, gap, A = kernel_solve(P, W, L, U, E)
     assert status == STATUS_OK
     np.testing.assert_allclose(A, expected, rtol=0, atol=1e-12)
-    np.testing.assert_allclose(ref.reference_solve(P, W, L, U, E).A, expected, rtol=0,
-                               atol=1e-11)
+    np.testing.assert_allclose(ref.reference_solve(P, W, L, U, E).A, expected, rtol=0, atol=1e-11)
 
 
 def test_solve_infeasible_hand_cases():
@@ -421,17 +461,28 @@ def glide_problems(draw, max_b=4, max_y=6, max_n=12):
         m[rng.random(shape) < 0.2] = none
         return m
 
-    floor_mult = mults("floor_mult", floors, *((0.5, 0.95) if floors == "loose" else (0.97, 1.1)),
-                       -INF)
+    floor_mult = mults(
+        "floor_mult", floors, *((0.5, 0.95) if floors == "loose" else (0.97, 1.1)), -INF
+    )
     cap_mult = mults("cap_mult", caps, *((1.2, 2.0) if caps == "loose" else (0.95, 1.06)), INF)
     below_target = np.round(rng.uniform(0.0, 0.1, (lead["below_target"], Y)), 3)
     if bt_mode == "nan":
         below_target[:] = NAN
     elif bt_mode == "mixed":
         below_target[rng.random(below_target.shape) < 0.5] = NAN
-    prob = dict(A0=A0, T=T, E=E, conv=conv, w_prev=w_prev, w_target=w_target,
-                floor_mult=floor_mult, cap_mult=cap_mult, below_target=below_target,
-                relax=relax, shape=(B, Y, N))
+    prob = dict(
+        A0=A0,
+        T=T,
+        E=E,
+        conv=conv,
+        w_prev=w_prev,
+        w_target=w_target,
+        floor_mult=floor_mult,
+        cap_mult=cap_mult,
+        below_target=below_target,
+        relax=relax,
+        shape=(B, Y, N),
+    )
     for k in _GLIDE_ARGS:
         prob[k] = np.ascontiguousarray(prob[k], dtype=np.float64)
     return prob
@@ -467,8 +518,13 @@ def check_glide_against_reference(prob):
                 assert abs(A[b, y].sum() - E[b, y]) <= tol, ctx
                 pos = W > 0
                 assert np.isfinite(lam[b, y]), ctx
-                np.testing.assert_allclose(np.clip(P[pos] + lam[b, y] * W[pos], L[pos], U[pos]),
-                                           A[b, y][pos], rtol=0, atol=tol, err_msg=ctx)
+                np.testing.assert_allclose(
+                    np.clip(P[pos] + lam[b, y] * W[pos], L[pos], U[pos]),
+                    A[b, y][pos],
+                    rtol=0,
+                    atol=tol,
+                    err_msg=ctx,
+                )
             else:  # infeasible without relaxation
                 assert np.isnan(lam[b, y]) and gap[b, y] > 0, ctx
             if st_ == STATUS_OK:
@@ -496,8 +552,10 @@ def test_glide_matches_reference_small(prob):
 def _glide_case(A0, T, E, conv, w_prev, w_target, floor_mult, cap_mult, below_target, relax):
     """A single-scenario glide problem from nested lists (every input broadcast, B = 1)."""
     arrs = [A0, T, E, conv, w_prev, w_target, floor_mult, cap_mult, below_target]
-    prob = {k: np.ascontiguousarray(np.array(v, dtype=np.float64)[None])
-            for k, v in zip(_GLIDE_ARGS, arrs)}
+    prob = {
+        k: np.ascontiguousarray(np.array(v, dtype=np.float64)[None])
+        for k, v in zip(_GLIDE_ARGS, arrs)
+    }
     Y, N = prob["T"].shape[1:]
     prob.update(relax=relax, shape=(1, Y, N))
     return prob
@@ -506,12 +564,22 @@ def _glide_case(A0, T, E, conv, w_prev, w_target, floor_mult, cap_mult, below_ta
 def test_glide_hand_case_infeasible_then_not_run():
     # year 0: uniform growth, no bounds bind; year 1: the envelope halves but floors are 100%
     # of last year, so floors exceed the envelope; year 2 is not run.
-    prob = _glide_case(A0=[1.0, 1.0], T=[[1.0, 1.0]] * 3, E=[2.0, 1.0, 1.0], conv=[0.0] * 3,
-                       w_prev=[1.0] * 3, w_target=[0.0] * 3, floor_mult=[[1.0, 1.0]] * 3,
-                       cap_mult=[[INF, INF]] * 3, below_target=[NAN] * 3, relax=False)
+    prob = _glide_case(
+        A0=[1.0, 1.0],
+        T=[[1.0, 1.0]] * 3,
+        E=[2.0, 1.0, 1.0],
+        conv=[0.0] * 3,
+        w_prev=[1.0] * 3,
+        w_target=[0.0] * 3,
+        floor_mult=[[1.0, 1.0]] * 3,
+        cap_mult=[[INF, INF]] * 3,
+        below_target=[NAN] * 3,
+        relax=False,
+    )
     A, lam, status, gap = run_glide(prob)
-    np.testing.assert_array_equal(status[0], [STATUS_OK, STATUS_FLOORS_EXCEED_ENVELOPE,
-                                              STATUS_NOT_RUN])
+    np.testing.assert_array_equal(
+        status[0], [STATUS_OK, STATUS_FLOORS_EXCEED_ENVELOPE, STATUS_NOT_RUN]
+    )
     np.testing.assert_allclose(A[0, :2], [[1.0, 1.0], [1.0, 1.0]])
     assert np.all(np.isnan(A[0, 2])) and np.isnan(lam[0, 1]) and np.isnan(lam[0, 2])
     assert gap[0, 1] == pytest.approx(1.0)
@@ -525,9 +593,18 @@ def test_glide_hand_case_infeasible_then_not_run():
 
 def test_glide_hand_case_below_target_floor():
     # w_target only: the ICB far below target is lifted to T*(1-x); x overrides its growth cap
-    prob = _glide_case(A0=[1.0, 3.0], T=[[2.0, 2.0]], E=[4.0], conv=[0.0], w_prev=[1.0],
-                       w_target=[0.0], floor_mult=[[-INF, -INF]], cap_mult=[[1.5, 1.5]],
-                       below_target=[0.1], relax=False)
+    prob = _glide_case(
+        A0=[1.0, 3.0],
+        T=[[2.0, 2.0]],
+        E=[4.0],
+        conv=[0.0],
+        w_prev=[1.0],
+        w_target=[0.0],
+        floor_mult=[[-INF, -INF]],
+        cap_mult=[[1.5, 1.5]],
+        below_target=[0.1],
+        relax=False,
+    )
     A, lam, status, gap = run_glide(prob)
     assert status[0, 0] == STATUS_OK
     np.testing.assert_allclose(A[0, 0], [1.8, 2.2])
@@ -539,14 +616,32 @@ def test_glide_hand_case_below_target_floor():
 _RELAX_STILL_INFEASIBLE = {
     # w_prev = w_target = 0: every ICB held at clip(P, L, U). Floors 2 + cap 0.5 = 2.5 > E = 2;
     # after lowering the floor to uniform growth (1) the total is 1.5 < 2.
-    "floors": _glide_case(A0=[1.0, 1.0], T=[[1.0, 1.0]], E=[2.0], conv=[0.0], w_prev=[0.0],
-                          w_target=[0.0], floor_mult=[[2.0, -INF]], cap_mult=[[INF, 0.5]],
-                          below_target=[NAN], relax=True),
+    "floors": _glide_case(
+        A0=[1.0, 1.0],
+        T=[[1.0, 1.0]],
+        E=[2.0],
+        conv=[0.0],
+        w_prev=[0.0],
+        w_target=[0.0],
+        floor_mult=[[2.0, -INF]],
+        cap_mult=[[INF, 0.5]],
+        below_target=[NAN],
+        relax=True,
+    ),
     # w_target only and one ICB with a zero target (W = 0, held at 0.55); caps 1.05 on the
     # others; relaxing caps to uniform growth (1.1) gives 1.1 + 1.1 + 0.55 = 2.75 < E = 3.3.
-    "caps": _glide_case(A0=[1.0, 1.0, 1.0], T=[[1.65, 1.65, 0.0]], E=[3.3], conv=[0.5],
-                        w_prev=[0.0], w_target=[1.0], floor_mult=[[-INF] * 3],
-                        cap_mult=[[1.05] * 3], below_target=[NAN], relax=True),
+    "caps": _glide_case(
+        A0=[1.0, 1.0, 1.0],
+        T=[[1.65, 1.65, 0.0]],
+        E=[3.3],
+        conv=[0.5],
+        w_prev=[0.0],
+        w_target=[1.0],
+        floor_mult=[[-INF] * 3],
+        cap_mult=[[1.05] * 3],
+        below_target=[NAN],
+        relax=True,
+    ),
 }
 
 
@@ -566,9 +661,18 @@ def test_relaxed_status_means_feasible(which):
 
 
 def test_glide_not_run_years_write_gap():
-    prob = _glide_case(A0=[1.0, 1.0], T=[[1.0, 1.0]] * 3, E=[2.0, 1.0, 1.0], conv=[0.0] * 3,
-                       w_prev=[1.0] * 3, w_target=[0.0] * 3, floor_mult=[[1.0, 1.0]] * 3,
-                       cap_mult=[[INF, INF]] * 3, below_target=[NAN] * 3, relax=False)
+    prob = _glide_case(
+        A0=[1.0, 1.0],
+        T=[[1.0, 1.0]] * 3,
+        E=[2.0, 1.0, 1.0],
+        conv=[0.0] * 3,
+        w_prev=[1.0] * 3,
+        w_target=[0.0] * 3,
+        floor_mult=[[1.0, 1.0]] * 3,
+        cap_mult=[[INF, INF]] * 3,
+        below_target=[NAN] * 3,
+        relax=False,
+    )
     A, lam, status, gap = run_glide(prob, gap_fill=12345.0)
     assert status[0, 2] == STATUS_NOT_RUN
     assert gap[0, 2] != 12345.0
@@ -589,13 +693,28 @@ def test_same_results_with_jit_disabled():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ, NUMBA_DISABLE_JIT="1", **{_CHILD_ENV: "1"})
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-    selected = ("test_nojit_child_really_uses_python or test_solve_matches_reference or "
-                "test_solve_invariants or test_solve_bad_input or test_glide_matches_reference "
-                "or test_glide_hand_case or test_warm_started_solve")
+    selected = (
+        "test_nojit_child_really_uses_python or test_solve_matches_reference or "
+        "test_solve_invariants or test_solve_bad_input or test_glide_matches_reference "
+        "or test_glide_hand_case or test_warm_started_solve"
+    )
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-k", selected,
-         os.path.abspath(__file__)],
-        env=env, cwd=root, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-k",
+            selected,
+            os.path.abspath(__file__),
+        ],
+        env=env,
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-3000:]
     passed = re.search(r"(\d+) passed", proc.stdout)

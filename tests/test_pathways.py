@@ -43,6 +43,7 @@ def saving(ds):
 
 # ------------------------------------------------------------------------------ bad files
 
+
 def _mutated(tmp_path, name, old, new):
     text = (REPO / "models" / "pathways" / f"{name}.toml").read_text()
     assert old in text, old
@@ -51,22 +52,60 @@ def _mutated(tmp_path, name, old, new):
     return path
 
 
-@pytest.mark.parametrize("name,old,new,field,expect", [
-    ("renal", 'to.dead = { value = 0.03,', 'to.dead = { value = 1.3,',
-     "transitions.CKD_G3a_undiagnosed.to.dead.value", "between 0 and 1"),
-    ("renal", 'to.CKD_G3a_undiagnosed = { value = 0.9,', 'to.CKD_G3a_undiagnosed = { value = 0.95,',
-     "transitions.CKD_G3a_undiagnosed.to", "sum to 1"),
-    ("renal", 'price_year = "2009/10", ', '',
-     "states.CKD_G3a_diagnosed.costs.0.amount.price_year", "price year"),
-    ("renal", 'payer = "ICB_core"', 'payer = "ICB_kore"',
-     "states.CKD_G3a_diagnosed.costs.0.payer", "ICB_delegated_specialised"),
-    ("critical_care", 'to.level2 = { value = 0.45,', 'to.level2 = { value = 0.55,',
-     "transitions.level3.to", "sum to 1"),
-    ("liver", 'payer = "local_authority"', 'payer = "council"', "levers.abstinence_support.payer",
-     "local_authority"),
-    ("mental_health", 'unit = "GBP per person-year", price_year = "2011/12"',
-     'unit = "GBP per person-year"', "amount.price_year", "price year"),
-])
+@pytest.mark.parametrize(
+    "name,old,new,field,expect",
+    [
+        (
+            "renal",
+            "to.dead = { value = 0.03,",
+            "to.dead = { value = 1.3,",
+            "transitions.CKD_G3a_undiagnosed.to.dead.value",
+            "between 0 and 1",
+        ),
+        (
+            "renal",
+            "to.CKD_G3a_undiagnosed = { value = 0.9,",
+            "to.CKD_G3a_undiagnosed = { value = 0.95,",
+            "transitions.CKD_G3a_undiagnosed.to",
+            "sum to 1",
+        ),
+        (
+            "renal",
+            'price_year = "2009/10", ',
+            "",
+            "states.CKD_G3a_diagnosed.costs.0.amount.price_year",
+            "price year",
+        ),
+        (
+            "renal",
+            'payer = "ICB_core"',
+            'payer = "ICB_kore"',
+            "states.CKD_G3a_diagnosed.costs.0.payer",
+            "ICB_delegated_specialised",
+        ),
+        (
+            "critical_care",
+            "to.level2 = { value = 0.45,",
+            "to.level2 = { value = 0.55,",
+            "transitions.level3.to",
+            "sum to 1",
+        ),
+        (
+            "liver",
+            'payer = "local_authority"',
+            'payer = "council"',
+            "levers.abstinence_support.payer",
+            "local_authority",
+        ),
+        (
+            "mental_health",
+            'unit = "GBP per person-year", price_year = "2011/12"',
+            'unit = "GBP per person-year"',
+            "amount.price_year",
+            "price year",
+        ),
+    ],
+)
 def test_bad_parameter_file_gives_one_clear_message(tmp_path, name, old, new, field, expect):
     path = _mutated(tmp_path, name, old, new)
     with pytest.raises(AllocError) as info:
@@ -84,6 +123,7 @@ def test_unknown_lever_and_icb_are_named():
 
 
 # ------------------------------------------------------------------------------ shipped files
+
 
 @pytest.mark.parametrize("name", PATHWAY_NAMES)
 def test_every_shipped_number_is_labelled(name):
@@ -105,7 +145,9 @@ def test_sampling_keeps_draw_zero_central_and_stays_in_range():
     draws = sample_parameters(spec, 200, np.random.default_rng(1))
     for path, q in quantities(spec).items():
         assert draws[path][0] == q.value
-        assert (draws[path] >= q.range[0] - 1e-12).all() and (draws[path] <= q.range[1] + 1e-12).all()
+        assert (draws[path] >= q.range[0] - 1e-12).all() and (
+            draws[path] <= q.range[1] + 1e-12
+        ).all()
     again = sample_parameters(spec, 200, np.random.default_rng(1))
     assert all((again[p] == draws[p]).all() for p in draws)
 
@@ -139,17 +181,26 @@ def test_calibration_reproduces_base_year_spend_per_icb(name):
 
 # ------------------------------------------------------------------------------ monotonicity
 
+
 @settings(max_examples=12, deadline=None)
-@given(u1=st.floats(0.0, 1.0), u2=st.floats(0.0, 1.0), r1=st.floats(0.3, 1.0),
-       r2=st.floats(0.3, 1.0))
+@given(
+    u1=st.floats(0.0, 1.0), u2=st.floats(0.0, 1.0), r1=st.floats(0.3, 1.0), r2=st.floats(0.3, 1.0)
+)
 def test_savings_increase_with_effect_size_and_uptake(u1, u2, r1, r2):
     (u_lo, u_hi), (r_weak, r_strong) = sorted([u1, u2]), sorted([r1, r2], reverse=True)
-    for pathway, lever in (("renal", "acei_arb_optimisation"),
-                           ("critical_care", "reduce_delayed_discharge"),
-                           ("critical_care", "outreach")):
+    for pathway, lever in (
+        ("renal", "acei_arb_optimisation"),
+        ("critical_care", "reduce_delayed_discharge"),
+        ("critical_care", "outreach"),
+    ):
+
         def s(u, r):
-            return saving(project([{"pathway": pathway, "lever": lever, "uptake": u,
-                                    "effect": r}], icbs=[0, 5]))
+            return saving(
+                project(
+                    [{"pathway": pathway, "lever": lever, "uptake": u, "effect": r}], icbs=[0, 5]
+                )
+            )
+
         base = s(u_lo, r_weak)
         assert s(u_hi, r_weak) >= base - 1e-6
         assert s(u_lo, r_strong) >= base - 1e-6
@@ -158,9 +209,14 @@ def test_savings_increase_with_effect_size_and_uptake(u1, u2, r1, r2):
 
 def test_no_effect_lever_saves_nothing():
     for choice in ({"uptake": 0.0}, {"effect": 1.0}):
-        ds = project([{"pathway": "renal", "lever": "acei_arb_optimisation", **choice},
-                      {"pathway": "critical_care", "lever": "outreach", **choice}], icbs=[0, 3])
-        np.testing.assert_array_equal(ds["specialised_counterfactual"].values,
-                                      ds["specialised_scenario"].values)
-        np.testing.assert_array_equal(ds["cost_counterfactual"].values,
-                                      ds["cost_scenario"].values)
+        ds = project(
+            [
+                {"pathway": "renal", "lever": "acei_arb_optimisation", **choice},
+                {"pathway": "critical_care", "lever": "outreach", **choice},
+            ],
+            icbs=[0, 3],
+        )
+        np.testing.assert_array_equal(
+            ds["specialised_counterfactual"].values, ds["specialised_scenario"].values
+        )
+        np.testing.assert_array_equal(ds["cost_counterfactual"].values, ds["cost_scenario"].values)

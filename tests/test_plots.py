@@ -35,8 +35,9 @@ def texts(fig: Figure) -> str:
 
 
 def by_gid(fig: Figure, prefix: str) -> list:
-    return [a for a in fig.findobj() if isinstance(a.get_gid(), str)
-            and a.get_gid().startswith(prefix)]
+    return [
+        a for a in fig.findobj() if isinstance(a.get_gid(), str) and a.get_gid().startswith(prefix)
+    ]
 
 
 def one(fig: Figure, gid: str):
@@ -90,7 +91,8 @@ def test_glide_paths_one_line_per_icb_and_highlights(result):
     ax = lines[0].axes
     assert "%" in ax.get_ylabel()
     assert [t.get_text() for t in ax.get_xticklabels()] == [
-        f"{y}/{(y + 1) % 100:02d}" for y in years]
+        f"{y}/{(y + 1) % 100:02d}" for y in years
+    ]
     # The title states the finding: the spread of DfT (percentage points) at start and end.
     dft = result["dft"]
     spread0 = float(dft.isel(year=0).max() - dft.isel(year=0).min())
@@ -103,8 +105,10 @@ def test_glide_paths_one_line_per_icb_and_highlights(result):
 def test_glide_paths_default_highlights_extremes(result):
     fig = plots.glide_paths(result)
     start = result["dft"].isel(year=0)
-    expected = {str(result["icb"].values[int(np.argmin(start.values))]),
-                str(result["icb"].values[int(np.argmax(start.values))])}
+    expected = {
+        str(result["icb"].values[int(np.argmin(start.values))]),
+        str(result["icb"].values[int(np.argmax(start.values))]),
+    }
     assert {t.get_gid()[6:] for t in by_gid(fig, "label:")} == expected
     with pytest.raises(ValueError, match="unknown ICB"):
         plots.glide_paths(result, highlight="XXX")
@@ -113,8 +117,8 @@ def test_glide_paths_default_highlights_extremes(result):
 def test_dot_plot_all_icbs_sorted_within_regions(result):
     fig = plots.dft_dot_plot(result, highlight="QE1")
     check_house_style(fig, result.attrs)
-    start, = by_gid(fig, "start")
-    end, = by_gid(fig, "end")
+    (start,) = by_gid(fig, "start")
+    (end,) = by_gid(fig, "end")
     assert len(start.get_offsets()) == len(end.get_offsets()) == len(ICBS)
     ax = start.axes
     ticks = [t.get_text() for t in ax.get_yticklabels()]
@@ -129,8 +133,9 @@ def test_dot_plot_all_icbs_sorted_within_regions(result):
     assert sorted(h.get_gid()[7:] for h in headers) == sorted(ICBS["region"].unique())
     region_of = dict(zip(ICBS["code"], ICBS["region"]))
     groups = [region_of[c] for c in codes]
-    assert [g for k, g in enumerate(groups) if k == 0 or g != groups[k - 1]] == \
-        list(dict.fromkeys(groups))  # contiguous
+    assert [g for k, g in enumerate(groups) if k == 0 or g != groups[k - 1]] == list(
+        dict.fromkeys(groups)
+    )  # contiguous
     for region in set(groups):
         members = [c for c in codes if region_of[c] == region]
         assert list(first[members].values) == sorted(first[members].values)
@@ -173,11 +178,13 @@ def with_left_shift(result):
     saving[:, 0, :] = 1e6 * ramp  # £1m a year per ICB by the final year, delegated budget
     cost[:, 1, :] = 4e5  # £0.4m a year per ICB, core budget
     coords = {"icb": result["icb"].values, "payer": payers, "year": result["year"].values}
-    result = result.drop_vars([v for v in ("left_shift_saving", "upstream_cost", "payer")
-                               if v in result.variables])
+    result = result.drop_vars(
+        [v for v in ("left_shift_saving", "upstream_cost", "payer") if v in result.variables]
+    )
     return result.assign(
         left_shift_saving=xr.DataArray(saving, dims=("icb", "payer", "year"), coords=coords),
-        upstream_cost=xr.DataArray(cost, dims=("icb", "payer", "year"), coords=coords))
+        upstream_cost=xr.DataArray(cost, dims=("icb", "payer", "year"), coords=coords),
+    )
 
 
 def test_waterfall_with_left_shift(result):
@@ -193,7 +200,7 @@ def test_waterfall_with_left_shift(result):
 def test_map_bubbles_at_centroids(result):
     fig = plots.icb_map(result, highlight="QE1")
     check_house_style(fig, result.attrs)
-    sc, = by_gid(fig, "icbs")
+    (sc,) = by_gid(fig, "icbs")
     assert isinstance(sc, PathCollection)
     pos = pd.DataFrame(sc.get_offsets(), columns=["lon", "lat"])
     ref = ICBS.set_index("code")
@@ -215,20 +222,24 @@ def test_map_bubbles_at_centroids(result):
     n_london = int((ICBS["region"] == "London").sum())
     assert sum(len(c.get_offsets()) for c in inset.collections) == n_london
     assert len(by_gid(fig, "highlight")) == 1
-    by_region = result["dft"].isel(year=0).to_series().groupby(ICBS.set_index("code")["region"]).mean()
+    by_region = (
+        result["dft"].isel(year=0).to_series().groupby(ICBS.set_index("code")["region"]).mean()
+    )
     assert by_region.idxmin() in by_gid(fig, "title")[0].get_text().replace("\n", " ")
     assert "% of target" in texts(fig) and "£" in texts(fig)
 
 
 def test_left_shift_chart_by_payer(result):
     res = with_left_shift(result)
-    fig = plots.left_shift_chart(res["left_shift_saving"], res["upstream_cost"],
-                                 provenance=res.attrs)
+    fig = plots.left_shift_chart(
+        res["left_shift_saving"], res["upstream_cost"], provenance=res.attrs
+    )
     check_house_style(fig, result.attrs)
     n = result.sizes["icb"]
     years = result["year"].values
-    saving_bars = [b for b in by_gid(fig, "saving:ICB_delegated_specialised")
-                   if isinstance(b, Rectangle)]
+    saving_bars = [
+        b for b in by_gid(fig, "saving:ICB_delegated_specialised") if isinstance(b, Rectangle)
+    ]
     cost_bars = [b for b in by_gid(fig, "cost:ICB_core") if isinstance(b, Rectangle)]
     assert len(saving_bars) == len(cost_bars) == len(years)
     ramp = np.linspace(0, 1, len(years))
@@ -244,14 +255,17 @@ def test_left_shift_chart_by_payer(result):
 
 def test_left_shift_chart_one_icb_extra_dims_and_no_payer():
     years = [2025, 2026, 2027]
-    saving = xr.DataArray(np.ones((2, 3, 2, 3)) * 1e5, dims=("draw", "icb", "pathway", "year"),
-                          coords={"icb": ["A", "B", "C"], "year": years})
+    saving = xr.DataArray(
+        np.ones((2, 3, 2, 3)) * 1e5,
+        dims=("draw", "icb", "pathway", "year"),
+        coords={"icb": ["A", "B", "C"], "year": years},
+    )
     saving[1] = 9e9  # draw 1 must be ignored: draw 0 is the central projection
-    cost = xr.DataArray(np.full((3, 3), 5e4), dims=("icb", "year"),
-                        coords={"icb": ["A", "B", "C"], "year": years})
+    cost = xr.DataArray(
+        np.full((3, 3), 5e4), dims=("icb", "year"), coords={"icb": ["A", "B", "C"], "year": years}
+    )
     fig = plots.left_shift_chart(saving, cost, icb="B", provenance={})
-    bars = [b for b in by_gid(fig, "saving:ICB_delegated_specialised")
-            if isinstance(b, Rectangle)]
+    bars = [b for b in by_gid(fig, "saving:ICB_delegated_specialised") if isinstance(b, Rectangle)]
     np.testing.assert_allclose([b.get_height() for b in bars], 2e5)  # two pathways summed
     net = one(fig, "net")
     np.testing.assert_allclose(net.get_ydata(), 2e5 - 5e4)
@@ -267,9 +281,12 @@ def synthetic_quantiles():
     spread = np.array([0, 2e6, 4e6, 6e6])
     z = np.array([-1.645, -0.674, 0, 0.674, 1.645])
     data = centre[None, :] + z[:, None] * spread[None, :]
-    da = xr.DataArray(np.stack([data, data * 2]), dims=("icb", "quantile", "year"),
-                      coords={"icb": ["A", "B"], "quantile": q, "year": years},
-                      attrs={"units": "GBP", "long_name": "allocation"})
+    da = xr.DataArray(
+        np.stack([data, data * 2]),
+        dims=("icb", "quantile", "year"),
+        coords={"icb": ["A", "B"], "quantile": q, "year": years},
+        attrs={"units": "GBP", "long_name": "allocation"},
+    )
     return da, data
 
 
@@ -282,7 +299,7 @@ def test_fan_chart_bands_and_median():
     verts = outer.get_paths()[0].vertices
     assert verts[:, 1].min() == pytest.approx(data[0].min())
     assert verts[:, 1].max() == pytest.approx(data[-1].max())
-    median, = by_gid(fig, "median")
+    (median,) = by_gid(fig, "median")
     np.testing.assert_allclose(median.get_ydata(), data[2])
     title = by_gid(fig, "title")[0].get_text().replace("\n", " ")
     assert "90%" in title and f"£{data[0, -1] / 1e6:,.1f}m" in title
@@ -294,18 +311,24 @@ def test_fan_chart_bands_and_median():
 
 
 def test_tornado_sorted_by_swing():
-    table = pd.DataFrame({
-        "parameter": ["small", "large", "medium"],
-        "low": [99.0, 80.0, 95.0], "high": [101.0, 130.0, 104.0], "base": [100.0] * 3,
-        "low_value": [0.1, 0.01, 1], "high_value": [0.2, 0.05, 2]})
+    table = pd.DataFrame(
+        {
+            "parameter": ["small", "large", "medium"],
+            "low": [99.0, 80.0, 95.0],
+            "high": [101.0, 130.0, 104.0],
+            "base": [100.0] * 3,
+            "low_value": [0.1, 0.01, 1],
+            "high_value": [0.2, 0.05, 2],
+        }
+    )
     fig = plots.tornado_chart(table, output="Final allocation", units="GBP")
     ax = [a for a in fig.axes if a.get_yticklabels()][0]
     ticks = [t.get_text() for t in ax.get_yticklabels()]
     ys = ax.get_yticks()
     assert [t for _, t in sorted(zip(-ys, ticks))] == ["large", "medium", "small"]
     for name, row in table.set_index("parameter").iterrows():
-        low, = [b for b in by_gid(fig, f"low:{name}") if isinstance(b, Rectangle)]
-        high, = [b for b in by_gid(fig, f"high:{name}") if isinstance(b, Rectangle)]
+        (low,) = [b for b in by_gid(fig, f"low:{name}") if isinstance(b, Rectangle)]
+        (high,) = [b for b in by_gid(fig, f"high:{name}") if isinstance(b, Rectangle)]
         assert low.get_x() + low.get_width() == pytest.approx(row["low"])
         assert high.get_x() + high.get_width() == pytest.approx(row["high"])
     assert by_gid(fig, "base")[0].get_xdata()[0] == 100.0
@@ -318,12 +341,20 @@ def test_tornado_sorted_by_swing():
 
 def test_tornado_accepts_the_ensemble_sensitivity_table():
     # alloc.uncertainty.sensitivity.sensitivity: low/high are parameter values, outputs are output_* columns.
-    table = pd.DataFrame({"parameter": ["a", "b"], "low": [0.01, 0.2], "high": [0.03, 0.4],
-                          "output_low": [-0.05, -0.01], "output_high": [-0.01, -0.02],
-                          "output_central": [-0.02, -0.02], "swing": [0.04, 0.01]})
+    table = pd.DataFrame(
+        {
+            "parameter": ["a", "b"],
+            "low": [0.01, 0.2],
+            "high": [0.03, 0.4],
+            "output_low": [-0.05, -0.01],
+            "output_high": [-0.01, -0.02],
+            "output_central": [-0.02, -0.02],
+            "swing": [0.04, 0.01],
+        }
+    )
     table.attrs["output"] = "final-year DfT of QOC"
     fig = plots.tornado_chart(table)
-    low, = [b for b in by_gid(fig, "low:a") if isinstance(b, Rectangle)]
+    (low,) = [b for b in by_gid(fig, "low:a") if isinstance(b, Rectangle)]
     assert low.get_x() + low.get_width() == pytest.approx(-0.05)
     assert one(fig, "base").get_xdata()[0] == pytest.approx(-0.02)
     assert "final-year DfT of QOC" in by_gid(fig, "title")[0].get_text().replace("\n", " ")
@@ -336,10 +367,12 @@ def test_palette_is_colour_blind_distinct():
     from matplotlib.colors import to_rgb
 
     sims = {
-        "deuteranopia": np.array([[0.367, 0.861, -0.228], [0.280, 0.673, 0.047],
-                                  [-0.012, 0.043, 0.969]]),
-        "protanopia": np.array([[0.152, 1.053, -0.205], [0.115, 0.786, 0.099],
-                                [-0.004, -0.048, 1.052]]),
+        "deuteranopia": np.array(
+            [[0.367, 0.861, -0.228], [0.280, 0.673, 0.047], [-0.012, 0.043, 0.969]]
+        ),
+        "protanopia": np.array(
+            [[0.152, 1.053, -0.205], [0.115, 0.786, 0.099], [-0.004, -0.048, 1.052]]
+        ),
     }
 
     def linear(c):

@@ -27,7 +27,8 @@ def test_every_policy_conserves_envelope_and_money(policy):
     result = run(f'policy.use="{policy}"')
     alloc_ = result["allocation"].transpose("icb", "year").values
     envelope = result["baseline"].sum().item() * np.cumprod(
-        [1.0] + [1.035] * (LAST - FIRST))  # data assumption: 3.5% a year cash
+        [1.0] + [1.035] * (LAST - FIRST)
+    )  # data assumption: 3.5% a year cash
     np.testing.assert_allclose(alloc_.sum(axis=0), envelope, rtol=1e-9)
     np.testing.assert_allclose(result["target"].sum("icb"), envelope, rtol=1e-9)
     assert np.isfinite(alloc_).all() and (alloc_ > 0).all()
@@ -36,8 +37,11 @@ def test_every_policy_conserves_envelope_and_money(policy):
 
 def test_immediate_equals_targets():
     result = run('policy.use="immediate"')
-    np.testing.assert_allclose(result["allocation"].sel(year=slice(FIRST + 1, None)),
-                               result["target"].sel(year=slice(FIRST + 1, None)), rtol=1e-12)
+    np.testing.assert_allclose(
+        result["allocation"].sel(year=slice(FIRST + 1, None)),
+        result["target"].sel(year=slice(FIRST + 1, None)),
+        rtol=1e-12,
+    )
 
 
 def test_historic_cost_is_equal_growth_on_baseline():
@@ -58,8 +62,11 @@ def test_common_dft_respects_floor_cap_and_levels_up(floor, cap):
         assert (g <= cap + 1e-12).all()
     dft = result["dft"].transpose("icb", "year").values[:, 1:]
     for y in range(g.shape[1]):
-        free = (g[:, y] > floor + 1e-9) & (cap is None or True) & (
-            g[:, y] < (cap if cap is not None else 1.0) - 1e-9)
+        free = (
+            (g[:, y] > floor + 1e-9)
+            & (cap is None or True)
+            & (g[:, y] < (cap if cap is not None else 1.0) - 1e-9)
+        )
         if free.sum() >= 2:
             # Every ICB strictly between its floor and cap sits at one common DfT ...
             level = dft[free, y]
@@ -85,8 +92,9 @@ def test_proportional_closes_the_stated_fraction_of_each_gap():
     growth), proportional convergence gives dft_t = (1 - c) * dft_{t-1} exactly and never moves an
     ICB away from target or across it."""
     c = 0.25
-    result = run('policy.use="proportional"', f"policy.convergence_rate={c}",
-                 "policy.min_growth=-0.4")
+    result = run(
+        'policy.use="proportional"', f"policy.convergence_rate={c}", "policy.min_growth=-0.4"
+    )
     dft = result["dft"].transpose("icb", "year").values
     np.testing.assert_allclose(dft[:, 1:], (1 - c) * dft[:, :-1], atol=1e-12)
     assert (np.abs(dft[:, 1:]) <= np.abs(dft[:, :-1]) + 1e-15).all()
@@ -95,9 +103,14 @@ def test_proportional_closes_the_stated_fraction_of_each_gap():
 
 @pytest.mark.parametrize("basis", ["cash", "real", "per_head"])
 def test_floor_bases(basis):
-    result = run('policy.use="common_dft"', "policy.min_growth=0.005", "policy.max_growth=1.0",
-                 f'policy.growth_basis="{basis}"', "population_growth=0.01",
-                 "gdp_deflator_growth=0.02")
+    result = run(
+        'policy.use="common_dft"',
+        "policy.min_growth=0.005",
+        "policy.max_growth=1.0",
+        f'policy.growth_basis="{basis}"',
+        "population_growth=0.01",
+        "gdp_deflator_growth=0.02",
+    )
     g = growth_of(result)
     floor = {"cash": 0.005, "real": 1.005 * 1.02 - 1, "per_head": 1.005 * 1.01 - 1}[basis]
     assert (g >= floor - 1e-12).all()
@@ -124,8 +137,7 @@ def test_service_level_convergence_conserves_each_service_envelope():
 
 
 def test_relax_fallback_reports_the_year():
-    result = run('policy.use="common_dft"', "policy.min_growth=0.05",
-                 'policy.fallback="relax"')
+    result = run('policy.use="common_dft"', "policy.min_growth=0.05", 'policy.fallback="relax"')
     statuses = set(result["policy_status"].values[1:])
     assert any("fallback" in s for s in statuses)
     g = growth_of(result)

@@ -79,10 +79,16 @@ def synthetic_ensemble(result, scenario_name=None):
     writes them (allocation_q, allocation_central)."""
     q = [0.05, 0.5, 0.95]
     z = xr.DataArray([-0.05, 0.0, 0.05], dims="quantile", coords={"quantile": q})
-    ens = xr.Dataset({"allocation_q": (result["allocation"] * (1 + z)).assign_attrs(units="GBP"),
-                      "allocation_central": result["allocation"]})
-    ens.attrs = {"scenario_name": scenario_name or result.attrs["scenario_name"],
-                 "input_hash": result.attrs["input_hash"]}
+    ens = xr.Dataset(
+        {
+            "allocation_q": (result["allocation"] * (1 + z)).assign_attrs(units="GBP"),
+            "allocation_central": result["allocation"],
+        }
+    )
+    ens.attrs = {
+        "scenario_name": scenario_name or result.attrs["scenario_name"],
+        "input_hash": result.attrs["input_hash"],
+    }
     return ens
 
 
@@ -90,13 +96,32 @@ def test_icb_pack_from_results_folder_via_cli(result, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     write_results(result, tmp_path / "r")
     write_netcdf(synthetic_ensemble(result), tmp_path / "ensemble.nc")
-    pd.DataFrame({"parameter": ["envelope_growth", "policy.min_growth"], "low": [0.02, 0.01],
-                  "high": [0.05, 0.02], "output_low": [-0.01, -0.002],
-                  "output_high": [-0.04, -0.003], "output_central": [-0.002, -0.002]}
-                 ).to_csv(tmp_path / "sens.csv", index=False)
+    pd.DataFrame(
+        {
+            "parameter": ["envelope_growth", "policy.min_growth"],
+            "low": [0.02, 0.01],
+            "high": [0.05, 0.02],
+            "output_low": [-0.01, -0.002],
+            "output_high": [-0.04, -0.003],
+            "output_central": [-0.002, -0.002],
+        }
+    ).to_csv(tmp_path / "sens.csv", index=False)
     runner = CliRunner()
-    out = runner.invoke(main, ["report", "r", "--icb", "QE1", "--out", "qe1.pdf",
-                               "--ensemble", "ensemble.nc", "--sensitivity", "sens.csv"])
+    out = runner.invoke(
+        main,
+        [
+            "report",
+            "r",
+            "--icb",
+            "QE1",
+            "--out",
+            "qe1.pdf",
+            "--ensemble",
+            "ensemble.nc",
+            "--sensitivity",
+            "sens.csv",
+        ],
+    )
     assert out.exit_code == 0, out.output
     pages = [flat(p.extract_text()) for p in PdfReader(tmp_path / "qe1.pdf").pages]
     # cover, ICB summary, glide paths, waterfall, dot plot, map, fan, tornado, region table
@@ -116,8 +141,7 @@ def test_icb_pack_from_results_folder_via_cli(result, tmp_path, monkeypatch):
     assert again.exit_code == 2 and again.output.count("\n") == 1 and "--force" in again.output
     bad = runner.invoke(main, ["report", "r", "--icb", "QZZ", "--out", "z.pdf"])
     assert bad.exit_code == 2 and "QZZ" in bad.output and not Path("z.pdf").exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["ensemble.nc", "qe1.pdf", "r",
-                                                          "sens.csv"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ensemble.nc", "qe1.pdf", "r", "sens.csv"]
 
 
 def test_ensemble_of_another_scenario_is_refused(result, tmp_path):

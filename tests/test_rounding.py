@@ -68,10 +68,19 @@ def test_round_half_up_matches_reference(value):
     assert round_half_up(value) == half_up_reference(exact(value))
 
 
-@pytest.mark.parametrize("value,expected", [
-    (1_234_500.0, 1235), (-1_234_500.0, -1235), (2_500.0, 3), (3_500.0, 4), (2_499.99, 2),
-    (0.0, 0), (499.999, 0), (500.0, 1),
-])
+@pytest.mark.parametrize(
+    "value,expected",
+    [
+        (1_234_500.0, 1235),
+        (-1_234_500.0, -1235),
+        (2_500.0, 3),
+        (3_500.0, 4),
+        (2_499.99, 2),
+        (0.0, 0),
+        (499.999, 0),
+        (500.0, 1),
+    ],
+)
 def test_round_half_up_examples(value, expected):
     # Python's round() gives 2 for 2.5 (half to even); published NHS England tables give 3.
     assert round_half_up(value) == expected

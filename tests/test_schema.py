@@ -26,8 +26,15 @@ def test_shipped_scenarios_satisfy_the_schema(validator, name):
     assert not errors, [e.message for e in errors]
 
 
-@pytest.mark.parametrize("edit", [{"convergence_level": "region"}, {"end_year": "2030-31"},
-                                  {"unknown_key": 1}, {"envelope_growth": "fast"}])
+@pytest.mark.parametrize(
+    "edit",
+    [
+        {"convergence_level": "region"},
+        {"end_year": "2030-31"},
+        {"unknown_key": 1},
+        {"envelope_growth": "fast"},
+    ],
+)
 def test_bad_scenarios_break_the_schema(validator, edit):
     raw = read_toml(models_dir() / "scenarios" / "default.toml") | edit
     assert list(validator.iter_errors(raw))

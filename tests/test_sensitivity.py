@@ -13,9 +13,10 @@ from alloc.uncertainty.sensitivity import _load, _outputs, sensitivity, sobol_in
 
 RELAX = ['policy.fallback="relax"']
 # Two parameters that interact strongly for QOC's final-year DfT (total > first-order index).
-TWO = {"envelope_growth": {"low": 0.025, "high": 0.045, "distribution": "normal80"},
-       "policy.max_growth": {"low": 0.05, "high": 0.08, "distribution": "triangular",
-                             "central": 0.06}}
+TWO = {
+    "envelope_growth": {"low": 0.025, "high": 0.045, "distribution": "normal80"},
+    "policy.max_growth": {"low": 0.05, "high": 0.08, "distribution": "triangular", "central": 0.06},
+}
 # The default policy's bounds are not in real terms, so the GDP deflator moves nothing.
 INERT = {"gdp_deflator_growth": {"low": 0.01, "high": 0.03}}
 
@@ -33,10 +34,13 @@ def nested_reference(spec: EnsembleSpec, icb: str, n_outer=256, n_inner=256, see
     def outputs(fixed):  # (n_outer, n_inner): row = one value of `fixed`, columns = the other
         other = next(n for n in names if n != fixed)
         u_fixed = (np.arange(n_outer) + 0.5) / n_outer
-        values = {fixed: np.repeat(transform(u_fixed, spec.uncertain[fixed]), n_inner),
-                  other: transform(rng.random(n_outer * n_inner), spec.uncertain[other])}
+        values = {
+            fixed: np.repeat(transform(u_fixed, spec.uncertain[fixed]), n_inner),
+            other: transform(rng.random(n_outer * n_inner), spec.uncertain[other]),
+        }
         return _outputs(setup, n_outer * n_inner, values, {}, "dft", icb, 20_000).reshape(
-            n_outer, n_inner)
+            n_outer, n_inner
+        )
 
     by = {n: outputs(n) for n in names}
     var = np.concatenate([y.ravel() for y in by.values()]).var()
@@ -98,20 +102,25 @@ def test_cli_sobol_prints_and_writes_the_table(tmp_path):
     scenario = tmp_path / "s.toml"
     scenario.write_text(
         'name = "s"\nend_year = "2030/31"\n[policy]\nuse = "common_dft"\nfallback = "relax"\n'
-        '[ensemble.uncertain]\n'
+        "[ensemble.uncertain]\n"
         'envelope_growth = { low = 0.025, high = 0.045, distribution = "normal80" }\n'
-        'gdp_deflator_growth = { low = 0.01, high = 0.03 }\n', encoding="utf-8")
+        "gdp_deflator_growth = { low = 0.01, high = 0.03 }\n",
+        encoding="utf-8",
+    )
     out = tmp_path / "sobol.csv"
-    result = CliRunner().invoke(main, ["sensitivity", str(scenario), "--method", "sobol",
-                                       "--samples", "128", "--csv", str(out)])
+    result = CliRunner().invoke(
+        main,
+        ["sensitivity", str(scenario), "--method", "sobol", "--samples", "128", "--csv", str(out)],
+    )
     assert result.exit_code == 0, result.output
     assert "Sobol indices from 512 runs" in result.output
     table = pd.read_csv(out).set_index("parameter")
     assert list(table.columns) == ["quantities", "S1", "S1_conf", "ST", "ST_conf"]
     assert table.loc["envelope_growth", "ST"] == pytest.approx(1.0, abs=0.05)  # the only mover
     assert table.loc["gdp_deflator_growth", "ST"] == 0.0
-    bad = CliRunner().invoke(main, ["sensitivity", str(scenario), "--method", "sobol",
-                                    "--samples", "100"])
+    bad = CliRunner().invoke(
+        main, ["sensitivity", str(scenario), "--method", "sobol", "--samples", "100"]
+    )
     assert bad.exit_code != 0 and "power of 2" in bad.output and "Traceback" not in bad.output
 
 
@@ -121,9 +130,11 @@ def _renal_file(tmp_path, old: str, new: str):
     assert text.count(old) == 1
     (tmp_path / "renal.toml").write_text(text.replace(old, new), encoding="utf-8")
     scenario = (alloc.resources.models_dir() / "scenarios" / "left_shift_renal.toml").read_text(
-        encoding="utf-8")
+        encoding="utf-8"
+    )
     (tmp_path / "s.toml").write_text(
-        scenario + '\n[pathways.files]\nrenal = "renal.toml"\n', encoding="utf-8")
+        scenario + '\n[pathways.files]\nrenal = "renal.toml"\n', encoding="utf-8"
+    )
     return tmp_path / "s.toml"
 
 
@@ -142,7 +153,8 @@ def test_tornado_over_pathway_quantities_equals_single_runs(tmp_path):
     line = 'eligible = {{ value = {}, unit = "fraction", range = [0.3, 0.7]'
     high = _renal_file(tmp_path, line.format(0.5), line.format(0.7))
     assert table.loc[name, "output_high"] == pytest.approx(
-        national_saving(alloc.run(high)), rel=1e-9)
+        national_saving(alloc.run(high)), rel=1e-9
+    )
     assert table.loc[name, "output_high"] > central * 1.05  # the check has something to find
     # a lever the scenario does not switch on moves nothing
     assert table.loc["renal: levers.preemptive_transplant.uptake", "swing"] == 0.0
@@ -169,8 +181,19 @@ def test_money_tornado_csv_says_what_it_measured_through_to_the_chart(tmp_path):
     from alloc.outputs.report import load_sensitivity
 
     out = tmp_path / "tornado.csv"
-    result = CliRunner().invoke(main, ["sensitivity", "left_shift_renal", "--output", "saving",
-                                       "--icb", "QF7", "--csv", str(out)])
+    result = CliRunner().invoke(
+        main,
+        [
+            "sensitivity",
+            "left_shift_renal",
+            "--output",
+            "saving",
+            "--icb",
+            "QF7",
+            "--csv",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "Output: final-year left-shift saving of QF7 (GBP, cash)" in result.output
     table = load_sensitivity(out)

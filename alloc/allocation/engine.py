@@ -60,16 +60,30 @@ def _check_years(scenario: Scenario, inputs: xr.Dataset, source: str) -> list[in
     data_base = int(inputs.attrs["base_year"])
     base = scenario.base_year if scenario.base_year is not None else data_base
     if base != data_base:
-        raise AllocError(source, "base_year", f"expected the baseline's year "
-                         f"{year_label(data_base)} (baseline.csv), found {year_label(base)}")
+        raise AllocError(
+            source,
+            "base_year",
+            f"expected the baseline's year "
+            f"{year_label(data_base)} (baseline.csv), found {year_label(base)}",
+        )
     if not base < scenario.end_year <= base + 30:
-        raise AllocError(source, "end_year", f"expected a year after {year_label(base)} and at "
-                         f"most 30 years on, found {year_label(scenario.end_year)}")
+        raise AllocError(
+            source,
+            "end_year",
+            f"expected a year after {year_label(base)} and at "
+            f"most 30 years on, found {year_label(scenario.end_year)}",
+        )
     return list(range(base, scenario.end_year + 1))
 
 
-def solve_glide_paths(base: np.ndarray, targets: np.ndarray, envelopes: np.ndarray,
-                      arrays: dict, relax: bool, base_adjust: np.ndarray | None = None):
+def solve_glide_paths(
+    base: np.ndarray,
+    targets: np.ndarray,
+    envelopes: np.ndarray,
+    arrays: dict,
+    relax: bool,
+    base_adjust: np.ndarray | None = None,
+):
     """Run the glide-path kernel for a batch of independent units (ICB totals or service lines).
 
     ``base_adjust`` (B, Y, N) [GBP], when given, is subtracted from the allocation base of each
@@ -84,9 +98,22 @@ def solve_glide_paths(base: np.ndarray, targets: np.ndarray, envelopes: np.ndarr
     lam = np.empty((n_batch, n_year))
     status = np.empty((n_batch, n_year), dtype=np.int64)
     gap = np.empty((n_batch, n_year))
-    pace.glide_path(base, targets, envelopes, arrays["conv"], arrays["w_prev"],
-                    arrays["w_target"], arrays["floor_mult"], arrays["cap_mult"],
-                    arrays["below_target"], relax, alloc, lam, status, gap)
+    pace.glide_path(
+        base,
+        targets,
+        envelopes,
+        arrays["conv"],
+        arrays["w_prev"],
+        arrays["w_target"],
+        arrays["floor_mult"],
+        arrays["cap_mult"],
+        arrays["below_target"],
+        relax,
+        alloc,
+        lam,
+        status,
+        gap,
+    )
     return alloc, lam, status, gap
 
 
@@ -101,13 +128,19 @@ def _solve_rebased(base, targets, envelopes, arrays, relax, base_adjust):
     prev = np.broadcast_to(prev, (n_batch, n)).copy()
     for y in range(n_year):
         a0 = prev - base_adjust[:, y, :]
-        one = {k: np.ascontiguousarray(v[:, y:y + 1]) for k, v in arrays.items()}
-        out = solve_glide_paths(a0, np.ascontiguousarray(targets[:, y:y + 1]),
-                                np.ascontiguousarray(envelopes[:, y:y + 1]), one, relax)
+        one = {k: np.ascontiguousarray(v[:, y : y + 1]) for k, v in arrays.items()}
+        out = solve_glide_paths(
+            a0,
+            np.ascontiguousarray(targets[:, y : y + 1]),
+            np.ascontiguousarray(envelopes[:, y : y + 1]),
+            one,
+            relax,
+        )
         for arr, part in zip((alloc, lam, status, gap), out):
             arr[:, y] = part[:, 0]
         if (out[2][:, 0] == pace.STATUS_FLOORS_EXCEED_ENVELOPE).any() or (
-                out[2][:, 0] == pace.STATUS_CAPS_BELOW_ENVELOPE).any():
+            out[2][:, 0] == pace.STATUS_CAPS_BELOW_ENVELOPE
+        ).any():
             break
         prev = out[0][:, 0]
     return alloc, lam, status, gap
@@ -116,7 +149,8 @@ def _solve_rebased(base, targets, envelopes, arrays, relax, base_adjust):
 def _raise_infeasible(status, gap, years, units, envelopes, source, policy):
     """Name the first infeasible year, the bounds the policy actually sets, and the shortfall."""
     infeasible = (status == pace.STATUS_FLOORS_EXCEED_ENVELOPE) | (
-        status == pace.STATUS_CAPS_BELOW_ENVELOPE)
+        status == pace.STATUS_CAPS_BELOW_ENVELOPE
+    )
     if not infeasible.any():
         return
     b, y = map(int, np.argwhere(infeasible)[0])
@@ -124,10 +158,14 @@ def _raise_infeasible(status, gap, years, units, envelopes, source, policy):
     names = ("min_growth", "max_below_target") if which == "floors" else ("max_growth",)
     field = " / ".join(n for n in names if getattr(policy, n, None) is not None) or names[0]
     unit = "" if units is None else f" for service line '{units[b]}'"
-    raise AllocError(source, field, f"policy infeasible in {year_label(years[y + 1])}{unit}: the "
-                     f"{which} {'exceed' if which == 'floors' else 'fall short of'} the envelope "
-                     f"of £{envelopes[b, y]:,.0f} by £{gap[b, y]:,.0f}; loosen the {which} or set "
-                     "fallback = \"relax\" in the policy")
+    raise AllocError(
+        source,
+        field,
+        f"policy infeasible in {year_label(years[y + 1])}{unit}: the "
+        f"{which} {'exceed' if which == 'floors' else 'fall short of'} the envelope "
+        f"of £{envelopes[b, y]:,.0f} by £{gap[b, y]:,.0f}; loosen the {which} or set "
+        'fallback = "relax" in the policy',
+    )
 
 
 def check_invariants(alloc, base, targets, envelopes, arrays, status, source, base_adjust=None):
@@ -140,12 +178,16 @@ def check_invariants(alloc, base, targets, envelopes, arrays, status, source, ba
     if not np.isfinite(alloc).all():
         raise AllocError(source, "allocation", "internal check failed: NaN or infinite allocation")
     if (alloc < 0).any():
-        raise AllocError(source, "allocation", "the policy produced a negative allocation; "
-                         "check floors, caps and the envelope")
+        raise AllocError(
+            source,
+            "allocation",
+            "the policy produced a negative allocation; check floors, caps and the envelope",
+        )
     totals = alloc.sum(axis=-1)
     if not np.allclose(totals, envelopes, rtol=ENVELOPE_RTOL, atol=0):
-        raise AllocError(source, "allocation", "internal check failed: allocations do not sum "
-                         "to the envelope")
+        raise AllocError(
+            source, "allocation", "internal check failed: allocations do not sum to the envelope"
+        )
     for b in range(n_batch):
         prev = base[b]
         for y in range(n_year):
@@ -159,8 +201,11 @@ def check_invariants(alloc, base, targets, envelopes, arrays, status, source, ba
                 upper = np.maximum(upper, uniform)
             scale = BOUND_RTOL * envelopes[b, y]
             if (alloc[b, y] < lower - scale).any() or (alloc[b, y] > upper + scale).any():
-                raise AllocError(source, "allocation", "internal check failed: a floor or cap "
-                                 f"is not respected in {y}")
+                raise AllocError(
+                    source,
+                    "allocation",
+                    f"internal check failed: a floor or cap is not respected in {y}",
+                )
             prev = alloc[b, y]
 
 
@@ -201,8 +246,12 @@ class Prepared:
     pathway_assumptions: dict = field(default_factory=dict)
 
 
-def prepare(scenario: Scenario | str | Path | None = None, overrides: list[str] | None = None,
-            scenario_path: Path | None = None, raw: dict | None = None) -> Prepared:
+def prepare(
+    scenario: Scenario | str | Path | None = None,
+    overrides: list[str] | None = None,
+    scenario_path: Path | None = None,
+    raw: dict | None = None,
+) -> Prepared:
     """Load and validate everything a scenario needs, up to the kernel inputs."""
     if not isinstance(scenario, Scenario):
         scenario, scenario_path, raw = load_scenario(scenario, overrides)
@@ -213,8 +262,9 @@ def prepare(scenario: Scenario | str | Path | None = None, overrides: list[str] 
     inputs = load_inputs(resolve_data_folder(scenario, scenario_path))
     formula, formula_path = load_formula(scenario.formula, scenario_path.parent)
     overrides_for_policy = {k: v for k, v in scenario.policy.model_dump().items() if k != "use"}
-    policy, policy_path = load_policy(scenario.policy.use, overrides_for_policy,
-                                      scenario_path.parent, source=f"{source} [policy]")
+    policy, policy_path = load_policy(
+        scenario.policy.use, overrides_for_policy, scenario_path.parent, source=f"{source} [policy]"
+    )
     # Name the file the policy's numbers came from: the scenario when it overrides any of them.
     policy_source = f"{source} [policy]" if overrides_for_policy else str(policy_path)
     years = _check_years(scenario, inputs, source)
@@ -230,11 +280,17 @@ def prepare(scenario: Scenario | str | Path | None = None, overrides: list[str] 
     service_share = (baseline_svc.sum("icb") / baseline_svc.sum()).values  # (S,)
     env_svc = envelope[None, :] * service_share[:, None]  # (S, Y+1)
     share_svc = target_shares(inputs, formula, formula_path, population)  # (icb, service, year)
-    target_svc = share_svc * xr.DataArray(env_svc, dims=("service", "year"),
-                                          coords={"service": inputs["service"], "year": years})
+    target_svc = share_svc * xr.DataArray(
+        env_svc, dims=("service", "year"), coords={"service": inputs["service"], "year": years}
+    )
 
-    arrays = kernel_arrays(policy, years[1:], population.transpose("year", "icb").values,
-                           used["gdp_deflator_growth"], policy_source)
+    arrays = kernel_arrays(
+        policy,
+        years[1:],
+        population.transpose("year", "icb").values,
+        used["gdp_deflator_growth"],
+        policy_source,
+    )
     tsvc = target_svc.transpose("service", "year", "icb").values  # (S, Y+1, N)
     if scenario.convergence_level == "total":
         base = baseline_svc.sum("service").values[None, :]
@@ -246,9 +302,26 @@ def prepare(scenario: Scenario | str | Path | None = None, overrides: list[str] 
         targets = tsvc[:, 1:, :]
         envs = env_svc[:, 1:]
         units = list(inputs["service"].values)
-    prep = Prepared(scenario, raw, source, inputs, formula, policy, policy_source, years,
-                    population, envelope, share_svc, target_svc, arrays, base, targets, envs,
-                    units, used)
+    prep = Prepared(
+        scenario,
+        raw,
+        source,
+        inputs,
+        formula,
+        policy,
+        policy_source,
+        years,
+        population,
+        envelope,
+        share_svc,
+        target_svc,
+        arrays,
+        base,
+        targets,
+        envs,
+        units,
+        used,
+    )
     _prepare_spend(prep, scenario_path)
     return prep
 
@@ -261,33 +334,52 @@ def _prepare_spend(prep: Prepared, scenario_path: Path) -> None:
     scenario, years, source = prep.scenario, prep.years, prep.source
     common, common_path = load_common()
     spend_set = scenario.spend
-    growth = (spend_set.non_demographic_growth if spend_set and
-              spend_set.non_demographic_growth is not None
-              else common.non_demographic_growth.value)
-    inflation = (spend_set.cost_inflation if spend_set and spend_set.cost_inflation is not None
-                 else common.cost_inflation.value)
+    growth = (
+        spend_set.non_demographic_growth
+        if spend_set and spend_set.non_demographic_growth is not None
+        else common.non_demographic_growth.value
+    )
+    inflation = (
+        spend_set.cost_inflation
+        if spend_set and spend_set.cost_inflation is not None
+        else common.cost_inflation.value
+    )
     section = scenario.pathways
-    discount = (section.discount_rate if section and section.discount_rate is not None
-                else common.discount_rate.value)
+    discount = (
+        section.discount_rate
+        if section and section.discount_rate is not None
+        else common.discount_rate.value
+    )
     population = prep.population.sel(year=years)
     left_shift = None
     if section is not None and section.levers:
         from alloc.pathways import project_left_shift
 
-        left_shift = project_left_shift(section, prep.inputs["baseline"], population, years,
-                                        inflation, source, scenario_path.parent)
+        left_shift = project_left_shift(
+            section,
+            prep.inputs["baseline"],
+            population,
+            years,
+            inflation,
+            source,
+            scenario_path.parent,
+        )
         left_shift = left_shift.isel(draw=0, drop=True)
-    prep.spend = project_spend(prep.inputs["baseline"], population, years, growth, inflation,
-                               discount, left_shift, source)
+    prep.spend = project_spend(
+        prep.inputs["baseline"], population, years, growth, inflation, discount, left_shift, source
+    )
     prep.left_shift = left_shift
     prep.pathway_assumptions = {
-        "non_demographic_growth": growth, "cost_inflation": inflation,
-        "discount_rate": discount, "common_file": str(common_path),
+        "non_demographic_growth": growth,
+        "cost_inflation": inflation,
+        "discount_rate": discount,
+        "common_file": str(common_path),
         "savings_policy": (scenario.savings.policy if scenario.savings else "retained"),
     }
     if left_shift is not None and scenario.savings is not None:
-        adjust = rebase_adjustment(prep.spend["left_shift_saving_by_service"], scenario.savings,
-                                   years).transpose("service", "year", "icb")
+        adjust = rebase_adjustment(
+            prep.spend["left_shift_saving_by_service"], scenario.savings, years
+        ).transpose("service", "year", "icb")
         if np.any(adjust.values):
             prep.rebase = adjust
             if prep.units is None:
@@ -296,8 +388,12 @@ def _prepare_spend(prep: Prepared, scenario_path: Path) -> None:
                 prep.base_adjust = adjust.sel(service=prep.units).values[:, 1:, :]
 
 
-def run(scenario: Scenario | str | Path | None = None, overrides: list[str] | None = None,
-        scenario_path: Path | None = None, raw: dict | None = None) -> xr.Dataset:
+def run(
+    scenario: Scenario | str | Path | None = None,
+    overrides: list[str] | None = None,
+    scenario_path: Path | None = None,
+    raw: dict | None = None,
+) -> xr.Dataset:
     """Run one scenario end to end.
 
     Parameters
@@ -320,25 +416,47 @@ def run(scenario: Scenario | str | Path | None = None, overrides: list[str] | No
     """
     prep = prepare(scenario, overrides, scenario_path, raw)
     relax = prep.policy.fallback == "relax"
-    alloc, _, status, gap = solve_glide_paths(prep.kernel_base, prep.kernel_targets,
-                                              prep.kernel_envelopes, prep.policy_arrays, relax,
-                                              prep.base_adjust)
-    _raise_infeasible(status, gap, prep.years, prep.units, prep.kernel_envelopes,
-                      prep.policy_source, prep.policy)
-    check_invariants(alloc, prep.kernel_base, prep.kernel_targets, prep.kernel_envelopes,
-                     prep.policy_arrays, status, prep.source, prep.base_adjust)
+    alloc, _, status, gap = solve_glide_paths(
+        prep.kernel_base,
+        prep.kernel_targets,
+        prep.kernel_envelopes,
+        prep.policy_arrays,
+        relax,
+        prep.base_adjust,
+    )
+    _raise_infeasible(
+        status, gap, prep.years, prep.units, prep.kernel_envelopes, prep.policy_source, prep.policy
+    )
+    check_invariants(
+        alloc,
+        prep.kernel_base,
+        prep.kernel_targets,
+        prep.kernel_envelopes,
+        prep.policy_arrays,
+        status,
+        prep.source,
+        prep.base_adjust,
+    )
     retained = None
     if prep.base_adjust is not None:  # the same policy with savings retained, for comparison
         retained, _, status_r, gap_r = solve_glide_paths(
-            prep.kernel_base, prep.kernel_targets, prep.kernel_envelopes, prep.policy_arrays,
-            relax)
-        _raise_infeasible(status_r, gap_r, prep.years, prep.units, prep.kernel_envelopes,
-                          prep.policy_source, prep.policy)
+            prep.kernel_base, prep.kernel_targets, prep.kernel_envelopes, prep.policy_arrays, relax
+        )
+        _raise_infeasible(
+            status_r,
+            gap_r,
+            prep.years,
+            prep.units,
+            prep.kernel_envelopes,
+            prep.policy_source,
+            prep.policy,
+        )
     return assemble(prep, alloc, status, retained)
 
 
-def assemble(prep: Prepared, alloc: np.ndarray, status: np.ndarray,
-             retained: np.ndarray | None = None) -> xr.Dataset:
+def assemble(
+    prep: Prepared, alloc: np.ndarray, status: np.ndarray, retained: np.ndarray | None = None
+) -> xr.Dataset:
     """Labelled result Dataset from the kernel's allocations (B, Y, N) and statuses (B, Y).
 
     ``retained`` (B, Y, N): the allocations the same policy gives when savings are retained
@@ -351,42 +469,64 @@ def assemble(prep: Prepared, alloc: np.ndarray, status: np.ndarray,
     coords = {"year": years, "icb": inputs["icb"]}
     allocation = xr.DataArray(path.sum(axis=0), dims=("year", "icb"), coords=coords).T
     target = target_svc.sum("service")
-    result = xr.Dataset(coords=inputs[["icb_name", "region", "region_code", "ons_code", "lat",
-                                       "lon"]].coords)
-    result = result.assign_coords(service=inputs["service"], year=years,
-                                  service_name=inputs["service_name"],
-                                  programme_of_care=inputs["programme_of_care"],
-                                  pathway=inputs["pathway"])
+    result = xr.Dataset(
+        coords=inputs[["icb_name", "region", "region_code", "ons_code", "lat", "lon"]].coords
+    )
+    result = result.assign_coords(
+        service=inputs["service"],
+        year=years,
+        service_name=inputs["service_name"],
+        programme_of_care=inputs["programme_of_care"],
+        pathway=inputs["pathway"],
+    )
     money = {"units": "GBP", "price_base": "cash"}
-    result["baseline"] = _labelled(baseline_svc.sum("service"), money,
-                                   long_name=f"historic-cost baseline {year_label(years[0])}")
+    result["baseline"] = _labelled(
+        baseline_svc.sum("service"),
+        money,
+        long_name=f"historic-cost baseline {year_label(years[0])}",
+    )
     result["baseline_by_service"] = _labelled(baseline_svc, money)
-    result["envelope"] = xr.DataArray(envelope, dims="year", coords={"year": years},
-                                      attrs=dict(money, long_name="national envelope"))
-    result["target_share"] = _labelled(target / envelope_da(envelope, years), units="1",
-                                       long_name="target share of the envelope")
+    result["envelope"] = xr.DataArray(
+        envelope,
+        dims="year",
+        coords={"year": years},
+        attrs=dict(money, long_name="national envelope"),
+    )
+    result["target_share"] = _labelled(
+        target / envelope_da(envelope, years), units="1", long_name="target share of the envelope"
+    )
     result["target_share_by_service"] = _labelled(prep.share_svc, units="1")
     result["target"] = _labelled(target, money, long_name="needs-based target")
     result["target_by_service"] = _labelled(target_svc, money)
     result["allocation"] = _labelled(allocation, money, long_name="allocation")
     if prep.units is not None:
-        by_service = xr.DataArray(path, dims=("service", "year", "icb"),
-                                  coords={"service": inputs["service"], "year": years,
-                                          "icb": inputs["icb"]})
+        by_service = xr.DataArray(
+            path,
+            dims=("service", "year", "icb"),
+            coords={"service": inputs["service"], "year": years, "icb": inputs["icb"]},
+        )
         result["allocation_by_service"] = _labelled(by_service, money)
-    result["dft"] = _labelled(distance_from_target(allocation, target), units="1",
-                              long_name="distance from target (allocation - target) / target; "
-                              "negative = under target")
-    result["growth"] = _labelled(allocation / allocation.shift(year=1) - 1, units="1",
-                                 long_name="cash growth on the previous year")
-    result["population"] = _labelled(population, units="persons",
-                                     long_name="GP-registered population")
-    result["allocation_per_head"] = _labelled(allocation / population, units="GBP per person",
-                                              price_base="cash")
+    result["dft"] = _labelled(
+        distance_from_target(allocation, target),
+        units="1",
+        long_name="distance from target (allocation - target) / target; negative = under target",
+    )
+    result["growth"] = _labelled(
+        allocation / allocation.shift(year=1) - 1,
+        units="1",
+        long_name="cash growth on the previous year",
+    )
+    result["population"] = _labelled(
+        population, units="persons", long_name="GP-registered population"
+    )
+    result["allocation_per_head"] = _labelled(
+        allocation / population, units="GBP per person", price_base="cash"
+    )
     _assemble_spend(result, prep, allocation, retained, coords)
     worst = np.concatenate([[pace.STATUS_OK], status.max(axis=0)])
     result["policy_status"] = xr.DataArray(
-        [STATUS_MESSAGES[int(s)] for s in worst], dims="year", coords={"year": years})
+        [STATUS_MESSAGES[int(s)] for s in worst], dims="year", coords={"year": years}
+    )
     result = result.transpose("icb", "service", "year", ...)
     result.attrs.update(
         alloc_version=__version__,
@@ -417,8 +557,13 @@ def assemble(prep: Prepared, alloc: np.ndarray, status: np.ndarray,
     return result
 
 
-def _assemble_spend(result: xr.Dataset, prep: Prepared, allocation: xr.DataArray,
-                    retained: np.ndarray | None, coords: dict) -> None:
+def _assemble_spend(
+    result: xr.Dataset,
+    prep: Prepared,
+    allocation: xr.DataArray,
+    retained: np.ndarray | None,
+    coords: dict,
+) -> None:
     """Add spend, net position, left shift and the savings policy's effect to a result.
 
     Always: ``spend``, ``spend_by_service``, ``spend_without_left_shift``, ``left_shift_saving``
@@ -430,19 +575,32 @@ def _assemble_spend(result: xr.Dataset, prep: Prepared, allocation: xr.DataArray
     money = {"units": "GBP", "price_base": "cash"}
     for name, da in prep.spend.data_vars.items():
         result[name] = _labelled(da, da.attrs)
-    result["net_position"] = _labelled(allocation - result["spend"], money,
-                                       long_name="net position = allocation - spend; positive = "
-                                       "allocation above projected spend")
+    result["net_position"] = _labelled(
+        allocation - result["spend"],
+        money,
+        long_name="net position = allocation - spend; positive = allocation above projected spend",
+    )
     if retained is not None:
         path = np.concatenate([prep.kernel_base[:, None, :], retained], axis=1).sum(axis=0)
         kept = xr.DataArray(path, dims=("year", "icb"), coords=coords).T
-        result["allocation_if_retained"] = _labelled(kept, money, long_name=(
-            "allocation under the same policy had the ICB retained its savings"))
-        result["savings_policy_effect"] = _labelled(allocation - kept, money, long_name=(
-            "allocation - allocation_if_retained: what the savings policy takes from (or gives "
-            "to) each ICB"))
-        result["rebase_adjustment"] = _labelled(prep.rebase.sum("service").transpose(
-            "icb", "year"), money, long_name="reduction of the allocation base in each year")
+        result["allocation_if_retained"] = _labelled(
+            kept,
+            money,
+            long_name=("allocation under the same policy had the ICB retained its savings"),
+        )
+        result["savings_policy_effect"] = _labelled(
+            allocation - kept,
+            money,
+            long_name=(
+                "allocation - allocation_if_retained: what the savings policy takes from (or gives "
+                "to) each ICB"
+            ),
+        )
+        result["rebase_adjustment"] = _labelled(
+            prep.rebase.sum("service").transpose("icb", "year"),
+            money,
+            long_name="reduction of the allocation base in each year",
+        )
 
 
 def _labelled(da: xr.DataArray, *bases: dict, **attrs) -> xr.DataArray:

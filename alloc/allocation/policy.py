@@ -84,8 +84,9 @@ class PolicySpec(BaseModel):
     def _growth_range(cls, value):
         for v in _values(value):
             if not -0.5 < v <= 1.0:
-                raise ValueError(f"expected a growth rate between -0.5 and 1 (fraction per year), "
-                                 f"found {v}")
+                raise ValueError(
+                    f"expected a growth rate between -0.5 and 1 (fraction per year), found {v}"
+                )
         return value
 
     @field_validator("max_below_target", "convergence_rate")
@@ -99,26 +100,44 @@ class PolicySpec(BaseModel):
     @model_validator(mode="after")
     def _consistent(self):
         if self.kind == "proportional" and self.convergence_rate is None:
-            raise FieldError("convergence_rate", "required for kind 'proportional' (fraction of "
-                             "each gap closed per year)")
+            raise FieldError(
+                "convergence_rate",
+                "required for kind 'proportional' (fraction of each gap closed per year)",
+            )
         if self.kind != "proportional" and self.convergence_rate is not None:
-            raise FieldError("convergence_rate", f"applies only to kind 'proportional', not "
-                             f"'{self.kind}'")
-        bounded = [k for k in ("min_growth", "max_growth", "max_below_target")
-                   if getattr(self, k) is not None]
+            raise FieldError(
+                "convergence_rate", f"applies only to kind 'proportional', not '{self.kind}'"
+            )
+        bounded = [
+            k
+            for k in ("min_growth", "max_growth", "max_below_target")
+            if getattr(self, k) is not None
+        ]
         if self.kind in ("immediate", "historic_cost") and bounded:
-            raise FieldError(bounded[0], f"kind '{self.kind}' takes no floors or caps "
-                             "(min_growth, max_growth, max_below_target)")
+            raise FieldError(
+                bounded[0],
+                f"kind '{self.kind}' takes no floors or caps "
+                "(min_growth, max_growth, max_below_target)",
+            )
         if self.min_growth is not None and self.max_growth is not None:
-            keys = sorted({parse_year(k, "policy", "year")
-                           for v in (self.min_growth, self.max_growth)
-                           if isinstance(v, dict) for k in v} or {0})
+            keys = sorted(
+                {
+                    parse_year(k, "policy", "year")
+                    for v in (self.min_growth, self.max_growth)
+                    if isinstance(v, dict)
+                    for k in v
+                }
+                or {0}
+            )
             for year in keys:
                 lo = resolve_year_param(self.min_growth, year, lenient=True)
                 hi = resolve_year_param(self.max_growth, year, lenient=True)
                 if lo is not None and hi is not None and lo > hi:
-                    raise FieldError("min_growth", f"expected at most max_growth {hi}, found "
-                                     f"{lo}" + (f" in {year_label(year)}" if year else ""))
+                    raise FieldError(
+                        "min_growth",
+                        f"expected at most max_growth {hi}, found "
+                        f"{lo}" + (f" in {year_label(year)}" if year else ""),
+                    )
         return self
 
 
@@ -128,8 +147,12 @@ def _values(value) -> list[float]:
     return list(value.values()) if isinstance(value, dict) else [value]
 
 
-def load_policy(name_or_path: str | Path, overrides: dict | None = None,
-                base: Path | None = None, source: str | None = None) -> tuple[PolicySpec, Path]:
+def load_policy(
+    name_or_path: str | Path,
+    overrides: dict | None = None,
+    base: Path | None = None,
+    source: str | None = None,
+) -> tuple[PolicySpec, Path]:
     """Load a policy by name (``models/policy/<name>.toml``) or path, applying overrides."""
     from alloc.inputs.specs import read_toml
 
@@ -140,8 +163,13 @@ def load_policy(name_or_path: str | Path, overrides: dict | None = None,
     return validate(PolicySpec, data, source or path), path
 
 
-def kernel_arrays(policy: PolicySpec, years: list[int], population: np.ndarray,
-                  deflator_growth: float, source: str) -> dict[str, np.ndarray]:
+def kernel_arrays(
+    policy: PolicySpec,
+    years: list[int],
+    population: np.ndarray,
+    deflator_growth: float,
+    source: str,
+) -> dict[str, np.ndarray]:
     """Per-year kernel inputs for one policy.
 
     Parameters
@@ -185,8 +213,11 @@ def kernel_arrays(policy: PolicySpec, years: list[int], population: np.ndarray,
         except ValueError as exc:
             raise AllocError(source, "policy", str(exc)) from None
         if lo is not None and hi is not None and lo > hi:
-            raise AllocError(source, "min_growth", f"min_growth {lo} is above max_growth {hi} in "
-                             f"{year_label(year)}")
+            raise AllocError(
+                source,
+                "min_growth",
+                f"min_growth {lo} is above max_growth {hi} in {year_label(year)}",
+            )
         out["conv"][0, y], out["w_prev"][0, y], out["w_target"][0, y] = coeffs
         out["below_target"][0, y] = np.nan if x is None else x
         if lo is not None:
@@ -196,12 +227,14 @@ def kernel_arrays(policy: PolicySpec, years: list[int], population: np.ndarray,
     return out
 
 
-def bounds(arrays: dict[str, np.ndarray], a_prev: np.ndarray, target: np.ndarray, y: int,
-           b: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def bounds(
+    arrays: dict[str, np.ndarray], a_prev: np.ndarray, target: np.ndarray, y: int, b: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """Floors and caps [GBP] of projection year ``y`` for scenario ``b`` (plain numpy).
 
     Recomputed outside the kernel so the run-time invariant check does not trust the kernel.
     """
+
     def pick(name):
         arr = arrays[name]
         return arr[b if arr.shape[0] > 1 else 0]

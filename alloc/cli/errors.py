@@ -25,6 +25,7 @@ def report(exc: AllocError) -> None:
 
 def reports_errors(func):
     """Decorator for CLI commands: AllocError and OSError become one line and exit status 2."""
+
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
@@ -35,4 +36,5 @@ def reports_errors(func):
             raise  # the reader closed our output (`alloc ... | head`): click exits quietly, 1
         except OSError as exc:
             report(AllocError(exc.filename or "(unknown file)", "file", str(exc.strerror or exc)))
+
     return wrapper

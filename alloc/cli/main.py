@@ -28,14 +28,18 @@ def _summary_text(result) -> str:
 
     table = summary(result)
     first, last = year_label(int(result["year"][0])), year_label(int(result["year"][-1]))
-    lines = [f"{'ICB':<4} {'name':<44} {'baseline ' + first:>18} {'allocation ' + last:>20} "
-             f"{'DfT ' + first + ' -> ' + last:>24}",
-             f"{'':<4} {'':<44} {'(£m)':>18} {'(£m)':>20} {'(%)':>24}"]
+    lines = [
+        f"{'ICB':<4} {'name':<44} {'baseline ' + first:>18} {'allocation ' + last:>20} "
+        f"{'DfT ' + first + ' -> ' + last:>24}",
+        f"{'':<4} {'':<44} {'(£m)':>18} {'(£m)':>20} {'(%)':>24}",
+    ]
     for row in table.itertuples():
         name = row.icb_name.removeprefix("NHS ").removesuffix(" ICB")[:44]
-        lines.append(f"{row.icb:<4} {name:<44} {row.baseline_gbp / 1e6:>18,.1f} "
-                     f"{row.final_allocation_gbp / 1e6:>20,.1f} "
-                     f"{100 * row.dft_start:>+12.2f} -> {100 * row.dft_end:>+8.2f}")
+        lines.append(
+            f"{row.icb:<4} {name:<44} {row.baseline_gbp / 1e6:>18,.1f} "
+            f"{row.final_allocation_gbp / 1e6:>20,.1f} "
+            f"{100 * row.dft_start:>+12.2f} -> {100 * row.dft_end:>+8.2f}"
+        )
     total_base = table["baseline_gbp"].sum() / 1e6
     total_end = table["final_allocation_gbp"].sum() / 1e6
     lines.append(f"{'':<4} {'England (42 ICBs)':<44} {total_base:>18,.1f} {total_end:>20,.1f}")
@@ -44,10 +48,19 @@ def _summary_text(result) -> str:
 
 @main.command()
 @click.argument("scenario", required=False, default="default")
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
-              help="Override a scenario value, e.g. --set policy.min_growth=0.02 (repeatable).")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Results folder (default: results/<scenario name>).")
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a scenario value, e.g. --set policy.min_growth=0.02 (repeatable).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Results folder (default: results/<scenario name>).",
+)
 @click.option("--force", is_flag=True, help="Replace an existing results folder.")
 @click.option("--quiet", is_flag=True, help="Do not print the summary table.")
 @click.option("--no-plots", is_flag=True, help="Do not write the charts (PNG + SVG in charts/).")
@@ -62,28 +75,39 @@ def run(scenario, overrides, out_dir, force, quiet, no_plots):
     spec, path, raw = load_scenario(scenario, list(overrides))
     out_dir = out_dir or Path("results") / spec.name
     if out_dir.exists() and not force:
-        raise AllocError(out_dir, "output folder", "already exists; choose another with --out or "
-                         "pass --force to replace it")
+        raise AllocError(
+            out_dir,
+            "output folder",
+            "already exists; choose another with --out or pass --force to replace it",
+        )
     result = run_scenario(spec, scenario_path=path, raw=raw)
     written = write_results(result, out_dir, force=force, plots=not no_plots)
     if not quiet:
         click.echo(f"Scenario '{spec.name}': {spec.description}")
-        click.echo(f"Policy: {result.attrs['policy_name']} ({result.attrs['policy_kind']}); "
-                   f"formula: {result.attrs['formula_name']}; convergence on "
-                   f"{result.attrs['convergence_level']} allocations. Money in cash GBP.\n")
+        click.echo(
+            f"Policy: {result.attrs['policy_name']} ({result.attrs['policy_kind']}); "
+            f"formula: {result.attrs['formula_name']}; convergence on "
+            f"{result.attrs['convergence_level']} allocations. Money in cash GBP.\n"
+        )
         click.echo(_summary_text(result))
-        relaxed = [f"{year_label(int(y))}: {s}" for y, s in
-                   zip(result["year"].values, result["policy_status"].values) if s != "ok"]
+        relaxed = [
+            f"{year_label(int(y))}: {s}"
+            for y, s in zip(result["year"].values, result["policy_status"].values)
+            if s != "ok"
+        ]
         for line in relaxed:
             click.echo(f"note: {line}")
     charts = "" if no_plots else ", charts/ (PNG + SVG)"
-    click.echo(f"\nWrote {', '.join(RESULT_FILES)}{charts} to {written}/ "
-               f"in {time.perf_counter() - started:.1f} s")
+    click.echo(
+        f"\nWrote {', '.join(RESULT_FILES)}{charts} to {written}/ "
+        f"in {time.perf_counter() - started:.1f} s"
+    )
 
 
 @main.command("list")
-@click.argument("what", type=click.Choice(["icbs", "policies", "scenarios", "formulas",
-                                           "services"]))
+@click.argument(
+    "what", type=click.Choice(["icbs", "policies", "scenarios", "formulas", "services"])
+)
 @reports_errors
 def list_(what):
     """List ICBs, policies, scenarios, formulas or service lines."""
@@ -102,8 +126,9 @@ def list_(what):
 
     inputs = load_inputs()
     if what == "icbs":
-        for code, name, region in zip(inputs["icb"].values, inputs["icb_name"].values,
-                                      inputs["region"].values):
+        for code, name, region in zip(
+            inputs["icb"].values, inputs["icb_name"].values, inputs["region"].values
+        ):
             click.echo(f"{code:<4} {name:<60} {region}")
     else:
         for svc, name in zip(inputs["service"].values, inputs["service_name"].values):
@@ -112,8 +137,13 @@ def list_(what):
 
 @main.command()
 @click.argument("path", required=False, type=click.Path(path_type=Path))
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
-              help="Scenario overrides to validate with the scenario.")
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Scenario overrides to validate with the scenario.",
+)
 @reports_errors
 def validate(path, overrides):
     """Validate a dataset folder or a scenario / policy / formula TOML (default: embedded data)."""
@@ -121,9 +151,11 @@ def validate(path, overrides):
 
     if path is None or path.is_dir():
         inputs = load_inputs(path)
-        click.echo(f"ok: dataset {inputs.attrs['data_folder']} ({inputs.sizes['icb']} ICBs, "
-                   f"{inputs.sizes['service']} service lines, base year "
-                   f"{year_label(inputs.attrs['base_year'])})")
+        click.echo(
+            f"ok: dataset {inputs.attrs['data_folder']} ({inputs.sizes['icb']} ICBs, "
+            f"{inputs.sizes['service']} service lines, base year "
+            f"{year_label(inputs.attrs['base_year'])})"
+        )
         return
     from alloc.inputs.specs import read_toml
 
@@ -157,8 +189,12 @@ def validate(path, overrides):
 
 
 @main.command()
-@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path),
-              help="File to write (default: print to standard output).")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File to write (default: print to standard output).",
+)
 @click.option("--force", is_flag=True, help="Replace an existing file.")
 @reports_errors
 def schema(out, force):
@@ -172,8 +208,9 @@ def schema(out, force):
         click.echo(text, nl=False)
         return
     if out.exists() and not force:
-        raise AllocError(out, "--out", "already exists; choose another name or pass --force to "
-                         "replace it")
+        raise AllocError(
+            out, "--out", "already exists; choose another name or pass --force to replace it"
+        )
     out.write_text(text, encoding="utf-8")
     click.echo(f"Wrote the scenario JSON Schema to {out}")
 
@@ -187,4 +224,3 @@ COMMAND_MODULES: list[str] = [
 for _module in COMMAND_MODULES:
     for _command in importlib.import_module(_module).COMMANDS:
         main.add_command(_command)
-

@@ -16,16 +16,33 @@ from alloc.cli.errors import reports_errors
 @click.command()
 @click.argument("result_or_scenario", required=False, default="default")
 @click.option("--icb", metavar="CODE", help="Write a single ICB's pack, e.g. --icb QE1.")
-@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path),
-              help="PDF to write (default: <scenario>_board_pack.pdf or "
-                   "<scenario>_<ICB>_pack.pdf in the current folder).")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="PDF to write (default: <scenario>_board_pack.pdf or "
+    "<scenario>_<ICB>_pack.pdf in the current folder).",
+)
 @click.option("--force", is_flag=True, help="Replace an existing PDF.")
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
-              help="Scenario overrides when RESULT_OR_SCENARIO is a scenario (repeatable).")
-@click.option("--ensemble", "ensemble_path", type=click.Path(path_type=Path),
-              help="Add a fan chart from `alloc ensemble` output (ensemble.nc or its folder).")
-@click.option("--sensitivity", "sensitivity_path", type=click.Path(path_type=Path),
-              help="Add a tornado chart from a table written by `alloc sensitivity --csv`.")
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Scenario overrides when RESULT_OR_SCENARIO is a scenario (repeatable).",
+)
+@click.option(
+    "--ensemble",
+    "ensemble_path",
+    type=click.Path(path_type=Path),
+    help="Add a fan chart from `alloc ensemble` output (ensemble.nc or its folder).",
+)
+@click.option(
+    "--sensitivity",
+    "sensitivity_path",
+    type=click.Path(path_type=Path),
+    help="Add a tornado chart from a table written by `alloc sensitivity --csv`.",
+)
 @reports_errors
 def report(result_or_scenario, icb, out, force, overrides, ensemble_path, sensitivity_path):
     """Write a PDF board pack from a result (result.nc or its folder) or a scenario.
@@ -37,23 +54,32 @@ def report(result_or_scenario, icb, out, force, overrides, ensemble_path, sensit
 
     started = time.perf_counter()
     if out is not None and out.exists() and not force:
-        raise AllocError(out, "--out", "already exists; choose another name or pass --force to "
-                         "replace it")
+        raise AllocError(
+            out, "--out", "already exists; choose another name or pass --force to replace it"
+        )
     sensitivity = load_sensitivity(sensitivity_path) if sensitivity_path else None
     result, source = _load_result(result_or_scenario, list(overrides))
     ensemble = load_ensemble(ensemble_path, result) if ensemble_path else None
     name = result.attrs.get("scenario_name", "result")
     out = out or Path(f"{name}_{icb}_pack.pdf" if icb else f"{name}_board_pack.pdf")
-    written = write_report(result, out, icb=icb, force=force, source=source, ensemble=ensemble,
-                           sensitivity=sensitivity)
-    click.echo(f"Wrote {len(written.pages)} pages ({', '.join(written.pages)}) to "
-               f"{written.path} in {time.perf_counter() - started:.1f} s")
+    written = write_report(
+        result, out, icb=icb, force=force, source=source, ensemble=ensemble, sensitivity=sensitivity
+    )
+    click.echo(
+        f"Wrote {len(written.pages)} pages ({', '.join(written.pages)}) to "
+        f"{written.path} in {time.perf_counter() - started:.1f} s"
+    )
 
 
 @click.command()
 @click.argument("scenario", required=False, default="default")
-@click.option("--xlsx", "xlsx", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Workbook to write, e.g. --xlsx my_scenario.xlsx.")
+@click.option(
+    "--xlsx",
+    "xlsx",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Workbook to write, e.g. --xlsx my_scenario.xlsx.",
+)
 @click.option("--force", is_flag=True, help="Replace an existing workbook.")
 @reports_errors
 def template(scenario, xlsx, force):
@@ -62,8 +88,10 @@ def template(scenario, xlsx, force):
     from alloc.outputs.scenario_template import write_template
 
     written = write_template(prepare(scenario), xlsx, force=force)
-    click.echo(f"Wrote scenario workbook {written}: edit the yellow cells on the Scenario, "
-               f"Policy and Envelope sheets, then run: alloc run {written}")
+    click.echo(
+        f"Wrote scenario workbook {written}: edit the yellow cells on the Scenario, "
+        f"Policy and Envelope sheets, then run: alloc run {written}"
+    )
 
 
 def _load_result(arg: str, overrides: list[str] | None = None):
@@ -80,13 +108,17 @@ def _load_result(arg: str, overrides: list[str] | None = None):
     if path.suffix.lower() == ".nc" or (path.is_dir() and (path / "result.nc").is_file()):
         nc = path if path.suffix.lower() == ".nc" else path / "result.nc"
         if not nc.is_file():
-            raise AllocError(nc, "file", "expected a result written by `alloc run`; it does "
-                             "not exist")
+            raise AllocError(
+                nc, "file", "expected a result written by `alloc run`; it does not exist"
+            )
         try:
             return read_result(nc), str(nc)
         except (OSError, ValueError) as exc:
-            raise AllocError(nc, "file", f"expected a NetCDF result written by `alloc run` "
-                             f"({type(exc).__name__})") from None
+            raise AllocError(
+                nc,
+                "file",
+                f"expected a NetCDF result written by `alloc run` ({type(exc).__name__})",
+            ) from None
     if path.is_dir():
         raise AllocError(path, "folder", "expected a results folder holding result.nc")
     spec, spath, raw = load_scenario(arg, overrides)

@@ -8,9 +8,13 @@ NHS England's practice files (:mod:`~alloc.inputs.nhse`). Imports only ``alloc.e
 ``alloc.resources``, ``alloc.rounding`` and the kernels.
 """
 
-_OLD_NAMES = {"load_inputs": "alloc.inputs.dataset", "load_assumptions": "alloc.inputs.dataset",
-              "year_label": "alloc.inputs.years", "parse_year": "alloc.inputs.years",
-              "coerce_year": "alloc.inputs.years"}
+_OLD_NAMES = {
+    "load_inputs": "alloc.inputs.dataset",
+    "load_assumptions": "alloc.inputs.dataset",
+    "year_label": "alloc.inputs.years",
+    "parse_year": "alloc.inputs.years",
+    "coerce_year": "alloc.inputs.years",
+}
 
 
 def __getattr__(name: str):
@@ -19,7 +23,11 @@ def __getattr__(name: str):
         import importlib
         import warnings
 
-        warnings.warn(f"alloc.inputs.{name} moved to {_OLD_NAMES[name]}.{name} in alloc 0.2.0; "
-                      "the old path will be removed in 0.3.0", DeprecationWarning, stacklevel=2)
+        warnings.warn(
+            f"alloc.inputs.{name} moved to {_OLD_NAMES[name]}.{name} in alloc 0.2.0; "
+            "the old path will be removed in 0.3.0",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         return getattr(importlib.import_module(_OLD_NAMES[name]), name)
     raise AttributeError(f"module 'alloc.inputs' has no attribute {name!r}")

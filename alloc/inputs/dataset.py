@@ -44,17 +44,30 @@ from alloc.inputs.years import parse_year, year_label
 from alloc.resources import data_dir
 
 ICB_COLUMNS = ["code", "ons_code", "name", "region", "region_code", "lat", "lon"]
-SERVICE_COLUMNS = ["service", "service_name", "programme_of_care", "pathway", "national_share",
-                   "cost_per_patient_gbp"]
+SERVICE_COLUMNS = [
+    "service",
+    "service_name",
+    "programme_of_care",
+    "pathway",
+    "national_share",
+    "cost_per_patient_gbp",
+]
 POPULATION_COLUMNS = ["code", "year", "gp_pop"]
 BASELINE_COLUMNS = ["code", "service", "year", "baseline_gbp"]
 PATIENT_COLUMNS = ["code", "service", "year", "patients"]
 ASSUMPTION_KEYS = ["envelope_growth", "population_growth", "gdp_deflator_growth", "price_base"]
-DATA_FILES = ["icbs.csv", "services.csv", "weighted_populations.csv", "baseline.csv",
-              "patients.csv", "assumptions.toml"]
+DATA_FILES = [
+    "icbs.csv",
+    "services.csv",
+    "weighted_populations.csv",
+    "baseline.csv",
+    "patients.csv",
+    "assumptions.toml",
+]
 OPTIONAL_FILES = ["age_sex_populations.csv", "mff.csv"]
 AGE_SEX_COLUMNS = ["code", "year", "sex", "age_from", "persons"]
 MFF_COLUMNS = ["code", "mff_index"]
+
 
 def _read_csv(path: Path, required: list[str]) -> pd.DataFrame:
     if not path.is_file():
@@ -67,8 +80,11 @@ def _read_csv(path: Path, required: list[str]) -> pd.DataFrame:
     frame.columns = [c.strip() for c in frame.columns]
     missing = [c for c in required if c not in frame.columns]
     if missing:
-        raise AllocError(path, missing[0], f"expected a column '{missing[0]}'; columns found: "
-                         f"{', '.join(frame.columns)}")
+        raise AllocError(
+            path,
+            missing[0],
+            f"expected a column '{missing[0]}'; columns found: {', '.join(frame.columns)}",
+        )
     for col in frame.columns:
         frame[col] = frame[col].str.strip()
     if frame.empty:
@@ -76,23 +92,36 @@ def _read_csv(path: Path, required: list[str]) -> pd.DataFrame:
     return frame
 
 
-def _numeric(frame: pd.DataFrame, col: str, path: Path, *, positive: bool = False,
-             allow_negative: bool = False) -> np.ndarray:
+def _numeric(
+    frame: pd.DataFrame,
+    col: str,
+    path: Path,
+    *,
+    positive: bool = False,
+    allow_negative: bool = False,
+) -> np.ndarray:
     """Column as float64, rejecting blanks, text, NaN, infinities and (by default) negatives."""
     values = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float)
     bad = ~np.isfinite(values)
     if bad.any():
         row = int(np.argmax(bad))
-        raise AllocError(path, col, f"expected a finite number, found '{frame[col].iloc[row]}' "
-                         f"at data row {row + 1}")
+        raise AllocError(
+            path,
+            col,
+            f"expected a finite number, found '{frame[col].iloc[row]}' at data row {row + 1}",
+        )
     if positive and (values <= 0).any():
         row = int(np.argmax(values <= 0))
-        raise AllocError(path, col, f"expected a positive number, found {values[row]:g} "
-                         f"at data row {row + 1}")
+        raise AllocError(
+            path, col, f"expected a positive number, found {values[row]:g} at data row {row + 1}"
+        )
     if not allow_negative and (values < 0).any():
         row = int(np.argmax(values < 0))
-        raise AllocError(path, col, f"expected a non-negative number, found {values[row]:g} "
-                         f"at data row {row + 1}")
+        raise AllocError(
+            path,
+            col,
+            f"expected a non-negative number, found {values[row]:g} at data row {row + 1}",
+        )
     return values
 
 
@@ -100,8 +129,12 @@ def _check_keys(frame: pd.DataFrame, keys: list[str], path: Path) -> None:
     dup = frame.duplicated(subset=keys, keep=False)
     if dup.any():
         first = frame.loc[dup, keys].iloc[0].tolist()
-        raise AllocError(path, "/".join(keys), f"expected one row per {' x '.join(keys)}, found "
-                         f"a duplicate for {' / '.join(map(str, first))}")
+        raise AllocError(
+            path,
+            "/".join(keys),
+            f"expected one row per {' x '.join(keys)}, found "
+            f"a duplicate for {' / '.join(map(str, first))}",
+        )
 
 
 def _check_codes(frame: pd.DataFrame, path: Path, codes: list[str], field: str = "code") -> None:
@@ -117,13 +150,15 @@ def _check_codes(frame: pd.DataFrame, path: Path, codes: list[str], field: str =
 def _check_services(frame: pd.DataFrame, path: Path, services: list[str]) -> None:
     unknown = sorted(set(frame["service"]) - set(services))
     if unknown:
-        raise AllocError(path, "service", f"unknown service line '{unknown[0]}' (not in "
-                         "services.csv)")
+        raise AllocError(
+            path, "service", f"unknown service line '{unknown[0]}' (not in services.csv)"
+        )
     for code, group in frame.groupby("code", sort=False):
         missing = [s for s in services if s not in set(group["service"])]
         if missing:
-            raise AllocError(path, "service", f"ICB '{code}' has no row for service line "
-                             f"'{missing[0]}'")
+            raise AllocError(
+                path, "service", f"ICB '{code}' has no row for service line '{missing[0]}'"
+            )
 
 
 def _load_icbs(folder: Path) -> pd.DataFrame:
@@ -143,11 +178,14 @@ def _load_services(folder: Path) -> pd.DataFrame:
     services = _read_csv(path, SERVICE_COLUMNS)
     bad = services["service"][~services["service"].str.fullmatch(r"[a-z][a-z0-9_]*")]
     if len(bad):
-        raise AllocError(path, "service", f"expected a lower_snake_case name, found '{bad.iloc[0]}'")
+        raise AllocError(
+            path, "service", f"expected a lower_snake_case name, found '{bad.iloc[0]}'"
+        )
     _check_keys(services, ["service"], path)
     services["national_share"] = _numeric(services, "national_share", path)
-    services["cost_per_patient_gbp"] = _numeric(services, "cost_per_patient_gbp", path,
-                                                positive=True)
+    services["cost_per_patient_gbp"] = _numeric(
+        services, "cost_per_patient_gbp", path, positive=True
+    )
     return services
 
 
@@ -160,16 +198,18 @@ def _load_populations(folder: Path, codes: list[str]) -> tuple[pd.DataFrame, lis
     frame = _read_csv(path, POPULATION_COLUMNS)
     components = [c for c in frame.columns if c.startswith("wp_")]
     if not components:
-        raise AllocError(path, "wp_*", "expected at least one weighted-population column "
-                         "named wp_<component>")
+        raise AllocError(
+            path, "wp_*", "expected at least one weighted-population column named wp_<component>"
+        )
     _parse_years(frame, path)
     _check_codes(frame, path, codes)
     _check_keys(frame, ["code", "year"], path)
     years = sorted(set(frame["year"]))
     if years != list(range(years[0], years[-1] + 1)):
         gap = next(y for y in range(years[0], years[-1] + 1) if y not in years)
-        raise AllocError(path, "year", f"expected contiguous financial years; {year_label(gap)} "
-                         "is missing")
+        raise AllocError(
+            path, "year", f"expected contiguous financial years; {year_label(gap)} is missing"
+        )
     for code, group in frame.groupby("code", sort=False):
         if len(group) != len(years):
             missing = sorted(set(years) - set(group["year"]))[0]
@@ -180,15 +220,20 @@ def _load_populations(folder: Path, codes: list[str]) -> tuple[pd.DataFrame, lis
     return frame, components
 
 
-def _load_by_service(folder: Path, name: str, columns: list[str], value: str, codes: list[str],
-                     services: list[str]) -> tuple[pd.DataFrame, int]:
+def _load_by_service(
+    folder: Path, name: str, columns: list[str], value: str, codes: list[str], services: list[str]
+) -> tuple[pd.DataFrame, int]:
     path = folder / name
     frame = _read_csv(path, columns)
     _parse_years(frame, path)
     years = sorted(set(frame["year"]))
     if len(years) != 1:
-        raise AllocError(path, "year", "expected a single base year for every row, found "
-                         f"{', '.join(year_label(y) for y in years)}")
+        raise AllocError(
+            path,
+            "year",
+            "expected a single base year for every row, found "
+            f"{', '.join(year_label(y) for y in years)}",
+        )
     _check_codes(frame, path, codes)
     _check_services(frame, path, services)
     _check_keys(frame, ["code", "service"], path)
@@ -207,16 +252,20 @@ def load_assumptions(path: Path) -> dict:
     for key in ASSUMPTION_KEYS:
         entry = table.get(key)
         if not isinstance(entry, dict) or "value" not in entry:
-            raise AllocError(path, key, "expected a table with at least 'value', 'unit', "
-                             "'status' and 'basis'")
+            raise AllocError(
+                path, key, "expected a table with at least 'value', 'unit', 'status' and 'basis'"
+            )
         for meta in ("unit", "status", "basis"):
             if not isinstance(entry.get(meta), str) or not entry[meta]:
                 raise AllocError(path, f"{key}.{meta}", "expected a non-empty text label")
         if key != "price_base":
             val = entry["value"]
             if isinstance(val, bool) or not isinstance(val, int | float) or not -0.5 < val < 1:
-                raise AllocError(path, f"{key}.value", f"expected a fraction per year between "
-                                 f"-0.5 and 1, found {val!r}")
+                raise AllocError(
+                    path,
+                    f"{key}.value",
+                    f"expected a fraction per year between -0.5 and 1, found {val!r}",
+                )
     return table
 
 
@@ -253,22 +302,34 @@ def load_inputs(folder: str | Path | None = None) -> xr.Dataset:
     services = _load_services(folder)
     names = services["service"].tolist()
     pops, components = _load_populations(folder, codes)
-    baseline, base_year = _load_by_service(folder, "baseline.csv", BASELINE_COLUMNS,
-                                           "baseline_gbp", codes, names)
-    patients, patient_year = _load_by_service(folder, "patients.csv", PATIENT_COLUMNS,
-                                              "patients", codes, names)
+    baseline, base_year = _load_by_service(
+        folder, "baseline.csv", BASELINE_COLUMNS, "baseline_gbp", codes, names
+    )
+    patients, patient_year = _load_by_service(
+        folder, "patients.csv", PATIENT_COLUMNS, "patients", codes, names
+    )
     if patient_year != base_year:
-        raise AllocError(folder / "patients.csv", "year", f"expected the baseline year "
-                         f"{year_label(base_year)}, found {year_label(patient_year)}")
+        raise AllocError(
+            folder / "patients.csv",
+            "year",
+            f"expected the baseline year {year_label(base_year)}, found {year_label(patient_year)}",
+        )
     assumptions = load_assumptions(folder / "assumptions.toml")
     years = sorted(set(pops["year"]))
     if base_year not in years:
-        raise AllocError(folder / "baseline.csv", "year", f"base year {year_label(base_year)} "
-                         f"is outside the population years {year_label(years[0])}.."
-                         f"{year_label(years[-1])} of weighted_populations.csv")
+        raise AllocError(
+            folder / "baseline.csv",
+            "year",
+            f"base year {year_label(base_year)} "
+            f"is outside the population years {year_label(years[0])}.."
+            f"{year_label(years[-1])} of weighted_populations.csv",
+        )
     if (baseline.groupby("code")["baseline_gbp"].sum() <= 0).any():
-        raise AllocError(folder / "baseline.csv", "baseline_gbp", "expected every ICB to have a "
-                         "positive total baseline")
+        raise AllocError(
+            folder / "baseline.csv",
+            "baseline_gbp",
+            "expected every ICB to have a positive total baseline",
+        )
 
     pop_grid = pops.set_index(["code", "year"]).loc[pd.MultiIndex.from_product([codes, years])]
     shape = (len(codes), len(years))
@@ -280,16 +341,30 @@ def load_inputs(folder: str | Path | None = None) -> xr.Dataset:
 
     ds = xr.Dataset(
         {
-            "gp_pop": (("icb", "year"), gp_pop, {"units": "persons",
-                                                 "long_name": "GP-registered population"}),
-            "weighted_pop": (("icb", "year", "component"), wp,
-                             {"units": "weighted persons",
-                              "long_name": "component weighted population"}),
-            "baseline": (("icb", "service"), base.reshape(len(codes), len(names)),
-                         {"units": "GBP", "price_base": "cash",
-                          "long_name": f"historic-cost baseline {year_label(base_year)}"}),
-            "patients": (("icb", "service"), pts.reshape(len(codes), len(names)),
-                         {"units": "persons", "long_name": "patients treated in the base year"}),
+            "gp_pop": (
+                ("icb", "year"),
+                gp_pop,
+                {"units": "persons", "long_name": "GP-registered population"},
+            ),
+            "weighted_pop": (
+                ("icb", "year", "component"),
+                wp,
+                {"units": "weighted persons", "long_name": "component weighted population"},
+            ),
+            "baseline": (
+                ("icb", "service"),
+                base.reshape(len(codes), len(names)),
+                {
+                    "units": "GBP",
+                    "price_base": "cash",
+                    "long_name": f"historic-cost baseline {year_label(base_year)}",
+                },
+            ),
+            "patients": (
+                ("icb", "service"),
+                pts.reshape(len(codes), len(names)),
+                {"units": "persons", "long_name": "patients treated in the base year"},
+            ),
         },
         coords={
             "icb": codes,
@@ -328,8 +403,9 @@ def _add_optional(ds: xr.Dataset, folder: Path, codes: list[str], years: list[in
             raise AllocError(path, "sex", f"expected F or M, found '{bad[0]}'")
         outside = sorted(set(frame["year"]) - set(years))
         if outside:
-            raise AllocError(path, "year", f"{year_label(outside[0])} is not a year of "
-                             "weighted_populations.csv")
+            raise AllocError(
+                path, "year", f"{year_label(outside[0])} is not a year of weighted_populations.csv"
+            )
         ages = _numeric(frame, "age_from", path)
         if (ages != np.round(ages)).any():
             raise AllocError(path, "age_from", "expected whole years")
@@ -339,25 +415,34 @@ def _add_optional(ds: xr.Dataset, folder: Path, codes: list[str], years: list[in
         as_years = sorted(set(frame["year"]))
         bands = sorted(set(frame["age_from"]))
         if bands[0] != 0:
-            raise AllocError(path, "age_from", f"expected the first age band to start at 0, "
-                             f"found {bands[0]}")
+            raise AllocError(
+                path, "age_from", f"expected the first age band to start at 0, found {bands[0]}"
+            )
         for year in as_years:
             sub = frame[frame["year"] == year]
             _check_codes(sub, path, codes)
             if len(sub) != len(codes) * 2 * len(bands):
-                raise AllocError(path, "age_from", f"expected every ICB to have both sexes and "
-                                 f"all {len(bands)} age bands in {year_label(year)}")
+                raise AllocError(
+                    path,
+                    "age_from",
+                    f"expected every ICB to have both sexes and "
+                    f"all {len(bands)} age bands in {year_label(year)}",
+                )
             totals = sub.groupby("code")["persons"].sum()
             if (totals <= 0).any():
-                raise AllocError(path, "persons", f"ICB '{totals.idxmin()}' has no population "
-                                 f"in {year_label(year)}")
+                raise AllocError(
+                    path,
+                    "persons",
+                    f"ICB '{totals.idxmin()}' has no population in {year_label(year)}",
+                )
         grid = pd.MultiIndex.from_product([codes, years, bands, ["F", "M"]])
         values = frame.set_index(["code", "year", "age_from", "sex"])["persons"].reindex(grid)
         ds["age_sex_pop"] = xr.DataArray(
             values.to_numpy().reshape(len(codes), len(years), len(bands), 2),
             dims=("icb", "year", "age", "sex"),
             coords={"icb": codes, "year": years, "age": bands, "sex": ["F", "M"]},
-            attrs={"units": "persons", "long_name": "population by age band (first age) and sex"})
+            attrs={"units": "persons", "long_name": "population by age band (first age) and sex"},
+        )
         ds.attrs["age_sex_years"] = json.dumps(as_years)
     path = folder / "mff.csv"
     if path.is_file():
@@ -365,7 +450,10 @@ def _add_optional(ds: xr.Dataset, folder: Path, codes: list[str], years: list[in
         _check_codes(frame, path, codes)
         _check_keys(frame, ["code"], path)
         frame["mff_index"] = _numeric(frame, "mff_index", path, positive=True)
-        ds["mff"] = xr.DataArray(frame.set_index("code").loc[codes, "mff_index"].to_numpy(),
-                                 dims="icb", coords={"icb": codes},
-                                 attrs={"units": "1", "long_name": "market forces factor"})
+        ds["mff"] = xr.DataArray(
+            frame.set_index("code").loc[codes, "mff_index"].to_numpy(),
+            dims="icb",
+            coords={"icb": codes},
+            attrs={"units": "1", "long_name": "market forces factor"},
+        )
     return ds

@@ -58,9 +58,15 @@ REQUIRED = ["Practice_Code", "ICB", "Population"]
 
 #: Components of NHS England's overall core weighted population used to derive the implied cost
 #: adjustment (:func:`implied_cost_adjustment`).
-CORE_NEED_COMPONENTS = ["wp_general_acute", "wp_community", "wp_mental_health", "wp_maternity",
-                        "wp_health_inequalities", "wp_prescribing",
-                        "wp_primary_medical_care_need"]
+CORE_NEED_COMPONENTS = [
+    "wp_general_acute",
+    "wp_community",
+    "wp_mental_health",
+    "wp_maternity",
+    "wp_health_inequalities",
+    "wp_prescribing",
+    "wp_primary_medical_care_need",
+]
 
 
 def _embedded_icb_codes() -> list[str]:
@@ -69,8 +75,9 @@ def _embedded_icb_codes() -> list[str]:
     return pd.read_csv(data_dir() / "icbs.csv", dtype=str)["code"].str.strip().tolist()
 
 
-def read_practice_weighted_populations(path: str | Path,
-                                       icb_codes: list[str] | None = None) -> pd.DataFrame:
+def read_practice_weighted_populations(
+    path: str | Path, icb_codes: list[str] | None = None
+) -> pd.DataFrame:
     """Read NHS England's practice-level weighted-population file.
 
     Parameters
@@ -98,8 +105,11 @@ def read_practice_weighted_populations(path: str | Path,
     """
     path = Path(path)
     if not path.is_file():
-        raise AllocError(path, "file", "expected NHS England's practice-level weighted-population "
-                         "CSV; it does not exist")
+        raise AllocError(
+            path,
+            "file",
+            "expected NHS England's practice-level weighted-population CSV; it does not exist",
+        )
     try:
         raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
@@ -108,41 +118,65 @@ def read_practice_weighted_populations(path: str | Path,
     raw.columns = [c.strip().lstrip("\ufeff") for c in raw.columns]
     for col in REQUIRED:
         if col not in raw.columns:
-            raise AllocError(path, col, f"expected a column '{col}'; columns found: "
-                             f"{', '.join(raw.columns)}")
+            raise AllocError(
+                path, col, f"expected a column '{col}'; columns found: {', '.join(raw.columns)}"
+            )
     wp_cols = [c for c in COLUMN_MAP if c != "Population" and c in raw.columns]
     if not wp_cols:
-        raise AllocError(path, "* WP", "expected at least one weighted-population column (one of "
-                         f"{', '.join(c for c in COLUMN_MAP if c != 'Population')})")
+        raise AllocError(
+            path,
+            "* WP",
+            "expected at least one weighted-population column (one of "
+            f"{', '.join(c for c in COLUMN_MAP if c != 'Population')})",
+        )
     if raw.empty:
         raise AllocError(path, "file", "expected at least one practice row")
     out = pd.DataFrame({ID_MAP[c]: raw[c].str.strip() for c in ID_MAP if c in raw.columns})
     dup = out["practice"].duplicated()
     if dup.any():
-        raise AllocError(path, "Practice_Code", f"expected one row per practice, found "
-                         f"'{out['practice'][dup].iloc[0]}' twice")
+        raise AllocError(
+            path,
+            "Practice_Code",
+            f"expected one row per practice, found '{out['practice'][dup].iloc[0]}' twice",
+        )
     codes = set(icb_codes if icb_codes is not None else _embedded_icb_codes())
     unknown = ~out["icb"].isin(codes)
     if unknown.any():
         row = int(np.argmax(unknown.to_numpy()))
-        raise AllocError(path, "ICB", f"unknown ICB code '{out['icb'].iloc[row]}' for practice "
-                         f"{out['practice'].iloc[row]} (expected one of the {len(codes)} ICB codes "
-                         "of icbs.csv)")
+        raise AllocError(
+            path,
+            "ICB",
+            f"unknown ICB code '{out['icb'].iloc[row]}' for practice "
+            f"{out['practice'].iloc[row]} (expected one of the {len(codes)} ICB codes "
+            "of icbs.csv)",
+        )
     for col in ["Population"] + wp_cols:
         values = pd.to_numeric(raw[col].str.strip(), errors="coerce").to_numpy(dtype=float)
         bad = ~np.isfinite(values)
         if bad.any():
             row = int(np.argmax(bad))
-            raise AllocError(path, col, f"expected a finite number, found '{raw[col].iloc[row]}' "
-                             f"for practice {out['practice'].iloc[row]}")
+            raise AllocError(
+                path,
+                col,
+                f"expected a finite number, found '{raw[col].iloc[row]}' "
+                f"for practice {out['practice'].iloc[row]}",
+            )
         if col == "Population" and (values <= 0).any():
             row = int(np.argmax(values <= 0))
-            raise AllocError(path, col, f"expected a positive population, found {values[row]:g} "
-                             f"for practice {out['practice'].iloc[row]}")
+            raise AllocError(
+                path,
+                col,
+                f"expected a positive population, found {values[row]:g} "
+                f"for practice {out['practice'].iloc[row]}",
+            )
         if (values < 0).any():
             row = int(np.argmax(values < 0))
-            raise AllocError(path, col, f"expected a non-negative weighted population, found "
-                             f"{values[row]:g} for practice {out['practice'].iloc[row]}")
+            raise AllocError(
+                path,
+                col,
+                f"expected a non-negative weighted population, found "
+                f"{values[row]:g} for practice {out['practice'].iloc[row]}",
+            )
         out[COLUMN_MAP[col]] = values
     for col in ("lat", "lon"):
         if col in out:
@@ -176,8 +210,9 @@ def need_indices(frame: pd.DataFrame, reference: pd.DataFrame | None = None) -> 
     pop_ref = reference["gp_pop"].sum()
     out = pd.DataFrame(index=frame.index)
     for col in cols:
-        out["ni_" + col.removeprefix("wp_")] = ((frame[col] / frame["gp_pop"])
-                                               / (reference[col].sum() / pop_ref))
+        out["ni_" + col.removeprefix("wp_")] = (frame[col] / frame["gp_pop"]) / (
+            reference[col].sum() / pop_ref
+        )
     return out
 
 
@@ -194,17 +229,22 @@ def read_places(path: str | Path) -> pd.Series:
     frame = frame.rename(columns={"Practice_Code": "practice"})
     for col in ("practice", "place"):
         if col not in frame.columns:
-            raise AllocError(path, col, f"expected a column '{col}'; columns found: "
-                             f"{', '.join(frame.columns)}")
+            raise AllocError(
+                path, col, f"expected a column '{col}'; columns found: {', '.join(frame.columns)}"
+            )
     frame = frame.apply(lambda c: c.str.strip())
     dup = frame["practice"].duplicated()
     if dup.any():
-        raise AllocError(path, "practice", f"practice '{frame['practice'][dup].iloc[0]}' is "
-                         "assigned to more than one place")
+        raise AllocError(
+            path,
+            "practice",
+            f"practice '{frame['practice'][dup].iloc[0]}' is assigned to more than one place",
+        )
     blank = frame["place"] == ""
     if blank.any():
-        raise AllocError(path, "place", f"practice '{frame['practice'][blank].iloc[0]}' has a "
-                         "blank place name")
+        raise AllocError(
+            path, "place", f"practice '{frame['practice'][blank].iloc[0]}' has a blank place name"
+        )
     series = frame.set_index("practice")["place"]
     series.attrs["source"] = str(path)
     return series
@@ -243,16 +283,21 @@ def place_indices(practices: pd.DataFrame, places: pd.Series | dict) -> pd.DataF
     known = set(practices["practice"])
     unknown = [p for p in places.index if p not in known]
     if unknown:
-        raise AllocError(source, "practice", f"practice '{unknown[0]}' is not in the "
-                         "practice-level file")
+        raise AllocError(
+            source, "practice", f"practice '{unknown[0]}' is not in the practice-level file"
+        )
     icb_of = practices.set_index("practice")["icb"]
     spans = pd.DataFrame({"place": places.to_numpy(), "icb": icb_of.loc[places.index].to_numpy()})
     n_icbs = spans.groupby("place")["icb"].nunique()
     if (n_icbs > 1).any():
         place = n_icbs[n_icbs > 1].index[0]
         which = sorted(spans.loc[spans["place"] == place, "icb"].unique())
-        raise AllocError(source, "place", f"place '{place}' spans more than one ICB "
-                         f"({', '.join(which)}); a place must lie within one ICB")
+        raise AllocError(
+            source,
+            "place",
+            f"place '{place}' spans more than one ICB "
+            f"({', '.join(which)}); a place must lie within one ICB",
+        )
     icbs = sorted(spans["icb"].unique())
     sub = practices[practices["icb"].isin(icbs)].copy()
     sub["place"] = sub["practice"].map(places).fillna(UNASSIGNED)
@@ -265,8 +310,11 @@ def place_indices(practices: pd.DataFrame, places: pd.Series | dict) -> pd.DataF
     pop_eng = practices["gp_pop"].sum()
     for col in cols:
         name = col.removeprefix("wp_")
-        icb_rate = (icb_totals[col] / icb_totals["gp_pop"]).reindex(
-            table.index.get_level_values("icb")).to_numpy()
+        icb_rate = (
+            (icb_totals[col] / icb_totals["gp_pop"])
+            .reindex(table.index.get_level_values("icb"))
+            .to_numpy()
+        )
         rate = (table[col] / table["gp_pop"]).to_numpy()
         table["ni_" + name] = rate / icb_rate
         table["ni_" + name + "_england"] = rate / (practices[col].sum() / pop_eng)
@@ -304,13 +352,17 @@ def implied_cost_adjustment(practices: pd.DataFrame) -> pd.DataFrame:
     needed = CORE_NEED_COMPONENTS + ["wp_core_overall"]
     missing = [c for c in needed if c not in practices.columns]
     if missing:
-        raise AllocError(practices.attrs.get("source", "practices"), missing[0],
-                         "needed to derive the implied cost adjustment")
+        raise AllocError(
+            practices.attrs.get("source", "practices"),
+            missing[0],
+            "needed to derive the implied cost adjustment",
+        )
     x = practices[CORE_NEED_COMPONENTS].to_numpy()
     y = practices["wp_core_overall"].to_numpy()
     beta, *_ = np.linalg.lstsq(x, y, rcond=None)
-    frame = pd.DataFrame({"icb": practices["icb"], "final": y, "fitted": x @ beta,
-                          "gp_pop": practices["gp_pop"]})
+    frame = pd.DataFrame(
+        {"icb": practices["icb"], "final": y, "fitted": x @ beta, "gp_pop": practices["gp_pop"]}
+    )
     sums = frame.groupby("icb", sort=True)[["final", "fitted", "gp_pop"]].sum()
     index = sums["final"] / sums["fitted"]
     index = index / ((index * sums["gp_pop"]).sum() / sums["gp_pop"].sum())

@@ -49,8 +49,12 @@ UNITS = {
     "incidence": ("persons per registered person per year",),
     "cost_state": ("GBP per person-year",),
     "cost_entry": ("GBP per entry",),
-    "lever_cost": ("GBP per person-year treated", "GBP per covered admission",
-                   "GBP per treated event", "GBP per head per year"),
+    "lever_cost": (
+        "GBP per person-year treated",
+        "GBP per covered admission",
+        "GBP per treated event",
+        "GBP per head per year",
+    ),
 }
 _BOUNDED = ("probability per year", "fraction")
 _COST_BASIS_UNIT = dict(zip(COST_BASES, UNITS["lever_cost"]))
@@ -75,17 +79,25 @@ class Quantity(BaseModel):
         if self.unit in _BOUNDED:
             for name, v in (("value", self.value), ("range", low), ("range", high)):
                 if not 0.0 <= v <= 1.0:
-                    raise FieldError(name, f"expected a {self.unit.split()[0]} between 0 and 1, "
-                                     f"found {v}")
+                    raise FieldError(
+                        name, f"expected a {self.unit.split()[0]} between 0 and 1, found {v}"
+                    )
         if not low <= self.value <= high:
-            raise FieldError("range", f"expected [low, high] with low <= value <= high, found "
-                             f"[{low}, {high}] for value {self.value}")
+            raise FieldError(
+                "range",
+                f"expected [low, high] with low <= value <= high, found "
+                f"[{low}, {high}] for value {self.value}",
+            )
         if self.value < 0 or low < 0:
-            raise FieldError("value", f"expected a non-negative number, found {min(self.value, low)}")
+            raise FieldError(
+                "value", f"expected a non-negative number, found {min(self.value, low)}"
+            )
         if self.unit.startswith("GBP"):
             if self.price_year is None:
-                raise FieldError("price_year", "money needs the price year of its value, e.g. "
-                                 "price_year = \"2021/22\"")
+                raise FieldError(
+                    "price_year",
+                    'money needs the price year of its value, e.g. price_year = "2021/22"',
+                )
             try:
                 parse_year(self.price_year, "", "price_year")
             except AllocError as exc:
@@ -94,11 +106,16 @@ class Quantity(BaseModel):
             raise FieldError("price_year", f"only money takes a price year (unit is '{self.unit}')")
         if self.tag == "illustrative":
             if not self.illustrative:
-                raise FieldError("illustrative", "an illustrative value needs the reason and how "
-                                 "it was made in 'illustrative'")
+                raise FieldError(
+                    "illustrative",
+                    "an illustrative value needs the reason and how it was made in 'illustrative'",
+                )
         elif not self.source:
-            raise FieldError("source", f"a value tagged '{self.tag}' needs its source address in "
-                             "'source' (or tag = \"illustrative\" with a reason)")
+            raise FieldError(
+                "source",
+                f"a value tagged '{self.tag}' needs its source address in "
+                "'source' (or tag = \"illustrative\" with a reason)",
+            )
         return self
 
     @property
@@ -108,8 +125,10 @@ class Quantity(BaseModel):
 
 def _expect_unit(q: Quantity | None, kind: str, field: str) -> None:
     if q is not None and q.unit not in UNITS[kind]:
-        raise FieldError(f"{field}.unit", f"expected {' or '.join(repr(u) for u in UNITS[kind])}, "
-                         f"found '{q.unit}'")
+        raise FieldError(
+            f"{field}.unit",
+            f"expected {' or '.join(repr(u) for u in UNITS[kind])}, found '{q.unit}'",
+        )
 
 
 class CostItem(BaseModel):
@@ -124,8 +143,9 @@ class CostItem(BaseModel):
 
     @model_validator(mode="after")
     def _units(self):
-        _expect_unit(self.amount, "cost_state" if self.per == "person_year" else "cost_entry",
-                     "amount")
+        _expect_unit(
+            self.amount, "cost_state" if self.per == "person_year" else "cost_entry", "amount"
+        )
         if self.complement and self.share_of is None:
             raise FieldError("complement", "needs share_of")
         return self
@@ -177,8 +197,11 @@ class TransitionRow(BaseModel):
         if self.kind in ("probability", "los"):
             total = sum(q.value for q in self.to.values())
             if abs(total - 1.0) > ROW_SUM_TOL:
-                what = ("annual probabilities (including staying)" if self.kind == "probability"
-                        else "destination split of leavers")
+                what = (
+                    "annual probabilities (including staying)"
+                    if self.kind == "probability"
+                    else "destination split of leavers"
+                )
                 raise FieldError("to", f"expected the {what} to sum to 1, found {total:.6g}")
         return self
 
@@ -225,14 +248,18 @@ class CohortSpec(BaseModel):
         names = list(self.states)
         for src, row in self.transitions.items():
             if src not in self.states:
-                raise FieldError(f"transitions.{src}", f"unknown state '{src}' (states: "
-                                 f"{', '.join(names)})")
+                raise FieldError(
+                    f"transitions.{src}", f"unknown state '{src}' (states: {', '.join(names)})"
+                )
             for dest in row.to:
                 if dest not in self.states:
                     raise FieldError(f"transitions.{src}.to.{dest}", f"unknown state '{dest}'")
             if row.kind == "probability" and src not in row.to:
-                raise FieldError(f"transitions.{src}.to", f"a probability row needs the "
-                                 f"probability of staying in '{src}' so that it sums to 1")
+                raise FieldError(
+                    f"transitions.{src}.to",
+                    f"a probability row needs the "
+                    f"probability of staying in '{src}' so that it sums to 1",
+                )
         for key, inflow in self.inflows.items():
             if inflow.state not in self.states:
                 raise FieldError(f"inflows.{key}.state", f"unknown state '{inflow.state}'")
@@ -244,17 +271,21 @@ class CohortSpec(BaseModel):
             for i, item in enumerate(state.costs):
                 if item.share_of is not None:
                     if item.share_of not in self.parameters:
-                        raise FieldError(f"states.{name}.costs.{i}.share_of",
-                                         f"unknown cohort parameter '{item.share_of}'")
-                    _expect_unit(self.parameters[item.share_of], "fraction",
-                                 f"parameters.{item.share_of}")
+                        raise FieldError(
+                            f"states.{name}.costs.{i}.share_of",
+                            f"unknown cohort parameter '{item.share_of}'",
+                        )
+                    _expect_unit(
+                        self.parameters[item.share_of], "fraction", f"parameters.{item.share_of}"
+                    )
         if self.strata is not None:
             for key, q in self.strata.items():
                 _expect_unit(q, "fraction", f"strata.{key}")
             total = sum(q.value for q in self.strata.values())
             if abs(total - 1.0) > ROW_SUM_TOL:
-                raise FieldError("strata", f"expected the stratum shares to sum to 1, found "
-                                 f"{total:.6g}")
+                raise FieldError(
+                    "strata", f"expected the stratum shares to sum to 1, found {total:.6g}"
+                )
         return self
 
 
@@ -273,8 +304,12 @@ class EffectSpec(BaseModel):
         _expect_unit(self.value, "ratio", "value")
         if self.value.value <= 0 or self.value.range[0] <= 0:
             raise FieldError("value", "expected a positive ratio")
-        need = {"rate_ratio": "transitions", "hazard_ratio": "transitions",
-                "los_multiplier": "states", "admission_rate_multiplier": "inflows"}[self.type]
+        need = {
+            "rate_ratio": "transitions",
+            "hazard_ratio": "transitions",
+            "los_multiplier": "states",
+            "admission_rate_multiplier": "inflows",
+        }[self.type]
         for other in ("transitions", "states", "inflows"):
             given = bool(getattr(self, other))
             if other == need and not given:
@@ -299,8 +334,9 @@ class LeverSpec(BaseModel):
     ramp_years: int = Field(3, ge=1, le=30)
     effects: list[EffectSpec]
     unit_cost: Quantity
-    cost_basis: Literal["per_person_year_treated", "per_covered_admission", "per_treated_event",
-                        "per_head"]
+    cost_basis: Literal[
+        "per_person_year_treated", "per_covered_admission", "per_treated_event", "per_head"
+    ]
     payer: Payer
 
     @model_validator(mode="after")
@@ -308,9 +344,12 @@ class LeverSpec(BaseModel):
         _expect_unit(self.eligible, "fraction", "eligible")
         _expect_unit(self.uptake, "fraction", "uptake")
         if self.unit_cost.unit != _COST_BASIS_UNIT[self.cost_basis]:
-            raise FieldError("unit_cost.unit", f"cost_basis '{self.cost_basis}' needs unit "
-                             f"'{_COST_BASIS_UNIT[self.cost_basis]}', found "
-                             f"'{self.unit_cost.unit}'")
+            raise FieldError(
+                "unit_cost.unit",
+                f"cost_basis '{self.cost_basis}' needs unit "
+                f"'{_COST_BASIS_UNIT[self.cost_basis]}', found "
+                f"'{self.unit_cost.unit}'",
+            )
         if not self.effects:
             raise FieldError("effects", "a lever needs at least one effect")
         return self
@@ -332,8 +371,10 @@ class PathwaySpec(BaseModel):
         for key, lever in self.levers.items():
             where = f"levers.{key}"
             if lever.cohort not in self.cohorts:
-                raise FieldError(f"{where}.cohort", f"unknown cohort '{lever.cohort}' (cohorts: "
-                                 f"{', '.join(self.cohorts)})")
+                raise FieldError(
+                    f"{where}.cohort",
+                    f"unknown cohort '{lever.cohort}' (cohorts: {', '.join(self.cohorts)})",
+                )
             cohort = self.cohorts[lever.cohort]
             if lever.strata is not None:
                 for s in lever.strata:
@@ -343,17 +384,20 @@ class PathwaySpec(BaseModel):
                 for src, dest in eff.transitions:
                     row = cohort.transitions.get(src)
                     if row is None or dest not in row.to or dest == src:
-                        raise FieldError(f"{where}.effects.{i}.transitions",
-                                         f"no transition {src} -> {dest} in cohort "
-                                         f"'{lever.cohort}'")
+                        raise FieldError(
+                            f"{where}.effects.{i}.transitions",
+                            f"no transition {src} -> {dest} in cohort '{lever.cohort}'",
+                        )
                 for s in eff.states:
                     if s not in cohort.transitions:
-                        raise FieldError(f"{where}.effects.{i}.states",
-                                         f"state '{s}' has no exits to scale")
+                        raise FieldError(
+                            f"{where}.effects.{i}.states", f"state '{s}' has no exits to scale"
+                        )
                 for j in eff.inflows:
                     if j not in cohort.inflows:
-                        raise FieldError(f"{where}.effects.{i}.inflows",
-                                         f"unknown inflow stream '{j}'")
+                        raise FieldError(
+                            f"{where}.effects.{i}.inflows", f"unknown inflow stream '{j}'"
+                        )
         return self
 
 
@@ -386,8 +430,9 @@ class LeverChoice(BaseModel):
     lever: str
     uptake: Number | None = Field(None, ge=0.0, le=1.0)
     eligible: Number | None = Field(None, ge=0.0, le=1.0)
-    effect: Number | None = Field(None, gt=0.0, description="replaces the central effect (one-"
-                                  "effect levers only)")
+    effect: Number | None = Field(
+        None, gt=0.0, description="replaces the central effect (one-effect levers only)"
+    )
     start_year: FinancialYear | None = None
     ramp: Ramp | None = None
     ramp_years: int | None = Field(None, ge=1, le=30)
@@ -414,8 +459,9 @@ class PathwaysSection(BaseModel):
     def _names(cls, value):
         for key in value:
             if key not in PATHWAY_NAMES:
-                raise ValueError(f"unknown pathway '{key}' (expected one of "
-                                 f"{', '.join(PATHWAY_NAMES)})")
+                raise ValueError(
+                    f"unknown pathway '{key}' (expected one of {', '.join(PATHWAY_NAMES)})"
+                )
         return value
 
 
@@ -435,11 +481,14 @@ class SavingsPolicy(BaseModel):
     @model_validator(mode="after")
     def _fraction(self):
         if self.policy == "shared" and self.retained_fraction is None:
-            raise FieldError("retained_fraction", "policy 'shared' needs the fraction of each "
-                             "saving the ICB keeps (0..1)")
+            raise FieldError(
+                "retained_fraction",
+                "policy 'shared' needs the fraction of each saving the ICB keeps (0..1)",
+            )
         if self.policy != "shared" and self.retained_fraction is not None:
-            raise FieldError("retained_fraction", f"applies only to policy 'shared', not "
-                             f"'{self.policy}'")
+            raise FieldError(
+                "retained_fraction", f"applies only to policy 'shared', not '{self.policy}'"
+            )
         return self
 
     @property

@@ -70,10 +70,13 @@ class Scenario(BaseModel):
     @classmethod
     def _envelope(cls, value):
         year_keys_valid(value)
-        for v in (value.values() if isinstance(value, dict) else [value] if value is not None else []):
+        for v in (
+            value.values() if isinstance(value, dict) else [value] if value is not None else []
+        ):
             if not -0.5 < v < 1.0:
-                raise ValueError(f"expected a growth rate between -0.5 and 1 (fraction per year), "
-                                 f"found {v}")
+                raise ValueError(
+                    f"expected a growth rate between -0.5 and 1 (fraction per year), found {v}"
+                )
         return value
 
 
@@ -105,8 +108,9 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
     return data
 
 
-def load_scenario(path_or_name: str | Path | None = None,
-                  overrides: list[str] | None = None) -> tuple[Scenario, Path, dict]:
+def load_scenario(
+    path_or_name: str | Path | None = None, overrides: list[str] | None = None
+) -> tuple[Scenario, Path, dict]:
     """Load, override and validate a scenario.
 
     Parameters
@@ -145,8 +149,10 @@ def scenario_json_schema() -> dict:
     schema = Scenario.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "alloc scenario"
-    schema["description"] = ("A scenario for alloc (models/scenarios/*.toml): data, formula, "
-                             "policy, years, envelope and assumptions.")
+    schema["description"] = (
+        "A scenario for alloc (models/scenarios/*.toml): data, formula, "
+        "policy, years, envelope and assumptions."
+    )
     return schema
 
 
@@ -165,6 +171,14 @@ def resolve_data_folder(scenario: Scenario, scenario_path: Path) -> Path | None:
     return folder
 
 
-__all__ = ["Scenario", "PolicyChoice", "load_scenario", "apply_overrides", "parse_override",
-           "scenario_json_schema",
-           "scenario_hash", "resolve_data_folder", "resolve_named"]
+__all__ = [
+    "Scenario",
+    "PolicyChoice",
+    "load_scenario",
+    "apply_overrides",
+    "parse_override",
+    "scenario_json_schema",
+    "scenario_hash",
+    "resolve_data_folder",
+    "resolve_named",
+]

@@ -46,36 +46,66 @@ EDITABLE_FILL = PatternFill("solid", fgColor="FFF4D6")  # pale warm yellow: cell
 SCENARIO_ROWS = [
     ("name", "text", "text", "Names the results folder (results/<name>)."),
     ("description", "text", "text", "One line shown with the results."),
-    ("data", "text", "'embedded' or a folder path",
-     "Dataset folder; 'embedded' = the shipped (illustrative) data."),
+    (
+        "data",
+        "text",
+        "'embedded' or a folder path",
+        "Dataset folder; 'embedded' = the shipped (illustrative) data.",
+    ),
     ("formula", "text", "name or TOML path", "Target formula, e.g. 'default'."),
     ("base_year", "year", "financial year, e.g. 2025/26", "Must be the baseline's year."),
     ("end_year", "year", "financial year, e.g. 2030/31", "Last projection year (at most 30 on)."),
-    ("convergence_level", "choice:total,service", "total | service",
-     "Converge ICB totals, or each service line separately."),
-    ("population_growth", "rate:-0.5:1:open", "fraction per year (0.005 = 0.5%)",
-     "GP-registered population growth, all ICBs. Blank = data assumption."),
-    ("gdp_deflator_growth", "rate:-0.5:1:open", "fraction per year (0.02 = 2%)",
-     "For real-terms floors and caps. Blank = data assumption."),
+    (
+        "convergence_level",
+        "choice:total,service",
+        "total | service",
+        "Converge ICB totals, or each service line separately.",
+    ),
+    (
+        "population_growth",
+        "rate:-0.5:1:open",
+        "fraction per year (0.005 = 0.5%)",
+        "GP-registered population growth, all ICBs. Blank = data assumption.",
+    ),
+    (
+        "gdp_deflator_growth",
+        "rate:-0.5:1:open",
+        "fraction per year (0.02 = 2%)",
+        "For real-terms floors and caps. Blank = data assumption.",
+    ),
 ]
 POLICY_ROWS = [
     ("use", "policy", "policy name or TOML path", "A shipped policy (list) or a path."),
-    ("growth_basis", "choice:cash,real,per_head", "cash | real | per_head",
-     "How min_growth and max_growth are measured."),
-    ("fallback", "choice:error,relax", "error | relax",
-     "When floors or caps cannot all be met: stop with an error, or relax them."),
+    (
+        "growth_basis",
+        "choice:cash,real,per_head",
+        "cash | real | per_head",
+        "How min_growth and max_growth are measured.",
+    ),
+    (
+        "fallback",
+        "choice:error,relax",
+        "error | relax",
+        "When floors or caps cannot all be met: stop with an error, or relax them.",
+    ),
 ]
 POLICY_YEAR_COLUMNS = [
     ("min_growth", "rate:-0.5:1", "fraction per year (0.017 = 1.7%)", "Growth floor."),
     ("max_growth", "rate:-0.5:1", "fraction per year (0.06 = 6%)", "Growth cap."),
-    ("max_below_target", "rate:0:1", "fraction of target (0.05 = 5%)",
-     "No ICB ends a year further below target."),
-    ("convergence_rate", "rate:0:1", "fraction of gap closed per year",
-     "Proportional policies only."),
+    (
+        "max_below_target",
+        "rate:0:1",
+        "fraction of target (0.05 = 5%)",
+        "No ICB ends a year further below target.",
+    ),
+    (
+        "convergence_rate",
+        "rate:0:1",
+        "fraction of gap closed per year",
+        "Proportional policies only.",
+    ),
 ]
 ENVELOPE_COLUMN = ("envelope_growth", "rate:-0.5:1:open", "fraction per year, cash (0.035 = 3.5%)")
-
-
 
 
 class _Cells:
@@ -137,8 +167,10 @@ class _Cells:
         low_ok = value > lo if lo < 0 else value >= lo
         high_ok = value < hi if open_hi else value <= hi
         if not (low_ok and high_ok):
-            bounds = (f"{'above' if lo < 0 else 'at least'} {lo:g} and "
-                      f"{'below' if open_hi else 'at most'} {hi:g}")
+            bounds = (
+                f"{'above' if lo < 0 else 'at least'} {lo:g} and "
+                f"{'below' if open_hi else 'at most'} {hi:g}"
+            )
             self.fail(cell, f"expected a fraction {bounds}, found {value:g}")
         return value
 
@@ -149,14 +181,22 @@ def _open(path: Path):
     try:
         return load_workbook(path, data_only=True)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError) as exc:
-        raise AllocError(path, "file", f"expected an Excel workbook (.xlsx) written by `alloc "
-                         f"template`; could not open it ({type(exc).__name__})") from None
+        raise AllocError(
+            path,
+            "file",
+            f"expected an Excel workbook (.xlsx) written by `alloc "
+            f"template`; could not open it ({type(exc).__name__})",
+        ) from None
 
 
 def _sheet(wb, source: str, name: str):
     if name not in wb.sheetnames:
-        raise AllocError(source, name, "sheet missing; expected the sheets Scenario, Policy and "
-                         "Envelope written by `alloc template`")
+        raise AllocError(
+            source,
+            name,
+            "sheet missing; expected the sheets Scenario, Policy and "
+            "Envelope written by `alloc template`",
+        )
     return wb[name]
 
 
@@ -173,8 +213,9 @@ def _key_rows(cells: _Cells, rows: list[tuple], first: int) -> dict[str, int]:
     return found
 
 
-def _year_table(cells: _Cells, header_row: int, columns: list[tuple[str, str]],
-                years_from: int) -> dict[str, dict[str, float]]:
+def _year_table(
+    cells: _Cells, header_row: int, columns: list[tuple[str, str]], years_from: int
+) -> dict[str, dict[str, float]]:
     """Read a by-year table: ``{key: {year label: value}}`` for the non-blank cells."""
     ws = cells.ws
     col_of = {}
@@ -187,8 +228,10 @@ def _year_table(cells: _Cells, header_row: int, columns: list[tuple[str, str]],
     out: dict[str, dict[str, float]] = {key: {} for key, _ in columns}
     seen = set()
     for r in range(years_from, ws.max_row + 1):
-        if all(ws.cell(row=r, column=j).value in (None, "")
-               for j in [1] + [col_of.get(k, 0) or 1 for k, _ in columns]):
+        if all(
+            ws.cell(row=r, column=j).value in (None, "")
+            for j in [1] + [col_of.get(k, 0) or 1 for k, _ in columns]
+        ):
             continue
         year = cells.typed(f"A{r}", "year", required=True)
         if year in seen:
@@ -244,8 +287,12 @@ def read_scenario_workbook(path: str | Path) -> dict:
             try:
                 raw = json.loads(stored)
             except json.JSONDecodeError:
-                raise AllocError(source, f"{META_SHEET}!B2", "the stored scenario is not valid "
-                                 "JSON; write a new template with `alloc template`") from None
+                raise AllocError(
+                    source,
+                    f"{META_SHEET}!B2",
+                    "the stored scenario is not valid "
+                    "JSON; write a new template with `alloc template`",
+                ) from None
 
     cells = _Cells(source, _sheet(wb, source, "Scenario"))
     rows = _key_rows(cells, SCENARIO_ROWS, HEADER_ROW + 1)
@@ -259,16 +306,26 @@ def read_scenario_workbook(path: str | Path) -> dict:
 
     cells = _Cells(source, _sheet(wb, source, "Policy"))
     rows = _key_rows(cells, POLICY_ROWS, HEADER_ROW + 1)
-    policy = {k: v for k, v in dict(raw.get("policy", {})).items()
-              if k not in {k for k, *_ in POLICY_ROWS + POLICY_YEAR_COLUMNS}}
+    policy = {
+        k: v
+        for k, v in dict(raw.get("policy", {})).items()
+        if k not in {k for k, *_ in POLICY_ROWS + POLICY_YEAR_COLUMNS}
+    }
     for key, kind, _, _ in POLICY_ROWS:
         value = cells.typed(f"B{rows[key]}", kind, required=key == "use")
         if value is not None:
             policy[key] = value
-    table = _year_table(cells, POLICY_TABLE_ROW, [(k, kind) for k, kind, *_ in
-                                                  POLICY_YEAR_COLUMNS], POLICY_TABLE_ROW + 1)
-    n_rows = sum(1 for r in range(POLICY_TABLE_ROW + 1, cells.ws.max_row + 1)
-                 if cells.value(f"A{r}") is not None)
+    table = _year_table(
+        cells,
+        POLICY_TABLE_ROW,
+        [(k, kind) for k, kind, *_ in POLICY_YEAR_COLUMNS],
+        POLICY_TABLE_ROW + 1,
+    )
+    n_rows = sum(
+        1
+        for r in range(POLICY_TABLE_ROW + 1, cells.ws.max_row + 1)
+        if cells.value(f"A{r}") is not None
+    )
     for key, _, _, _ in POLICY_YEAR_COLUMNS:
         value = _collapse(table[key], n_rows)
         if value is not None:
@@ -276,12 +333,14 @@ def read_scenario_workbook(path: str | Path) -> dict:
     raw["policy"] = {"use": policy.pop("use"), **policy}
 
     cells = _Cells(source, _sheet(wb, source, "Envelope"))
-    table = _year_table(cells, HEADER_ROW, [(ENVELOPE_COLUMN[0], ENVELOPE_COLUMN[1])],
-                        HEADER_ROW + 1)
+    table = _year_table(
+        cells, HEADER_ROW, [(ENVELOPE_COLUMN[0], ENVELOPE_COLUMN[1])], HEADER_ROW + 1
+    )
     growth = table[ENVELOPE_COLUMN[0]]
     first_growth_row = HEADER_ROW + 2  # the base-year row carries no growth
-    n_rows = sum(1 for r in range(first_growth_row, cells.ws.max_row + 1)
-                 if cells.value(f"A{r}") is not None)
+    n_rows = sum(
+        1 for r in range(first_growth_row, cells.ws.max_row + 1) if cells.value(f"A{r}") is not None
+    )
     value = _collapse(growth, n_rows)
     if value is None:
         raw.pop("envelope_growth", None)

@@ -60,8 +60,9 @@ def validation_message(exc: ValidationError, data=None) -> tuple[str, str]:
     errors = exc.errors()
     paths = [_field_path(e, data) for e in errors]
     first = paths[0][:1]
-    err, path = max(((e, p) for e, p in zip(errors, paths) if p[:1] == first),
-                    key=lambda ep: len(ep[1]))
+    err, path = max(
+        ((e, p) for e, p in zip(errors, paths) if p[:1] == first), key=lambda ep: len(ep[1])
+    )
     cause = err.get("ctx", {}).get("error")
     if isinstance(cause, FieldError):
         return ".".join(path + [cause.field]), str(cause)

@@ -20,10 +20,15 @@ Number = Annotated[float, Strict()]
 YearParam = Number | dict[str, Number]
 #: A financial year field: written ``"2025/26"`` (or 2025) in files, held as its starting year.
 #: Fields of this type take :func:`coerce_year` as their ``mode="before"`` validator.
-FinancialYear = Annotated[int, WithJsonSchema({
-    "anyOf": [{"type": "string", "pattern": r"^\d{4}/\d{2}$"}, {"type": "integer"}],
-    "description": "financial year, e.g. \"2025/26\"",
-})]
+FinancialYear = Annotated[
+    int,
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "string", "pattern": r"^\d{4}/\d{2}$"}, {"type": "integer"}],
+            "description": 'financial year, e.g. "2025/26"',
+        }
+    ),
+]
 
 _YEAR_LABEL = re.compile(r"^(\d{4})/(\d{2})$")
 

@@ -20,8 +20,9 @@ def _row(arr, b):
 
 
 @njit(parallel=True, cache=True, nogil=True)
-def count_violations(alloc, A0, T, E, floor_mult, cap_mult, below_target, base_adjust, status,
-                     rtol):
+def count_violations(
+    alloc, A0, T, E, floor_mult, cap_mult, below_target, base_adjust, status, rtol
+):
     """Number of (row, year) cells that break an invariant.
 
     Parameters follow :func:`alloc.kernels.pace.glide_path` (per-row inputs may broadcast with a

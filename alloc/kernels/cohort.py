@@ -75,8 +75,26 @@ def _pick3(arr, d, n):
 
 
 @njit(cache=True)
-def _run_one(x0, rates, inflow_state, inflow_rate, pop_n, rr, irr, cov, acc_pt, acc_entry,
-             substeps, states_out, store_states, acc_out, lpt_out, lin_out, lev_out, inflow_out):
+def _run_one(
+    x0,
+    rates,
+    inflow_state,
+    inflow_rate,
+    pop_n,
+    rr,
+    irr,
+    cov,
+    acc_pt,
+    acc_entry,
+    substeps,
+    states_out,
+    store_states,
+    acc_out,
+    lpt_out,
+    lin_out,
+    lev_out,
+    inflow_out,
+):
     """Step one (draw, ICB) trajectory through all years; see :func:`cohort_project`."""
     n_state = x0.size
     n_year = pop_n.size
@@ -214,9 +232,26 @@ def _run_one(x0, rates, inflow_state, inflow_rate, pop_n, rr, irr, cov, acc_pt, 
 
 
 @njit(parallel=True, cache=True)
-def cohort_project(x0, rates, inflow_state, inflow_rate, pop, lev_rr, lev_irr, lev_cov, acc_pt,
-                   acc_entry, substeps, store_states, states_out, acc_out, lever_pt_out,
-                   lever_inflow_out, lever_events_out, inflow_out):
+def cohort_project(
+    x0,
+    rates,
+    inflow_state,
+    inflow_rate,
+    pop,
+    lev_rr,
+    lev_irr,
+    lev_cov,
+    acc_pt,
+    acc_entry,
+    substeps,
+    store_states,
+    states_out,
+    acc_out,
+    lever_pt_out,
+    lever_inflow_out,
+    lever_events_out,
+    inflow_out,
+):
     """Project state counts for every draw and ICB through ``Y`` years.
 
     Arrays with a leading axis of length ``D`` or 1 broadcast over draws (1 = the same for every
@@ -281,14 +316,37 @@ def cohort_project(x0, rates, inflow_state, inflow_rate, pop, lev_rr, lev_irr, l
             so = states_out[d, :, n]
         else:
             so = states_out[0, :, 0]
-        _run_one(x0[dd, n], rates[dr], inflow_state, inflow_rate[di], pop[:, n], lev_rr[dl],
-                 lev_irr[dj], _pick3(lev_cov, d, n), acc_pt[da], acc_entry[de], substeps, so,
-                 store_states, acc_out[d, :, n], lever_pt_out[d, :, n],
-                 lever_inflow_out[d, :, n], lever_events_out[d, :, n], inflow_out[d, :, n])
+        _run_one(
+            x0[dd, n],
+            rates[dr],
+            inflow_state,
+            inflow_rate[di],
+            pop[:, n],
+            lev_rr[dl],
+            lev_irr[dj],
+            _pick3(lev_cov, d, n),
+            acc_pt[da],
+            acc_entry[de],
+            substeps,
+            so,
+            store_states,
+            acc_out[d, :, n],
+            lever_pt_out[d, :, n],
+            lever_inflow_out[d, :, n],
+            lever_events_out[d, :, n],
+            inflow_out[d, :, n],
+        )
 
 
-def allocate_outputs(n_draw: int, n_year: int, n_icb: int, n_state: int, n_acc: int,
-                     n_lev: int, store_states: bool = True) -> dict[str, np.ndarray]:
+def allocate_outputs(
+    n_draw: int,
+    n_year: int,
+    n_icb: int,
+    n_state: int,
+    n_acc: int,
+    n_lev: int,
+    store_states: bool = True,
+) -> dict[str, np.ndarray]:
     """Output arrays for :func:`cohort_project` (plain numpy, zero-filled)."""
     shape_s = (n_draw, n_year + 1, n_icb, n_state) if store_states else (1, 1, 1, n_state)
     return {

@@ -163,8 +163,12 @@ def solve_into(P, W, L, U, E, out, scratch, lam0=np.nan):
     lowest = 0.0  # sum of A as lam -> -inf
     highest = 0.0  # sum of A as lam -> +inf
     for i in range(n):
-        if (not (L[i] <= U[i]) or not (W[i] >= 0.0) or not np.isfinite(P[i])
-                or not np.isfinite(W[i])):
+        if (
+            not (L[i] <= U[i])
+            or not (W[i] >= 0.0)
+            or not np.isfinite(P[i])
+            or not np.isfinite(W[i])
+        ):
             for j in range(n):
                 out[j] = np.nan
             return STATUS_BAD_INPUT, np.nan, 0.0
@@ -308,8 +312,28 @@ def _bound(a_prev, mult):
 
 
 @njit(cache=True)
-def _glide_one(A0, T, E, conv, w_prev, w_target, floor_mult, cap_mult, below_target,
-               relax, A_out, lam_out, status_out, gap_out, P, W, L, U, a_prev, scratch):
+def _glide_one(
+    A0,
+    T,
+    E,
+    conv,
+    w_prev,
+    w_target,
+    floor_mult,
+    cap_mult,
+    below_target,
+    relax,
+    A_out,
+    lam_out,
+    status_out,
+    gap_out,
+    P,
+    W,
+    L,
+    U,
+    a_prev,
+    scratch,
+):
     n_year, n = T.shape
     for i in range(n):
         a_prev[i] = A0[i]
@@ -330,8 +354,9 @@ def _glide_one(A0, T, E, conv, w_prev, w_target, floor_mult, cap_mult, below_tar
                 L[i] = max(L[i], T[y, i] * (1.0 - x))
                 U[i] = max(U[i], L[i])
         status, lam, gap = solve_into(P, W, L, U, E[y], A_out[y], scratch, warm)
-        if relax and (status == STATUS_FLOORS_EXCEED_ENVELOPE
-                      or status == STATUS_CAPS_BELOW_ENVELOPE):
+        if relax and (
+            status == STATUS_FLOORS_EXCEED_ENVELOPE or status == STATUS_CAPS_BELOW_ENVELOPE
+        ):
             floors = status == STATUS_FLOORS_EXCEED_ENVELOPE
             for i in range(n):
                 if floors:
@@ -346,7 +371,11 @@ def _glide_one(A0, T, E, conv, w_prev, w_target, floor_mult, cap_mult, below_tar
         status_out[y] = status
         lam_out[y] = lam
         gap_out[y] = gap
-        if status != STATUS_OK and status != STATUS_FLOORS_RELAXED and status != STATUS_CAPS_RELAXED:
+        if (
+            status != STATUS_OK
+            and status != STATUS_FLOORS_RELAXED
+            and status != STATUS_CAPS_RELAXED
+        ):
             lam_out[y] = np.nan
             for yy in range(y + 1, n_year):
                 status_out[yy] = STATUS_NOT_RUN
@@ -365,8 +394,22 @@ _CHUNK = 64  # scenarios per parallel task; scratch is allocated once per task, 
 
 
 @njit(parallel=True, cache=True, nogil=True)
-def glide_path(A0, T, E, conv, w_prev, w_target, floor_mult, cap_mult, below_target, relax,
-               A_out, lam_out, status_out, gap_out):
+def glide_path(
+    A0,
+    T,
+    E,
+    conv,
+    w_prev,
+    w_target,
+    floor_mult,
+    cap_mult,
+    below_target,
+    relax,
+    A_out,
+    lam_out,
+    status_out,
+    gap_out,
+):
     """Project allocations year by year for a batch of independent scenarios.
 
     For scenario ``b``, projection year ``y`` and ICB ``i``, with ``A_prev`` the previous year's
@@ -415,7 +458,25 @@ def glide_path(A0, T, E, conv, w_prev, w_target, floor_mult, cap_mult, below_tar
         a_prev = np.empty(n)
         scratch = np.empty(2 * n)
         for b in range(c * _CHUNK, min((c + 1) * _CHUNK, n_batch)):
-            _glide_one(_pick(A0, b), _pick(T, b), _pick(E, b), _pick(conv, b), _pick(w_prev, b),
-                       _pick(w_target, b), _pick(floor_mult, b), _pick(cap_mult, b),
-                       _pick(below_target, b), relax, A_out[b], lam_out[b], status_out[b],
-                       gap_out[b], P, W, L, U, a_prev, scratch)
+            _glide_one(
+                _pick(A0, b),
+                _pick(T, b),
+                _pick(E, b),
+                _pick(conv, b),
+                _pick(w_prev, b),
+                _pick(w_target, b),
+                _pick(floor_mult, b),
+                _pick(cap_mult, b),
+                _pick(below_target, b),
+                relax,
+                A_out[b],
+                lam_out[b],
+                status_out[b],
+                gap_out[b],
+                P,
+                W,
+                L,
+                U,
+                a_prev,
+                scratch,
+            )

@@ -35,62 +35,105 @@ WARNING_RED = "8A1538"
 
 #: Row of every table header (rows 1-3: title, units and rounding, caution).
 HEADER_ROW = 5
-SHEETS = ("Summary", "Allocations", "Targets", "DfT", "Growth", "Spend and net position",
-          "Left shift", "Parameters", "Provenance", "Notes")
+SHEETS = (
+    "Summary",
+    "Allocations",
+    "Targets",
+    "DfT",
+    "Growth",
+    "Spend and net position",
+    "Left shift",
+    "Parameters",
+    "Provenance",
+    "Notes",
+)
 
-GBP_K_FORMAT = '£#,##0;[Red]-£#,##0'
-PCT_FORMAT = '0.00%;[Red]-0.00%'
-PERSONS_FORMAT = '#,##0'
-INDEX_FORMAT = '0.000'
+GBP_K_FORMAT = "£#,##0;[Red]-£#,##0"
+PCT_FORMAT = "0.00%;[Red]-0.00%"
+PERSONS_FORMAT = "#,##0"
+INDEX_FORMAT = "0.000"
 ENGLAND = "England"
 NOT_MODELLED = "not modelled in this scenario"
 
 ROUNDING_TEXT = {
     "largest_remainder": "Money in £ thousands (cash), rounded by largest remainder: each column "
-                         "of ICBs sums exactly to the England total, itself rounded half up.",
+    "of ICBs sums exactly to the England total, itself rounded half up.",
     "half_up": "Money in £ thousands (cash), each figure rounded half up on its own (as NHS "
-               "England's published tables): a column may differ from the England total by a "
-               "few £k.",
+    "England's published tables): a column may differ from the England total by a "
+    "few £k.",
 }
 
 NOTES = [
-    ("What this workbook is", "Projected delegated specialised services allocations for the 42 "
-     "ICBs under one scenario, produced by the alloc package. Money is in cash pounds of each "
-     "financial year, shown in £ thousands (£k); the unit is in every column header."),
-    ("Illustrative data", "In the shipped default data the historic-cost baseline is "
-     "ILLUSTRATIVE (generated, seeded), summing to the sourced £14bn delegated in April 2025. "
-     "Read results from it as a demonstration of the method, not as NHS England figures. The "
-     "caution line at the top of each sheet says which applies."),
+    (
+        "What this workbook is",
+        "Projected delegated specialised services allocations for the 42 "
+        "ICBs under one scenario, produced by the alloc package. Money is in cash pounds of each "
+        "financial year, shown in £ thousands (£k); the unit is in every column header.",
+    ),
+    (
+        "Illustrative data",
+        "In the shipped default data the historic-cost baseline is "
+        "ILLUSTRATIVE (generated, seeded), summing to the sourced £14bn delegated in April 2025. "
+        "Read results from it as a demonstration of the method, not as NHS England figures. The "
+        "caution line at the top of each sheet says which applies.",
+    ),
     ("Baseline", "The historic-cost allocation of the base year (first year column)."),
-    ("Target", "The needs-based target: target share x national envelope. Target shares come "
-     "from the formula named on the Parameters sheet. ICB targets sum to the envelope."),
-    ("Distance from target (DfT)", "(allocation - target) / target, as a percentage of target. "
-     "Negative = under target: the ICB receives less than its needs-based share; positive = "
-     "over target. -5.00% means the allocation is 5% below the target. Because allocations and "
-     "targets both sum to the envelope, England's DfT is 0%. This is NHS England's definition "
-     "(e.g. 2013/14 allocation working paper)."),
-    ("Need index", "Target per head of GP-registered population divided by the England target "
-     "per head: England = 1.000. An ICB with index 1.100 needs 10% more per head than the "
-     "England average. Indices are relative to England, not to the region."),
-    ("Growth", "Cash growth of the allocation on the previous year. The England row is the "
-     "growth of the national envelope."),
-    ("Pace of change", "Each year the envelope is shared out by the policy named on the "
-     "Parameters sheet: allocations move towards target subject to floors and caps, and always "
-     "sum exactly to the envelope."),
-    ("Spend and net position", "When the scenario models pathways: projected specialised spend "
-     "and net position = allocation - spend (positive = headroom). Otherwise the sheet says "
-     "'not modelled in this scenario'."),
-    ("Left shift", "When the scenario models pathway levers: specialised spend avoided by "
-     "upstream investment and the upstream cost, by payer. Otherwise 'not modelled in this "
-     "scenario'."),
-    ("Rounding", "Largest remainder (default): each figure is rounded down to £k, then the "
-     "figures with the largest remainders are rounded up until the column sums to its England "
-     "total rounded half up, so published columns add up. Round half up (option): each figure "
-     "on its own, as NHS England's published tables and Excel's ROUND. Percentages are not "
-     "rounded; cell formats show two decimals. Unrounded pounds are in result.nc and the CSV "
-     "files."),
-    ("Provenance", "The Provenance sheet records the package version, scenario hash, input-data "
-     "hash and creation time, so every number can be traced and re-run."),
+    (
+        "Target",
+        "The needs-based target: target share x national envelope. Target shares come "
+        "from the formula named on the Parameters sheet. ICB targets sum to the envelope.",
+    ),
+    (
+        "Distance from target (DfT)",
+        "(allocation - target) / target, as a percentage of target. "
+        "Negative = under target: the ICB receives less than its needs-based share; positive = "
+        "over target. -5.00% means the allocation is 5% below the target. Because allocations and "
+        "targets both sum to the envelope, England's DfT is 0%. This is NHS England's definition "
+        "(e.g. 2013/14 allocation working paper).",
+    ),
+    (
+        "Need index",
+        "Target per head of GP-registered population divided by the England target "
+        "per head: England = 1.000. An ICB with index 1.100 needs 10% more per head than the "
+        "England average. Indices are relative to England, not to the region.",
+    ),
+    (
+        "Growth",
+        "Cash growth of the allocation on the previous year. The England row is the "
+        "growth of the national envelope.",
+    ),
+    (
+        "Pace of change",
+        "Each year the envelope is shared out by the policy named on the "
+        "Parameters sheet: allocations move towards target subject to floors and caps, and always "
+        "sum exactly to the envelope.",
+    ),
+    (
+        "Spend and net position",
+        "When the scenario models pathways: projected specialised spend "
+        "and net position = allocation - spend (positive = headroom). Otherwise the sheet says "
+        "'not modelled in this scenario'.",
+    ),
+    (
+        "Left shift",
+        "When the scenario models pathway levers: specialised spend avoided by "
+        "upstream investment and the upstream cost, by payer. Otherwise 'not modelled in this "
+        "scenario'.",
+    ),
+    (
+        "Rounding",
+        "Largest remainder (default): each figure is rounded down to £k, then the "
+        "figures with the largest remainders are rounded up until the column sums to its England "
+        "total rounded half up, so published columns add up. Round half up (option): each figure "
+        "on its own, as NHS England's published tables and Excel's ROUND. Percentages are not "
+        "rounded; cell formats show two decimals. Unrounded pounds are in result.nc and the CSV "
+        "files.",
+    ),
+    (
+        "Provenance",
+        "The Provenance sheet records the package version, scenario hash, input-data "
+        "hash and creation time, so every number can be traced and re-run.",
+    ),
 ]
 
 
@@ -98,10 +141,15 @@ NOTES = [
 # Tables
 # --------------------------------------------------------------------------------------------
 
+
 def _icb_columns(result: xr.Dataset) -> pd.DataFrame:
-    return pd.DataFrame({"ICB code": result["icb"].values.astype(str),
-                         "ICB name": result["icb_name"].values.astype(str),
-                         "Region": result["region"].values.astype(str)})
+    return pd.DataFrame(
+        {
+            "ICB code": result["icb"].values.astype(str),
+            "ICB name": result["icb_name"].values.astype(str),
+            "Region": result["region"].values.astype(str),
+        }
+    )
 
 
 def _rounded(frame: pd.DataFrame, money: list[str], method: Method) -> pd.DataFrame:
@@ -144,8 +192,9 @@ def summary_table(result: xr.Dataset, method: Method = "largest_remainder") -> p
     frame[f"DfT {first} (%)"] = result["dft"].sel(year=years[0]).values
     frame[f"DfT {last} (%)"] = result["dft"].sel(year=years[-1]).values
     n = int(years[-1] - years[0])
-    frame["Average annual growth (%)"] = (frame[f"Allocation {last} (£k)"]
-                                          / frame[f"Baseline {first} (£k)"]) ** (1 / n) - 1
+    frame["Average annual growth (%)"] = (
+        frame[f"Allocation {last} (£k)"] / frame[f"Baseline {first} (£k)"]
+    ) ** (1 / n) - 1
     money = [c for c in frame.columns if c.endswith("(£k)")]
     table = _rounded(frame, money, method)
     england = table.index[-1]
@@ -158,14 +207,20 @@ def summary_table(result: xr.Dataset, method: Method = "largest_remainder") -> p
     table.loc[england, f"DfT {first} (%)"] = (tot_alloc0 - tot_target0) / tot_target0
     table.loc[england, f"DfT {last} (%)"] = (tot_alloc - tot_target) / tot_target
     table.loc[england, "Average annual growth (%)"] = (
-        tot_alloc / float(result["baseline"].sum())) ** (1 / n) - 1
+        tot_alloc / float(result["baseline"].sum())
+    ) ** (1 / n) - 1
     for col in (f"DfT {first} (%)", f"DfT {last} (%)"):  # 0 up to float error: show 0.00%
         table.loc[england, col] = round(float(table.loc[england, col]), 12) + 0.0
     return table
 
 
-def year_table(da: xr.DataArray, result: xr.Dataset, unit: str, prefix: str = "",
-               method: Method = "largest_remainder") -> pd.DataFrame:
+def year_table(
+    da: xr.DataArray,
+    result: xr.Dataset,
+    unit: str,
+    prefix: str = "",
+    method: Method = "largest_remainder",
+) -> pd.DataFrame:
     """ICB x financial-year table of ``da`` (icb, year): money [£k] with an England row, or
     rates [fraction] without one."""
     frame = _icb_columns(result)
@@ -191,8 +246,11 @@ def growth_table(result: xr.Dataset) -> pd.DataFrame:
     return pd.concat([table, pd.DataFrame([england])], ignore_index=True)
 
 
-def block_table(result: xr.Dataset, blocks: list[tuple[str, str, xr.DataArray]],
-                method: Method = "largest_remainder") -> pd.DataFrame:
+def block_table(
+    result: xr.Dataset,
+    blocks: list[tuple[str, str, xr.DataArray]],
+    method: Method = "largest_remainder",
+) -> pd.DataFrame:
     """One block of ICB rows per (measure, payer) with years as columns [£k].
 
     Each block ends with its England row; within a block every year column sums exactly to
@@ -222,17 +280,23 @@ def spend_table(result: xr.Dataset, method: Method = "largest_remainder") -> pd.
     has no spend projection."""
     if "spend" not in result or "net_position" not in result:
         return None
-    names = [("allocation", "Allocation"),
-             ("spend_without_left_shift", "Spend before left shift"),
-             ("spend", "Spend"),
-             ("net_position", "Net position (allocation - spend)")]
-    blocks = [(label, "ICB delegated specialised", _central(result[name], ("icb", "year")))
-              for name, label in names if name in result]
+    names = [
+        ("allocation", "Allocation"),
+        ("spend_without_left_shift", "Spend before left shift"),
+        ("spend", "Spend"),
+        ("net_position", "Net position (allocation - spend)"),
+    ]
+    blocks = [
+        (label, "ICB delegated specialised", _central(result[name], ("icb", "year")))
+        for name, label in names
+        if name in result
+    ]
     return block_table(result, blocks, method)
 
 
-def left_shift_table(result: xr.Dataset,
-                     method: Method = "largest_remainder") -> pd.DataFrame | None:
+def left_shift_table(
+    result: xr.Dataset, method: Method = "largest_remainder"
+) -> pd.DataFrame | None:
     """Specialised spend avoided and upstream cost by payer (icb x year) [£k], or None when the
     result models no left shift (variables absent, or all zero)."""
     from alloc.outputs.plots._data import has_left_shift
@@ -240,8 +304,10 @@ def left_shift_table(result: xr.Dataset,
     if not has_left_shift(result):
         return None
     blocks = []
-    for name, measure in (("left_shift_saving", "Specialised spend avoided"),
-                          ("upstream_cost", "Upstream cost")):
+    for name, measure in (
+        ("left_shift_saving", "Specialised spend avoided"),
+        ("upstream_cost", "Upstream cost"),
+    ):
         da = _central(result[name], ("icb", "payer", "year"))
         if "payer" not in da.dims:
             payer = "ICB delegated specialised" if name == "left_shift_saving" else "all payers"
@@ -254,15 +320,25 @@ def left_shift_table(result: xr.Dataset,
 
 def parameters_table(result: xr.Dataset) -> pd.DataFrame:
     """The scenario, policy and assumptions actually used, one row each."""
+
     def text(v):
         return v if isinstance(v, str) else json.dumps(v)
 
-    rows = [("scenario." + k, text(v)) for k, v in json.loads(result.attrs["scenario_json"]).items()]
-    rows += [("policy." + k, text(v)) for k, v in json.loads(result.attrs["policy_json"]).items()
-             if v not in (None, "")]
+    rows = [
+        ("scenario." + k, text(v)) for k, v in json.loads(result.attrs["scenario_json"]).items()
+    ]
+    rows += [
+        ("policy." + k, text(v))
+        for k, v in json.loads(result.attrs["policy_json"]).items()
+        if v not in (None, "")
+    ]
     for key, entry in json.loads(result.attrs["assumptions_json"]).items():
-        rows.append((f"assumption.{key}", f"{entry['value']} [{entry['unit']}; "
-                     f"{entry['status']}] {entry['basis']}"))
+        rows.append(
+            (
+                f"assumption.{key}",
+                f"{entry['value']} [{entry['unit']}; {entry['status']}] {entry['basis']}",
+            )
+        )
     rows.append(("used.envelope_growth", str(result.attrs["envelope_growth"])))
     rows.append(("used.population_growth", str(result.attrs["population_growth"])))
     rows.append(("used.gdp_deflator_growth", str(result.attrs["gdp_deflator_growth"])))
@@ -271,8 +347,11 @@ def parameters_table(result: xr.Dataset) -> pd.DataFrame:
 
 def provenance_table(result: xr.Dataset, method: Method) -> pd.DataFrame:
     """Provenance attributes (JSON blobs are on the Parameters sheet) plus the rounding used."""
-    rows = [(k, v if isinstance(v, str) else json.dumps(v.item() if hasattr(v, "item") else v))
-            for k, v in result.attrs.items() if not k.endswith("_json")]
+    rows = [
+        (k, v if isinstance(v, str) else json.dumps(v.item() if hasattr(v, "item") else v))
+        for k, v in result.attrs.items()
+        if not k.endswith("_json")
+    ]
     rows.append(("workbook_rounding", method))
     return pd.DataFrame(rows, columns=["Field", "Value"])
 
@@ -281,16 +360,21 @@ def provenance_table(result: xr.Dataset, method: Method) -> pd.DataFrame:
 # Writing
 # --------------------------------------------------------------------------------------------
 
+
 def _caution(result: xr.Dataset) -> str:
     from alloc.outputs.plots._data import is_illustrative
 
-    stamp = (f"alloc {result.attrs.get('alloc_version', '')}, scenario hash "
-             f"{result.attrs.get('scenario_hash', '')}, created {result.attrs.get('created', '')}")
+    stamp = (
+        f"alloc {result.attrs.get('alloc_version', '')}, scenario hash "
+        f"{result.attrs.get('scenario_hash', '')}, created {result.attrs.get('created', '')}"
+    )
     status = is_illustrative(result.attrs)
     if status is False:
         return f"Data: {result.attrs.get('data_folder')} (user-supplied). {stamp}."
-    return ("ILLUSTRATIVE DATA: the historic-cost baseline is generated (seeded) for "
-            f"demonstration; these are not NHS England figures. {stamp}.")
+    return (
+        "ILLUSTRATIVE DATA: the historic-cost baseline is generated (seeded) for "
+        f"demonstration; these are not NHS England figures. {stamp}."
+    )
 
 
 def _title_block(ws, title: str, units: str, caution: str) -> None:
@@ -367,14 +451,18 @@ def _text_sheet(ws, frame: pd.DataFrame, wide: int = 100) -> None:
 
 def _not_modelled(ws, what: str) -> None:
     ws.cell(row=HEADER_ROW, column=1, value=f"{what}: {NOT_MODELLED}.").font = Font(bold=True)
-    ws.cell(row=HEADER_ROW + 1, column=1,
-            value="The result has none of these variables (no pathway levers or spend "
-                  "projection); see the Notes sheet.")
+    ws.cell(
+        row=HEADER_ROW + 1,
+        column=1,
+        value="The result has none of these variables (no pathway levers or spend "
+        "projection); see the Notes sheet.",
+    )
     ws.column_dimensions["A"].width = 70
 
 
-def write_workbook(result: xr.Dataset, path: str | Path,
-                   rounding: Method = "largest_remainder") -> None:
+def write_workbook(
+    result: xr.Dataset, path: str | Path, rounding: Method = "largest_remainder"
+) -> None:
     """Write the finance workbook for one result.
 
     Parameters
@@ -397,8 +485,10 @@ def write_workbook(result: xr.Dataset, path: str | Path,
     name = result.attrs.get("scenario_name", "")
     caution = _caution(result)
     money_units = ROUNDING_TEXT[rounding] + " Unrounded pounds are in result.nc and the CSVs."
-    rate_units = ("Rates are percentages, unrounded (cells show two decimals). DfT = (allocation "
-                  "- target) / target; negative = below target.")
+    rate_units = (
+        "Rates are percentages, unrounded (cells show two decimals). DfT = (allocation "
+        "- target) / target; negative = below target."
+    )
     wb = Workbook()
     wb.remove(wb.active)
 
@@ -415,11 +505,16 @@ def write_workbook(result: xr.Dataset, path: str | Path,
     _write_table(ws, year_table(result["target"], result, "£k", method=rounding), 3, True)
     ws = sheet("DfT", "Distance from target", rate_units)
     _write_table(ws, year_table(result["dft"], result, "%"), 3, False)
-    ws = sheet("Growth", "Cash growth on the previous year",
-               "Rates are percentages, unrounded. England = growth of the national envelope.")
+    ws = sheet(
+        "Growth",
+        "Cash growth on the previous year",
+        "Rates are percentages, unrounded. England = growth of the national envelope.",
+    )
     _write_table(ws, growth_table(result), 3, True)
-    for title, table in (("Spend and net position", spend_table(result, rounding)),
-                         ("Left shift", left_shift_table(result, rounding))):
+    for title, table in (
+        ("Spend and net position", spend_table(result, rounding)),
+        ("Left shift", left_shift_table(result, rounding)),
+    ):
         ws = sheet(title, title, money_units)
         if table is None:
             _not_modelled(ws, title)

@@ -37,6 +37,7 @@ class Report:
 # Figures for the text pages
 # --------------------------------------------------------------------------------------------
 
+
 def _text_page(title: str, subtitle: str, attrs) -> tuple:
     from alloc.outputs.plots import style as s
 
@@ -46,15 +47,15 @@ def _text_page(title: str, subtitle: str, attrs) -> tuple:
     return fig, s
 
 
-def _lines(fig, s, y: float, rows: list[tuple[str, str]], x_value: float = 0.36,
-           size: float | None = None) -> float:
+def _lines(
+    fig, s, y: float, rows: list[tuple[str, str]], x_value: float = 0.36, size: float | None = None
+) -> float:
     """Label / value lines from ``y`` (figure fraction) down; returns the next free ``y``."""
     size = size or s.BASE_SIZE
     step = size * 1.9 / 72 / fig.get_figheight()
     width = (1 - x_value - 0.05) * fig.get_figwidth()
     for label, value in rows:
-        fig.text(0.06, y, label, fontsize=size, fontweight="bold", color=s.NHS_DARK_BLUE,
-                 va="top")
+        fig.text(0.06, y, label, fontsize=size, fontweight="bold", color=s.NHS_DARK_BLUE, va="top")
         wrapped = s.wrap_to_width(str(value), width, size)
         fig.text(x_value, y, wrapped, fontsize=size, color=s.NHS_BLACK, va="top")
         y -= step * (wrapped.count("\n") + 1) + step * 0.25
@@ -73,17 +74,30 @@ def cover_page(result: xr.Dataset, icb: str | None = None):
         title = f"{name} ({icb}): specialised services allocations {span}"
     else:
         title = f"Specialised services allocations to the {result.sizes['icb']} ICBs, {span}"
-    fig, s = _text_page(title, f"Board pack: scenario '{a.get('scenario_name', '')}'. "
-                        f"{a.get('scenario_description', '')}", a)
+    fig, s = _text_page(
+        title,
+        f"Board pack: scenario '{a.get('scenario_name', '')}'. {a.get('scenario_description', '')}",
+        a,
+    )
     y = 1 - s.title_block_height(fig) - 0.02
     status = is_illustrative(a)
     if status is not False:
-        warn = ("ILLUSTRATIVE DATA. The historic-cost baseline in this pack is generated "
-                "(seeded) to demonstrate the method. These are not NHS England figures and must "
-                "not be read as any ICB's allocation.")
-        fig.text(0.06, y, s.wrap_to_width(warn, 0.88 * fig.get_figwidth() - 0.3, 12, "bold"),
-                 fontsize=12, fontweight="bold", color="white", va="top", gid="illustrative",
-                 bbox=dict(boxstyle="round,pad=0.6", facecolor=s.NHS_ORANGE, linewidth=0))
+        warn = (
+            "ILLUSTRATIVE DATA. The historic-cost baseline in this pack is generated "
+            "(seeded) to demonstrate the method. These are not NHS England figures and must "
+            "not be read as any ICB's allocation."
+        )
+        fig.text(
+            0.06,
+            y,
+            s.wrap_to_width(warn, 0.88 * fig.get_figwidth() - 0.3, 12, "bold"),
+            fontsize=12,
+            fontweight="bold",
+            color="white",
+            va="top",
+            gid="illustrative",
+            bbox=dict(boxstyle="round,pad=0.6", facecolor=s.NHS_ORANGE, linewidth=0),
+        )
         y -= 0.09
     rows = [
         ("Scenario", f"{a.get('scenario_name', '')} (hash {a.get('scenario_hash', '')})"),
@@ -95,16 +109,27 @@ def cover_page(result: xr.Dataset, icb: str | None = None):
         ("Population growth", f"{a.get('population_growth', '')} a year"),
         ("Data folder", f"{a.get('data_folder', '')} (input hash {a.get('input_hash', '')})"),
         ("Money", f"pounds, {a.get('price_base', 'cash')}; shown in £ million"),
-        ("Produced by", f"alloc {a.get('alloc_version', '')}, result created "
-                        f"{a.get('created', '')}"),
+        (
+            "Produced by",
+            f"alloc {a.get('alloc_version', '')}, result created {a.get('created', '')}",
+        ),
     ]
     y = _lines(fig, s, y - 0.02, rows, x_value=0.30)
-    contents = ("Contents: this cover; a summary; charts of distance from target over the "
-                "years, by ICB and on a map" + (", the allocation waterfall" if icb else "")
-                + "; tables by region. Distance from target (DfT) = (allocation - target) / "
-                "target: negative means below the needs-based target.")
-    fig.text(0.06, y - 0.02, s.wrap_to_width(contents, 0.88 * fig.get_figwidth(), s.BASE_SIZE),
-             fontsize=s.BASE_SIZE, color=s.NHS_DARK_GREY, va="top")
+    contents = (
+        "Contents: this cover; a summary; charts of distance from target over the "
+        "years, by ICB and on a map"
+        + (", the allocation waterfall" if icb else "")
+        + "; tables by region. Distance from target (DfT) = (allocation - target) / "
+        "target: negative means below the needs-based target."
+    )
+    fig.text(
+        0.06,
+        y - 0.02,
+        s.wrap_to_width(contents, 0.88 * fig.get_figwidth(), s.BASE_SIZE),
+        fontsize=s.BASE_SIZE,
+        color=s.NHS_DARK_GREY,
+        va="top",
+    )
     return fig
 
 
@@ -117,16 +142,18 @@ def _summary_numbers(result: xr.Dataset) -> pd.DataFrame:
     rows = []
     for k, y in enumerate(result["year"].values):
         d = dft.sel(year=y).values
-        rows.append({
-            "Year": year_label(int(y)),
-            "Envelope (£m)": fmt_gbp_m(env[k], 1),
-            "Envelope growth (%)": "" if k == 0 else fmt_pct(env[k] / env[k - 1] - 1, 2),
-            "Lowest DfT (%)": fmt_pct(d.min()),
-            "Highest DfT (%)": fmt_pct(d.max()),
-            "ICBs below target": str(int((d < 0).sum())),
-            "ICBs > 5% below": str(int((d < -0.05).sum())),
-            "Policy status": str(result["policy_status"].sel(year=y).item()),
-        })
+        rows.append(
+            {
+                "Year": year_label(int(y)),
+                "Envelope (£m)": fmt_gbp_m(env[k], 1),
+                "Envelope growth (%)": "" if k == 0 else fmt_pct(env[k] / env[k - 1] - 1, 2),
+                "Lowest DfT (%)": fmt_pct(d.min()),
+                "Highest DfT (%)": fmt_pct(d.max()),
+                "ICBs below target": str(int((d < 0).sum())),
+                "ICBs > 5% below": str(int((d < -0.05).sum())),
+                "Policy status": str(result["policy_status"].sel(year=y).item()),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -143,35 +170,81 @@ def summary_page(result: xr.Dataset):
     dft0, dft1 = result["dft"].isel(year=0), result["dft"].isel(year=-1)
     hi, lo = str(growth.idxmax("icb").item()), str(growth.idxmin("icb").item())
     name = {c: short_name(v) for c, v in zip(result["icb"].values, result["icb_name"].values)}
-    title = (f"The envelope grows from {fmt_gbp_m(env0)} to {fmt_gbp_m(env1)}; ICBs more than 5% "
-             f"below target fall from {int((dft0 < -0.05).sum())} to {int((dft1 < -0.05).sum())}")
-    fig, s = _text_page(title, f"National summary, {first} to {last}. Money in £ million "
-                        "(cash).", result.attrs)
+    title = (
+        f"The envelope grows from {fmt_gbp_m(env0)} to {fmt_gbp_m(env1)}; ICBs more than 5% "
+        f"below target fall from {int((dft0 < -0.05).sum())} to {int((dft1 < -0.05).sum())}"
+    )
+    fig, s = _text_page(
+        title, f"National summary, {first} to {last}. Money in £ million (cash).", result.attrs
+    )
     y = 1 - s.title_block_height(fig) - 0.01
     rows = [
-        ("Envelope", f"{fmt_gbp_m(env0, 1)} in {first} → {fmt_gbp_m(env1, 1)} in {last} "
-                     f"({fmt_pct((env1 / env0) ** (1 / n) - 1, 2, sign=False)} a year, cash)"),
-        ("Distance from target", f"{fmt_pct(float(dft0.min()))} to {fmt_pct(float(dft0.max()))}"
-                                 f" in {first} → {fmt_pct(float(dft1.min()))} to "
-                                 f"{fmt_pct(float(dft1.max()))} in {last}"),
-        ("ICBs below target", f"{int((dft0 < 0).sum())} in {first} → {int((dft1 < 0).sum())} in "
-                              f"{last} (of {result.sizes['icb']})"),
-        ("Fastest cash growth", f"{name[hi]} ({hi}): {fmt_pct(float(growth.sel(icb=hi)), 2)} "
-                                "a year"),
-        ("Slowest cash growth", f"{name[lo]} ({lo}): {fmt_pct(float(growth.sel(icb=lo)), 2)} "
-                                "a year"),
-        ("Policy", f"{result.attrs.get('policy_name', '')} "
-                   f"({result.attrs.get('policy_kind', '')})"),
+        (
+            "Envelope",
+            f"{fmt_gbp_m(env0, 1)} in {first} → {fmt_gbp_m(env1, 1)} in {last} "
+            f"({fmt_pct((env1 / env0) ** (1 / n) - 1, 2, sign=False)} a year, cash)",
+        ),
+        (
+            "Distance from target",
+            f"{fmt_pct(float(dft0.min()))} to {fmt_pct(float(dft0.max()))}"
+            f" in {first} → {fmt_pct(float(dft1.min()))} to "
+            f"{fmt_pct(float(dft1.max()))} in {last}",
+        ),
+        (
+            "ICBs below target",
+            f"{int((dft0 < 0).sum())} in {first} → {int((dft1 < 0).sum())} in "
+            f"{last} (of {result.sizes['icb']})",
+        ),
+        (
+            "Fastest cash growth",
+            f"{name[hi]} ({hi}): {fmt_pct(float(growth.sel(icb=hi)), 2)} a year",
+        ),
+        (
+            "Slowest cash growth",
+            f"{name[lo]} ({lo}): {fmt_pct(float(growth.sel(icb=lo)), 2)} a year",
+        ),
+        (
+            "Policy",
+            f"{result.attrs.get('policy_name', '')} ({result.attrs.get('policy_kind', '')})",
+        ),
     ]
     y = _lines(fig, s, y, rows, x_value=0.33)
-    fig.text(0.05, y - 0.01, "By year", fontsize=s.SUBTITLE_SIZE, fontweight="bold",
-             color=s.NHS_DARK_BLUE, va="top")
-    y = _draw_table(fig, s, _summary_numbers(result), top=y - 0.035, font=8.5,
-                    gid="summary-table", first_col_width=0.11)
-    fig.text(0.05, y - 0.025, f"ICBs furthest from target in {first}", fontsize=s.SUBTITLE_SIZE,
-             fontweight="bold", color=s.NHS_DARK_BLUE, va="top")
-    _draw_table(fig, s, _extremes(result, growth), top=y - 0.05, font=8,
-                gid="extremes-table", first_col_width=0.46)
+    fig.text(
+        0.05,
+        y - 0.01,
+        "By year",
+        fontsize=s.SUBTITLE_SIZE,
+        fontweight="bold",
+        color=s.NHS_DARK_BLUE,
+        va="top",
+    )
+    y = _draw_table(
+        fig,
+        s,
+        _summary_numbers(result),
+        top=y - 0.035,
+        font=8.5,
+        gid="summary-table",
+        first_col_width=0.11,
+    )
+    fig.text(
+        0.05,
+        y - 0.025,
+        f"ICBs furthest from target in {first}",
+        fontsize=s.SUBTITLE_SIZE,
+        fontweight="bold",
+        color=s.NHS_DARK_BLUE,
+        va="top",
+    )
+    _draw_table(
+        fig,
+        s,
+        _extremes(result, growth),
+        top=y - 0.05,
+        font=8,
+        gid="extremes-table",
+        first_col_width=0.46,
+    )
     return fig
 
 
@@ -183,18 +256,32 @@ def _extremes(result: xr.Dataset, growth: xr.DataArray, k: int = 5) -> pd.DataFr
     first, last = year_label(int(years[0])), year_label(int(years[-1]))
     start = result["dft"].isel(year=0).to_series().sort_values()
     codes = list(start.index[:k]) + list(start.index[-k:])
-    return pd.DataFrame({
-        "ICB": [f"{c} {short_name(result['icb_name'].sel(icb=c).item())}" for c in codes],
-        "Region": [str(result["region"].sel(icb=c).item()) for c in codes],
-        f"DfT {first} (%)": [fmt_pct(float(start[c])) for c in codes],
-        f"DfT {last} (%)": [fmt_pct(float(result["dft"].sel(icb=c).isel(year=-1))) for c in codes],
-        "Cash growth (% a year)": [fmt_pct(float(growth.sel(icb=c)), 2) for c in codes],
-    })
+    return pd.DataFrame(
+        {
+            "ICB": [f"{c} {short_name(result['icb_name'].sel(icb=c).item())}" for c in codes],
+            "Region": [str(result["region"].sel(icb=c).item()) for c in codes],
+            f"DfT {first} (%)": [fmt_pct(float(start[c])) for c in codes],
+            f"DfT {last} (%)": [
+                fmt_pct(float(result["dft"].sel(icb=c).isel(year=-1))) for c in codes
+            ],
+            "Cash growth (% a year)": [fmt_pct(float(growth.sel(icb=c)), 2) for c in codes],
+        }
+    )
 
 
-def _draw_table(fig, s, table: pd.DataFrame, top: float, font: float, gid: str,
-                first_col_width: float = 0.3, total_last: bool = False,
-                left: float = 0.05, width: float = 0.90, row_factor: float = 2.0) -> float:
+def _draw_table(
+    fig,
+    s,
+    table: pd.DataFrame,
+    top: float,
+    font: float,
+    gid: str,
+    first_col_width: float = 0.3,
+    total_last: bool = False,
+    left: float = 0.05,
+    width: float = 0.90,
+    row_factor: float = 2.0,
+) -> float:
     """A formatted table across the page from ``top`` (figure fraction) down.
 
     Header labels are wrapped to their column. Returns the figure fraction of its bottom edge.
@@ -210,8 +297,14 @@ def _draw_table(fig, s, table: pd.DataFrame, top: float, font: float, gid: str,
     ax = fig.add_axes([left, top - height, width, height])
     ax.set_axis_off()
     ax.set_gid(gid)
-    tab = ax.table(cellText=table.values.tolist(), colLabels=labels, colWidths=widths,
-                   loc="upper left", cellLoc="right", bbox=[0, 0, 1, 1])
+    tab = ax.table(
+        cellText=table.values.tolist(),
+        colLabels=labels,
+        colWidths=widths,
+        loc="upper left",
+        cellLoc="right",
+        bbox=[0, 0, 1, 1],
+    )
     tab.auto_set_font_size(False)
     tab.set_fontsize(font)
     for (r, c), cell in tab.get_celld().items():
@@ -235,8 +328,11 @@ def _draw_table(fig, s, table: pd.DataFrame, top: float, font: float, gid: str,
 def _range_text(lo: float, hi: float) -> str:
     from alloc.outputs.plots.style import fmt_pct
 
-    return f"all at {fmt_pct(lo)}" if fmt_pct(lo) == fmt_pct(hi) else \
-        f"from {fmt_pct(lo)} to {fmt_pct(hi)}"
+    return (
+        f"all at {fmt_pct(lo)}"
+        if fmt_pct(lo) == fmt_pct(hi)
+        else f"from {fmt_pct(lo)} to {fmt_pct(hi)}"
+    )
 
 
 def region_table(result: xr.Dataset, region: str) -> pd.DataFrame:
@@ -256,8 +352,9 @@ def region_table(result: xr.Dataset, region: str) -> pd.DataFrame:
         f"Target {last} (£m)": sel["target"].isel(year=-1).values,
         f"Allocation {last} (£m)": sel["allocation"].isel(year=-1).values,
     }
-    frame = pd.DataFrame({"ICB": [f"{c} {short_name(nm)}" for c, nm in
-                                  zip(codes, sel["icb_name"].values)]})
+    frame = pd.DataFrame(
+        {"ICB": [f"{c} {short_name(nm)}" for c, nm in zip(codes, sel["icb_name"].values)]}
+    )
     totals = {"ICB": f"{region} ({len(codes)} ICBs)"}
     for col, values in money.items():
         rounded = largest_remainder(values, unit=1e5)
@@ -268,8 +365,9 @@ def region_table(result: xr.Dataset, region: str) -> pd.DataFrame:
     frame[f"DfT {first} (%)"] = [fmt_pct(v) for v in sel["dft"].isel(year=0).values]
     frame[f"DfT {last} (%)"] = [fmt_pct(v) for v in sel["dft"].isel(year=-1).values]
     frame["Growth (% a year)"] = [fmt_pct(v, 2) for v in ((a1 / a0) ** (1 / n) - 1).values]
-    frame[f"Per head {last} (£)"] = [f"{v:,.0f}" for v in
-                                     sel["allocation_per_head"].isel(year=-1).values]
+    frame[f"Per head {last} (£)"] = [
+        f"{v:,.0f}" for v in sel["allocation_per_head"].isel(year=-1).values
+    ]
     totals[f"DfT {first} (%)"] = fmt_pct(float((a0.sum() - t0.sum()) / t0.sum()))
     totals[f"DfT {last} (%)"] = fmt_pct(float((a1.sum() - t1.sum()) / t1.sum()))
     totals["Growth (% a year)"] = fmt_pct(float((a1.sum() / a0.sum()) ** (1 / n) - 1), 2)
@@ -285,16 +383,31 @@ def region_page(result: xr.Dataset, region: str, highlight: str | None = None):
     table = region_table(result, region)
     last = year_label(int(result["year"][-1]))
     dft_end = result["dft"].isel(year=-1).sel(icb=result["region"] == region)
-    title = (f"{region}: {len(table) - 1} ICBs; distance from target in {last} "
-             f"{_range_text(float(dft_end.min()), float(dft_end.max()))}")
+    title = (
+        f"{region}: {len(table) - 1} ICBs; distance from target in {last} "
+        f"{_range_text(float(dft_end.min()), float(dft_end.max()))}"
+    )
     fig = s.new_figure(s.A4_LANDSCAPE)
-    s.set_titles(fig, title, "Allocations and targets in £ million (cash), rounded to £0.1m by "
-                 "largest remainder so ICBs sum to the region total. DfT = (allocation - target)"
-                 " / target; negative = below target.")
+    s.set_titles(
+        fig,
+        title,
+        "Allocations and targets in £ million (cash), rounded to £0.1m by "
+        "largest remainder so ICBs sum to the region total. DfT = (allocation - target)"
+        " / target; negative = below target.",
+    )
     s.add_footnote(fig, result.attrs)
     top = 1 - s.title_block_height(fig)
-    bottom = _draw_table(fig, s, table, top=top, font=9, gid=f"region:{region}",
-                         first_col_width=0.30, total_last=True, row_factor=1.75)
+    bottom = _draw_table(
+        fig,
+        s,
+        table,
+        top=top,
+        font=9,
+        gid=f"region:{region}",
+        first_col_width=0.30,
+        total_last=True,
+        row_factor=1.75,
+    )
     if highlight:
         for (r, _c), cell in fig.axes[-1].tables[0].get_celld().items():
             if 0 < r < len(table) and table.iloc[r - 1, 0].startswith(highlight + " "):
@@ -303,18 +416,20 @@ def region_page(result: xr.Dataset, region: str, highlight: str | None = None):
     n_icbs = len(table) - 1
     if bottom - floor > 0.18:
         height = min(bottom - floor - 0.08, (0.3 * n_icbs + 0.2) / fig.get_figheight())
-        _growth_bars(fig, s, result, region, [0.30, bottom - 0.08 - height, 0.62, height],
-                     highlight)
+        _growth_bars(
+            fig, s, result, region, [0.30, bottom - 0.08 - height, 0.62, height], highlight
+        )
     return fig
 
 
-def _growth_bars(fig, s, result: xr.Dataset, region: str, rect: list[float],
-                 highlight: str | None) -> None:
+def _growth_bars(
+    fig, s, result: xr.Dataset, region: str, rect: list[float], highlight: str | None
+) -> None:
     """Average annual cash growth of each ICB in ``region`` against England (horizontal bars)."""
     years = result["year"].values
     n = int(years[-1] - years[0])
     sel = result.sel(icb=result["region"] == region)
-    growth = ((sel["allocation"].isel(year=-1) / sel["allocation"].isel(year=0)) ** (1 / n) - 1)
+    growth = (sel["allocation"].isel(year=-1) / sel["allocation"].isel(year=0)) ** (1 / n) - 1
     env = result["envelope"].values
     england = (env[-1] / env[0]) ** (1 / n) - 1
     order = np.argsort(growth.values)
@@ -325,17 +440,32 @@ def _growth_bars(fig, s, result: xr.Dataset, region: str, rect: list[float],
     colours = [s.NHS_BLUE if c == highlight else s.NHS_LIGHT_BLUE for c in codes]
     ax.barh(np.arange(len(codes)), growth.values[order], color=colours, height=0.65)
     ax.axvline(england, color=s.NHS_ORANGE, linewidth=2)
-    ax.text(england, len(codes) - 0.35, f" England {s.fmt_pct(england, 2)}", color=s.NHS_ORANGE,
-            fontsize=s.SMALL_SIZE, va="bottom", ha="left", fontweight="bold")
+    ax.text(
+        england,
+        len(codes) - 0.35,
+        f" England {s.fmt_pct(england, 2)}",
+        color=s.NHS_ORANGE,
+        fontsize=s.SMALL_SIZE,
+        va="bottom",
+        ha="left",
+        fontweight="bold",
+    )
     for i, v in enumerate(growth.values[order]):
         ax.text(v, i, f" {s.fmt_pct(float(v), 2)}", va="center", fontsize=8)
     ax.set_yticks(np.arange(len(codes)), names, fontsize=8)
-    ax.set_xlabel(f"Average annual cash growth {year_label(int(years[0]))} to "
-                  f"{year_label(int(years[-1]))} (% a year)")
+    ax.set_xlabel(
+        f"Average annual cash growth {year_label(int(years[0]))} to "
+        f"{year_label(int(years[-1]))} (% a year)"
+    )
     ax.set_xlim(0, max(float(growth.max()), england) * 1.2)
     s.pct_axis(ax.xaxis, 1)
-    ax.set_title("Cash growth by ICB against England", loc="left", fontsize=s.SUBTITLE_SIZE,
-                 color=s.NHS_DARK_BLUE, fontweight="bold")
+    ax.set_title(
+        "Cash growth by ICB against England",
+        loc="left",
+        fontsize=s.SUBTITLE_SIZE,
+        color=s.NHS_DARK_BLUE,
+        fontweight="bold",
+    )
 
 
 def icb_summary_page(result: xr.Dataset, icb: str):
@@ -348,47 +478,72 @@ def icb_summary_page(result: xr.Dataset, icb: str):
     first, last = year_label(int(years[0])), year_label(int(years[-1]))
     d0, d1 = float(sel["dft"].isel(year=0)), float(sel["dft"].isel(year=-1))
     a0, a1 = float(sel["allocation"].isel(year=0)), float(sel["allocation"].isel(year=-1))
-    title = (f"{name}: allocation {fmt_gbp_m(a0)} in {first} → {fmt_gbp_m(a1)} in {last}; "
-             f"distance from target {fmt_pct(d0)} → {fmt_pct(d1)}")
-    fig, s = _text_page(title, f"{icb} {name}, {sel['region'].item()} region. Money in £ million"
-                        " (cash).", result.attrs)
+    title = (
+        f"{name}: allocation {fmt_gbp_m(a0)} in {first} → {fmt_gbp_m(a1)} in {last}; "
+        f"distance from target {fmt_pct(d0)} → {fmt_pct(d1)}"
+    )
+    fig, s = _text_page(
+        title,
+        f"{icb} {name}, {sel['region'].item()} region. Money in £ million (cash).",
+        result.attrs,
+    )
     env = result["envelope"].values
     rows = []
     for k, y in enumerate(years):
-        rows.append({
-            "Year": year_label(int(y)),
-            "Allocation (£m)": fmt_gbp_m(float(sel["allocation"].sel(year=y)), 1),
-            "Target (£m)": fmt_gbp_m(float(sel["target"].sel(year=y)), 1),
-            "DfT (%)": fmt_pct(float(sel["dft"].sel(year=y))),
-            "ICB growth (%)": "" if k == 0 else fmt_pct(float(sel["growth"].sel(year=y)), 2),
-            "England growth (%)": "" if k == 0 else fmt_pct(env[k] / env[k - 1] - 1, 2),
-            "Per head (£)": f"{float(sel['allocation_per_head'].sel(year=y)):,.0f}",
-        })
+        rows.append(
+            {
+                "Year": year_label(int(y)),
+                "Allocation (£m)": fmt_gbp_m(float(sel["allocation"].sel(year=y)), 1),
+                "Target (£m)": fmt_gbp_m(float(sel["target"].sel(year=y)), 1),
+                "DfT (%)": fmt_pct(float(sel["dft"].sel(year=y))),
+                "ICB growth (%)": "" if k == 0 else fmt_pct(float(sel["growth"].sel(year=y)), 2),
+                "England growth (%)": "" if k == 0 else fmt_pct(env[k] / env[k - 1] - 1, 2),
+                "Per head (£)": f"{float(sel['allocation_per_head'].sel(year=y)):,.0f}",
+            }
+        )
     top = 1 - s.title_block_height(fig) - 0.01
-    y = _draw_table(fig, s, pd.DataFrame(rows), top=top, font=9, gid="icb-table",
-                    first_col_width=0.12)
+    y = _draw_table(
+        fig, s, pd.DataFrame(rows), top=top, font=9, gid="icb-table", first_col_width=0.12
+    )
     rank = int((result["dft"].isel(year=0) < d0).sum()) + 1
-    notes = [("Rank in " + first, f"{rank} of {result.sizes['icb']} from furthest below "
-              "target"),
-             ("Baseline share", fmt_pct(a0 / env[0], 2, sign=False) + " of the national "
-              "envelope"),
-             ("Target share " + last, fmt_pct(float(sel["target_share"].isel(year=-1)), 2,
-                                               sign=False))]
+    notes = [
+        ("Rank in " + first, f"{rank} of {result.sizes['icb']} from furthest below target"),
+        ("Baseline share", fmt_pct(a0 / env[0], 2, sign=False) + " of the national envelope"),
+        ("Target share " + last, fmt_pct(float(sel["target_share"].isel(year=-1)), 2, sign=False)),
+    ]
     y = _lines(fig, s, y - 0.03, notes, x_value=0.36)
-    ax = fig.add_axes([0.14, s.footnote_height(fig) + 0.05, 0.80, y - 0.09
-                       - s.footnote_height(fig)])
+    ax = fig.add_axes(
+        [0.14, s.footnote_height(fig) + 0.05, 0.80, y - 0.09 - s.footnote_height(fig)]
+    )
     ax.set_gid("icb-lines")
-    ax.plot(years, sel["target"].values, color=s.NHS_ORANGE, linewidth=2, marker="o",
-            label="Needs-based target")
-    ax.plot(years, sel["allocation"].values, color=s.NHS_BLUE, linewidth=2.5, marker="o",
-            label="Allocation")
+    ax.plot(
+        years,
+        sel["target"].values,
+        color=s.NHS_ORANGE,
+        linewidth=2,
+        marker="o",
+        label="Needs-based target",
+    )
+    ax.plot(
+        years,
+        sel["allocation"].values,
+        color=s.NHS_BLUE,
+        linewidth=2.5,
+        marker="o",
+        label="Allocation",
+    )
     ax.set_xticks(years, [year_label(int(y)) for y in years])
     ax.set_ylabel("£ million (cash)")
     s.gbp_m_axis(ax.yaxis)
     ax.grid(axis="y")
     ax.legend(loc="upper left")
-    ax.set_title(f"{name}: allocation and target by year", loc="left", fontsize=s.SUBTITLE_SIZE,
-                 color=s.NHS_DARK_BLUE, fontweight="bold")
+    ax.set_title(
+        f"{name}: allocation and target by year",
+        loc="left",
+        fontsize=s.SUBTITLE_SIZE,
+        color=s.NHS_DARK_BLUE,
+        fontweight="bold",
+    )
     return fig
 
 
@@ -396,9 +551,13 @@ def icb_summary_page(result: xr.Dataset, icb: str):
 # The pack
 # --------------------------------------------------------------------------------------------
 
-def report_figures(result: xr.Dataset, icb: str | None = None,
-                   ensemble: xr.Dataset | xr.DataArray | None = None,
-                   sensitivity: pd.DataFrame | None = None) -> list[tuple[str, object]]:
+
+def report_figures(
+    result: xr.Dataset,
+    icb: str | None = None,
+    ensemble: xr.Dataset | xr.DataArray | None = None,
+    sensitivity: pd.DataFrame | None = None,
+) -> list[tuple[str, object]]:
     """The pack's pages in order as ``(title, Figure)``."""
     from alloc.outputs.plots.style import house_style
 
@@ -419,9 +578,16 @@ def _pages(result, icb, ensemble, sensitivity) -> list[tuple[str, object]]:
         pages.append(("DfT by ICB", plots.dft_dot_plot(result)))
         pages.append(("Map", plots.icb_map(result)))
         if has_ls:
-            pages.append(("Left shift", plots.left_shift_chart(
-                result["left_shift_saving"], result["upstream_cost"],
-                provenance=result.attrs)))
+            pages.append(
+                (
+                    "Left shift",
+                    plots.left_shift_chart(
+                        result["left_shift_saving"],
+                        result["upstream_cost"],
+                        provenance=result.attrs,
+                    ),
+                )
+            )
     else:
         pages.append((f"{icb} summary", icb_summary_page(result, icb)))
         pages.append(("Glide paths", plots.glide_paths(result, highlight=icb)))
@@ -432,9 +598,18 @@ def _pages(result, icb, ensemble, sensitivity) -> list[tuple[str, object]]:
             from alloc.outputs.plots.style import short_name
 
             name = short_name(result["icb_name"].sel(icb=icb).item())
-            pages.append(("Left shift", plots.left_shift_chart(
-                result["left_shift_saving"], result["upstream_cost"], icb=icb, name=name,
-                provenance=result.attrs)))
+            pages.append(
+                (
+                    "Left shift",
+                    plots.left_shift_chart(
+                        result["left_shift_saving"],
+                        result["upstream_cost"],
+                        icb=icb,
+                        name=name,
+                        provenance=result.attrs,
+                    ),
+                )
+            )
         regions = [str(result["region"].sel(icb=icb).item())]
     if ensemble is not None:
         central = None
@@ -445,9 +620,18 @@ def _pages(result, icb, ensemble, sensitivity) -> list[tuple[str, object]]:
         name = result["icb_name"].sel(icb=who).item()
         from alloc.outputs.plots.style import short_name
 
-        pages.append(("Fan chart", plots.fan_chart(
-            ensemble, icb=who, central=central, name=f"{short_name(name)} ({who}) allocation",
-            provenance=result.attrs)))
+        pages.append(
+            (
+                "Fan chart",
+                plots.fan_chart(
+                    ensemble,
+                    icb=who,
+                    central=central,
+                    name=f"{short_name(name)} ({who}) allocation",
+                    provenance=result.attrs,
+                ),
+            )
+        )
     if sensitivity is not None:
         pages.append(("Tornado", plots.tornado_chart(sensitivity, provenance=result.attrs)))
     for region in regions:
@@ -472,23 +656,35 @@ def load_ensemble(path: str | Path, result: xr.Dataset) -> xr.Dataset:
     path = Path(path)
     nc = path / "ensemble.nc" if path.is_dir() else path
     if not nc.is_file():
-        raise AllocError(nc, "--ensemble", "expected ensemble.nc written by `alloc ensemble`; "
-                         "it does not exist")
+        raise AllocError(
+            nc, "--ensemble", "expected ensemble.nc written by `alloc ensemble`; it does not exist"
+        )
     try:
         ens = read_result(nc)
     except (OSError, ValueError) as exc:
-        raise AllocError(nc, "--ensemble", f"expected a NetCDF file written by `alloc ensemble` "
-                         f"({type(exc).__name__})") from None
+        raise AllocError(
+            nc,
+            "--ensemble",
+            f"expected a NetCDF file written by `alloc ensemble` ({type(exc).__name__})",
+        ) from None
     if "allocation_q" not in ens:
         raise AllocError(nc, "allocation_q", "expected the quantiles written by `alloc ensemble`")
     for key in ("scenario_name", "input_hash"):
         if key in ens.attrs and key in result.attrs and ens.attrs[key] != result.attrs[key]:
-            raise AllocError(nc, key, f"expected {result.attrs[key]!r} (the result's), found "
-                             f"{ens.attrs[key]!r}: the ensemble is of another scenario or data")
+            raise AllocError(
+                nc,
+                key,
+                f"expected {result.attrs[key]!r} (the result's), found "
+                f"{ens.attrs[key]!r}: the ensemble is of another scenario or data",
+            )
     grid = [d for d in ens["allocation_q"].dims if d not in ("icb", "year", "quantile")]
     if grid:
-        raise AllocError(nc, "grid", f"expected one grid point, found grid dimension(s) "
-                         f"{', '.join(grid)}; run the ensemble without a grid for the pack")
+        raise AllocError(
+            nc,
+            "grid",
+            f"expected one grid point, found grid dimension(s) "
+            f"{', '.join(grid)}; run the ensemble without a grid for the pack",
+        )
     return ens
 
 
@@ -501,14 +697,21 @@ def load_sensitivity(path: str | Path) -> pd.DataFrame:
     try:
         table = pd.read_csv(path)
     except (OSError, ValueError, pd.errors.ParserError) as exc:
-        raise AllocError(path, "--sensitivity", f"expected a CSV table ({type(exc).__name__})"
-                         ) from None
-    forms = ({"parameter", "output_low", "output_high", "output_central"},
-             {"parameter", "low", "high", "base"})
+        raise AllocError(
+            path, "--sensitivity", f"expected a CSV table ({type(exc).__name__})"
+        ) from None
+    forms = (
+        {"parameter", "output_low", "output_high", "output_central"},
+        {"parameter", "low", "high", "base"},
+    )
     if not any(f <= set(table.columns) for f in forms):
-        raise AllocError(path, "columns", "expected parameter, output_low, output_high, "
-                         "output_central (from `alloc sensitivity`) or parameter, low, high, base;"
-                         f" found {', '.join(map(str, table.columns))}")
+        raise AllocError(
+            path,
+            "columns",
+            "expected parameter, output_low, output_high, "
+            "output_central (from `alloc sensitivity`) or parameter, low, high, base;"
+            f" found {', '.join(map(str, table.columns))}",
+        )
     if "output" in table.columns:  # written by `alloc sensitivity --csv`: says what it measured
         table.attrs["output"] = str(table["output"].iloc[0])
         if "units" in table.columns:
@@ -524,9 +727,15 @@ def _regions(result: xr.Dataset) -> list[str]:
     return ordered_regions(result["region"].values.tolist())
 
 
-def write_report(result: xr.Dataset, out: str | Path, icb: str | None = None,
-                 force: bool = False, ensemble: xr.Dataset | xr.DataArray | None = None,
-                 sensitivity: pd.DataFrame | None = None, source: str = "result") -> Report:
+def write_report(
+    result: xr.Dataset,
+    out: str | Path,
+    icb: str | None = None,
+    force: bool = False,
+    ensemble: xr.Dataset | xr.DataArray | None = None,
+    sensitivity: pd.DataFrame | None = None,
+    source: str = "result",
+) -> Report:
     """Write the PDF board pack for ``result`` to ``out`` atomically.
 
     Parameters
@@ -567,24 +776,32 @@ def write_report(result: xr.Dataset, out: str | Path, icb: str | None = None,
     if out.suffix.lower() != ".pdf":
         raise AllocError(out, "--out", f"expected a file name ending .pdf, found '{out.name}'")
     if out.exists() and not force:
-        raise AllocError(out, "--out", "already exists; choose another name or pass --force to "
-                         "replace it")
+        raise AllocError(
+            out, "--out", "already exists; choose another name or pass --force to replace it"
+        )
     if icb is not None and icb not in result["icb"].values:
         codes = result["icb"].values
-        raise AllocError(source, "--icb", f"expected one of the {codes.size} ICB codes (e.g. "
-                         f"{', '.join(codes[:3])}; see `alloc list icbs`), found '{icb}'")
+        raise AllocError(
+            source,
+            "--icb",
+            f"expected one of the {codes.size} ICB codes (e.g. "
+            f"{', '.join(codes[:3])}; see `alloc list icbs`), found '{icb}'",
+        )
     pages = report_figures(result, icb, ensemble, sensitivity)
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
     os.close(fd)
     a = result.attrs
-    metadata = {"Title": f"alloc board pack: scenario {a.get('scenario_name', '')}"
-                         + (f", {icb}" if icb else ""),
-                "Author": "alloc", "Creator": f"alloc {a.get('alloc_version', '')}",
-                "Subject": "NHS England specialised services allocations",
-                "Keywords": f"scenario_hash={a.get('scenario_hash', '')} "
-                            f"input_hash={a.get('input_hash', '')}",
-                "CreationDate": None}
+    metadata = {
+        "Title": f"alloc board pack: scenario {a.get('scenario_name', '')}"
+        + (f", {icb}" if icb else ""),
+        "Author": "alloc",
+        "Creator": f"alloc {a.get('alloc_version', '')}",
+        "Subject": "NHS England specialised services allocations",
+        "Keywords": f"scenario_hash={a.get('scenario_hash', '')} "
+        f"input_hash={a.get('input_hash', '')}",
+        "CreationDate": None,
+    }
     try:
         with house_style(), PdfPages(tmp, metadata=metadata) as pdf:
             for _, fig in pages:
@@ -599,6 +816,16 @@ def write_report(result: xr.Dataset, out: str | Path, icb: str | None = None,
     return Report(out, [title for title, _ in pages])
 
 
-__all__ = ["Report", "write_report", "report_figures", "load_ensemble",
-           "load_sensitivity", "widest_interval", "region_table",
-           "cover_page", "summary_page", "region_page", "icb_summary_page"]
+__all__ = [
+    "Report",
+    "write_report",
+    "report_figures",
+    "load_ensemble",
+    "load_sensitivity",
+    "widest_interval",
+    "region_table",
+    "cover_page",
+    "summary_page",
+    "region_page",
+    "icb_summary_page",
+]

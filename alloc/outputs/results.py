@@ -14,8 +14,13 @@ from alloc.errors import AllocError
 from alloc.outputs.excel import write_workbook
 from alloc.outputs.tables import allocations_long, summary, targets_by_service_long
 
-RESULT_FILES = ("result.nc", "allocations.csv", "targets_by_service.csv", "summary.csv",
-                "alloc_results.xlsx")
+RESULT_FILES = (
+    "result.nc",
+    "allocations.csv",
+    "targets_by_service.csv",
+    "summary.csv",
+    "alloc_results.xlsx",
+)
 CHARTS_FOLDER = "charts"  # standard charts (PNG + SVG) when written with plots=True
 
 
@@ -43,8 +48,11 @@ def atomic_folder(out_dir: str | Path, force: bool = False):
     """
     out_dir = Path(out_dir)
     if out_dir.exists() and not force:
-        raise AllocError(out_dir, "output folder", "already exists; choose another with --out or "
-                         "pass --force to replace it")
+        raise AllocError(
+            out_dir,
+            "output folder",
+            "already exists; choose another with --out or pass --force to replace it",
+        )
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     umask = os.umask(0)
@@ -65,8 +73,9 @@ def atomic_folder(out_dir: str | Path, force: bool = False):
         raise
 
 
-def write_results(result: xr.Dataset, out_dir: str | Path, force: bool = False,
-                  plots: bool = False) -> Path:
+def write_results(
+    result: xr.Dataset, out_dir: str | Path, force: bool = False, plots: bool = False
+) -> Path:
     """Write every output file into ``out_dir`` atomically (see :func:`atomic_folder`).
 
     With ``plots`` the standard charts are written too, as PNG and SVG in ``charts/``

@@ -38,7 +38,6 @@ if TYPE_CHECKING:
     from alloc.allocation.engine import Prepared
 
 
-
 def _header(ws, names: list[str], row: int = HEADER_ROW) -> None:
     for j, name in enumerate(names, start=1):
         cell = ws.cell(row=row, column=j, value=name)
@@ -57,22 +56,38 @@ def _intro(ws, title: str, lines: list[str]) -> None:
 def _validation(kind: str, cell: str, ws, unit: str, policies: list[str]) -> None:
     """Attach an Excel data-validation rule (list or number range) with the unit as prompt."""
     if kind.startswith("choice:"):
-        dv = DataValidation(type="list", formula1=f'"{kind.split(":", 1)[1]}"',
-                            allow_blank=False, showErrorMessage=True, errorStyle="stop",
-                            errorTitle="Not an allowed value",
-                            error=f"Choose one of: {kind.split(':', 1)[1]}")
+        dv = DataValidation(
+            type="list",
+            formula1=f'"{kind.split(":", 1)[1]}"',
+            allow_blank=False,
+            showErrorMessage=True,
+            errorStyle="stop",
+            errorTitle="Not an allowed value",
+            error=f"Choose one of: {kind.split(':', 1)[1]}",
+        )
     elif kind == "policy":
-        dv = DataValidation(type="list", formula1=f'"{",".join(policies)}"', allow_blank=False,
-                            showErrorMessage=True, errorStyle="warning",
-                            errorTitle="Not a shipped policy",
-                            error="Not a shipped policy name: fine if it is a path to a policy "
-                                  "TOML.")
+        dv = DataValidation(
+            type="list",
+            formula1=f'"{",".join(policies)}"',
+            allow_blank=False,
+            showErrorMessage=True,
+            errorStyle="warning",
+            errorTitle="Not a shipped policy",
+            error="Not a shipped policy name: fine if it is a path to a policy TOML.",
+        )
     elif kind.startswith("rate:"):
         lo, hi = kind.split(":")[1:3]
-        dv = DataValidation(type="decimal", operator="between", formula1=lo, formula2=hi,
-                            allow_blank=True, showErrorMessage=True, errorStyle="stop",
-                            errorTitle="Out of range", error=f"Expected a number from {lo} to "
-                            f"{hi} ({unit}).")
+        dv = DataValidation(
+            type="decimal",
+            operator="between",
+            formula1=lo,
+            formula2=hi,
+            allow_blank=True,
+            showErrorMessage=True,
+            errorStyle="stop",
+            errorTitle="Out of range",
+            error=f"Expected a number from {lo} to {hi} ({unit}).",
+        )
     else:
         return
     dv.promptTitle = "Unit"
@@ -117,17 +132,27 @@ def template_workbook(prepared: Prepared) -> Workbook:
     wb = Workbook()
     ws = wb.active
     ws.title = "Scenario"
-    _intro(ws, f"Scenario '{spec.name}': edit the yellow cells, then run: alloc run <this file>",
-           [f"Written by alloc {__version__} from {path}. Rates are fractions (0.02 = 2%); "
+    _intro(
+        ws,
+        f"Scenario '{spec.name}': edit the yellow cells, then run: alloc run <this file>",
+        [
+            f"Written by alloc {__version__} from {path}. Rates are fractions (0.02 = 2%); "
             "years are financial years such as 2025/26.",
-            "Blank optional cells take the default named in the notes."])
+            "Blank optional cells take the default named in the notes.",
+        ],
+    )
     _header(ws, ["Parameter", "Value", "Unit", "Notes"])
-    values = {"name": spec.name, "description": spec.description,
-              "data": _portable(spec.data, base), "formula": _portable(spec.formula, base),
-              "base_year": year_label(years[0]), "end_year": year_label(years[-1]),
-              "convergence_level": spec.convergence_level,
-              "population_growth": used["population_growth"],
-              "gdp_deflator_growth": used["gdp_deflator_growth"]}
+    values = {
+        "name": spec.name,
+        "description": spec.description,
+        "data": _portable(spec.data, base),
+        "formula": _portable(spec.formula, base),
+        "base_year": year_label(years[0]),
+        "end_year": year_label(years[-1]),
+        "convergence_level": spec.convergence_level,
+        "population_growth": used["population_growth"],
+        "gdp_deflator_growth": used["gdp_deflator_growth"],
+    }
     for i, (key, kind, unit, notes) in enumerate(SCENARIO_ROWS, start=HEADER_ROW + 1):
         ws.cell(row=i, column=1, value=key).font = Font(bold=True)
         cell = ws.cell(row=i, column=2, value=values[key])
@@ -144,14 +169,22 @@ def template_workbook(prepared: Prepared) -> Workbook:
     ws.freeze_panes = f"A{HEADER_ROW + 1}"
 
     ws = wb.create_sheet("Policy")
-    _intro(ws, "Pace-of-change policy",
-           ["The by-year table shows the values the scenario runs with (policy file + the "
+    _intro(
+        ws,
+        "Pace-of-change policy",
+        [
+            "The by-year table shows the values the scenario runs with (policy file + the "
             "scenario's overrides). A value holds until the next year that has one.",
             "Clear a whole column to use the named policy's own value; choose another policy "
-            "to remove a floor or cap it sets."])
+            "to remove a floor or cap it sets.",
+        ],
+    )
     _header(ws, ["Parameter", "Value", "Unit", "Notes"])
-    pvalues = {"use": str(_portable(spec.policy.use, base)), "growth_basis": policy.growth_basis,
-               "fallback": policy.fallback}
+    pvalues = {
+        "use": str(_portable(spec.policy.use, base)),
+        "growth_basis": policy.growth_basis,
+        "fallback": policy.fallback,
+    }
     for i, (key, kind, unit, notes) in enumerate(POLICY_ROWS, start=HEADER_ROW + 1):
         ws.cell(row=i, column=1, value=key).font = Font(bold=True)
         cell = ws.cell(row=i, column=2, value=pvalues[key])
@@ -159,10 +192,14 @@ def template_workbook(prepared: Prepared) -> Workbook:
         ws.cell(row=i, column=3, value=unit)
         ws.cell(row=i, column=4, value=notes)
         _validation(kind, f"B{i}", ws, unit, policies)
-    ws.cell(row=POLICY_TABLE_ROW - 1, column=1,
-            value=f"Policy '{policy.name}' ({policy.kind}) by year").font = Font(bold=True)
-    _header(ws, ["Year"] + [f"{k}\n({unit})" for k, _, unit, _ in POLICY_YEAR_COLUMNS],
-            row=POLICY_TABLE_ROW)
+    ws.cell(
+        row=POLICY_TABLE_ROW - 1, column=1, value=f"Policy '{policy.name}' ({policy.kind}) by year"
+    ).font = Font(bold=True)
+    _header(
+        ws,
+        ["Year"] + [f"{k}\n({unit})" for k, _, unit, _ in POLICY_YEAR_COLUMNS],
+        row=POLICY_TABLE_ROW,
+    )
     for r, year in enumerate(years[1:], start=POLICY_TABLE_ROW + 1):
         ws.cell(row=r, column=1, value=year_label(year)).number_format = "@"
         for j, (key, kind, unit, _) in enumerate(POLICY_YEAR_COLUMNS, start=2):
@@ -176,23 +213,38 @@ def template_workbook(prepared: Prepared) -> Workbook:
     ws.row_dimensions[POLICY_TABLE_ROW].height = 32
 
     ws = wb.create_sheet("Envelope")
-    source = ("scenario" if spec.envelope_growth is not None
-              else "data assumption (assumptions.toml)")
-    _intro(ws, "National envelope",
-           ["Cash growth of the delegated specialised envelope each year. A value holds until "
+    source = (
+        "scenario" if spec.envelope_growth is not None else "data assumption (assumptions.toml)"
+    )
+    _intro(
+        ws,
+        "National envelope",
+        [
+            "Cash growth of the delegated specialised envelope each year. A value holds until "
             "the next year that has one; a wholly blank column = the data assumption.",
-            "The £m column shows the envelope these rates give; it is not read back."])
-    _header(ws, ["Year", f"{ENVELOPE_COLUMN[0]}\n({ENVELOPE_COLUMN[2]})", "Source",
-                 "Envelope (£m, cash; information only)"])
+            "The £m column shows the envelope these rates give; it is not read back.",
+        ],
+    )
+    _header(
+        ws,
+        [
+            "Year",
+            f"{ENVELOPE_COLUMN[0]}\n({ENVELOPE_COLUMN[2]})",
+            "Source",
+            "Envelope (£m, cash; information only)",
+        ],
+    )
     for r, year in enumerate(years, start=HEADER_ROW + 1):
         ws.cell(row=r, column=1, value=year_label(year)).number_format = "@"
-        ws.cell(row=r, column=4, value=float(prep.envelope[r - HEADER_ROW - 1]) / 1e6
-                ).number_format = '£#,##0.0'
+        ws.cell(
+            row=r, column=4, value=float(prep.envelope[r - HEADER_ROW - 1]) / 1e6
+        ).number_format = "£#,##0.0"
         if r == HEADER_ROW + 1:
             ws.cell(row=r, column=3, value="base year (baseline total)")
             continue
-        cell = ws.cell(row=r, column=2,
-                       value=resolve_year_param(used["envelope_growth"], year, lenient=True))
+        cell = ws.cell(
+            row=r, column=2, value=resolve_year_param(used["envelope_growth"], year, lenient=True)
+        )
         cell.number_format = "0.0000"
         cell.fill = EDITABLE_FILL
         ws.cell(row=r, column=3, value=source)
@@ -238,8 +290,9 @@ def write_template(prepared: Prepared, out: str | Path, force: bool = False) -> 
     if out.suffix.lower() != ".xlsx":
         raise AllocError(out, "--xlsx", f"expected a file name ending .xlsx, found '{out.name}'")
     if out.exists() and not force:
-        raise AllocError(out, "--xlsx", "already exists; choose another name or pass --force "
-                         "to replace it")
+        raise AllocError(
+            out, "--xlsx", "already exists; choose another name or pass --force to replace it"
+        )
     wb = template_workbook(prepared)
     return atomic_save(wb, out)
 
@@ -263,5 +316,3 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
-
-

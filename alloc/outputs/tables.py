@@ -11,11 +11,13 @@ ICB_COLUMNS = ["icb", "icb_name", "region"]
 
 
 def _icb_frame(result: xr.Dataset) -> pd.DataFrame:
-    return pd.DataFrame({
-        "icb": result["icb"].values,
-        "icb_name": result["icb_name"].values,
-        "region": result["region"].values,
-    })
+    return pd.DataFrame(
+        {
+            "icb": result["icb"].values,
+            "icb_name": result["icb_name"].values,
+            "region": result["region"].values,
+        }
+    )
 
 
 def allocations_long(result: xr.Dataset) -> pd.DataFrame:
@@ -23,15 +25,26 @@ def allocations_long(result: xr.Dataset) -> pd.DataFrame:
 
     Money in GBP (cash), shares and rates as fractions.
     """
-    names = ["population", "target_share", "target", "allocation", "dft", "growth",
-             "allocation_per_head"]
+    names = [
+        "population",
+        "target_share",
+        "target",
+        "allocation",
+        "dft",
+        "growth",
+        "allocation_per_head",
+    ]
     frame = result[names].to_dataframe().reset_index()[["icb", "year", *names]]
     frame = _icb_frame(result).merge(frame, on="icb")
     frame.insert(3, "financial_year", [year_label(int(y)) for y in frame["year"]])
-    return frame.rename(columns={
-        "population": "population_persons", "target": "target_gbp",
-        "allocation": "allocation_gbp", "allocation_per_head": "allocation_per_head_gbp",
-    })
+    return frame.rename(
+        columns={
+            "population": "population_persons",
+            "target": "target_gbp",
+            "allocation": "allocation_gbp",
+            "allocation_per_head": "allocation_per_head_gbp",
+        }
+    )
 
 
 def targets_by_service_long(result: xr.Dataset) -> pd.DataFrame:
@@ -42,10 +55,13 @@ def targets_by_service_long(result: xr.Dataset) -> pd.DataFrame:
     frame = result[names].to_dataframe().reset_index()[["icb", "service", "year", *names]]
     frame = _icb_frame(result).merge(frame, on="icb")
     frame.insert(4, "financial_year", [year_label(int(y)) for y in frame["year"]])
-    return frame.rename(columns={
-        "target_share_by_service": "target_share", "target_by_service": "target_gbp",
-        "allocation_by_service": "allocation_gbp",
-    })
+    return frame.rename(
+        columns={
+            "target_share_by_service": "target_share",
+            "target_by_service": "target_gbp",
+            "allocation_by_service": "allocation_gbp",
+        }
+    )
 
 
 def summary(result: xr.Dataset) -> pd.DataFrame:
@@ -60,7 +76,8 @@ def summary(result: xr.Dataset) -> pd.DataFrame:
     frame["dft_start"] = result["dft"].sel(year=first).values
     frame["dft_end"] = result["dft"].sel(year=last).values
     frame["average_growth"] = (frame["final_allocation_gbp"] / frame["baseline_gbp"]) ** (
-        1 / n_years) - 1
+        1 / n_years
+    ) - 1
     return frame
 
 

@@ -25,10 +25,12 @@ from alloc.errors import AllocError
 from alloc.inputs.pathway_spec import PATHWAY_NAMES, PAYERS, PathwaysSection, Quantity
 from alloc.resources import models_dir
 
-_MODULES = {"renal": ("alloc.pathways.renal", "Renal"),
-            "critical_care": ("alloc.pathways.critical_care", "CriticalCare"),
-            "mental_health": ("alloc.pathways.mental_health", "MentalHealth"),
-            "liver": ("alloc.pathways.liver", "Liver")}
+_MODULES = {
+    "renal": ("alloc.pathways.renal", "Renal"),
+    "critical_care": ("alloc.pathways.critical_care", "CriticalCare"),
+    "mental_health": ("alloc.pathways.mental_health", "MentalHealth"),
+    "liver": ("alloc.pathways.liver", "Liver"),
+}
 PEOPLE_RTOL = 1e-9  # run-time check: people conserved in every year
 
 
@@ -56,8 +58,11 @@ def load_pathway(name: str, path: str | Path | None = None, base: Path | None = 
 def chosen_pathways(section: PathwaysSection, scenario_dir: Path | None = None) -> dict:
     """The pathways a scenario's levers use, loaded (its own files where it names them), in
     :data:`PATHWAY_NAMES` order: ``{name: pathway}``."""
-    return {name: load_pathway(name, section.files.get(name), scenario_dir)
-            for name in PATHWAY_NAMES if any(c.pathway == name for c in section.levers)}
+    return {
+        name: load_pathway(name, section.files.get(name), scenario_dir)
+        for name in PATHWAY_NAMES
+        if any(c.pathway == name for c in section.levers)
+    }
 
 
 def load_common(path: str | Path | None = None) -> tuple[CommonAssumptions, Path]:
@@ -73,10 +78,18 @@ def _label_levers(section: PathwaysSection) -> list[str]:
     return [lab if labels.count(lab) == 1 else f"{lab}#{i}" for i, lab in enumerate(labels)]
 
 
-def project_left_shift(section: PathwaysSection, baseline: xr.DataArray, population: xr.DataArray,
-                       years: list[int], cost_inflation: float, source: str,
-                       scenario_dir: Path | None = None, n_draws: int = 1,
-                       rng: np.random.Generator | None = None, sampler=None) -> xr.Dataset:
+def project_left_shift(
+    section: PathwaysSection,
+    baseline: xr.DataArray,
+    population: xr.DataArray,
+    years: list[int],
+    cost_inflation: float,
+    source: str,
+    scenario_dir: Path | None = None,
+    n_draws: int = 1,
+    rng: np.random.Generator | None = None,
+    sampler=None,
+) -> xr.Dataset:
     """Run the pathways a scenario's levers touch; both arms, calibrated, by ICB and year.
 
     Parameters
@@ -147,15 +160,20 @@ def project_left_shift(section: PathwaysSection, baseline: xr.DataArray, populat
             values = central_values(pathway.spec)
         else:
             values = sample_parameters(pathway.spec, n_draws, rng)
-        for model in pathway.models(values, section.levers, years, icbs, cost_inflation,
-                                    source):
+        for model in pathway.models(values, section.levers, years, icbs, cost_inflation, source):
             if model.service_line not in services:
-                raise AllocError(pathway.path, f"cohorts.{model.cohort}.service_line",
-                                 f"service line '{model.service_line}' is not in the data")
+                raise AllocError(
+                    pathway.path,
+                    f"cohorts.{model.cohort}.service_line",
+                    f"service line '{model.service_line}' is not in the data",
+                )
             target = baseline.sel(service=model.service_line).transpose("icb").values
             cf_raw = run_arm(model, pop, with_levers=False, store_states=n_draws == 1)
-            sc_raw = (run_arm(model, pop, with_levers=True, store_states=n_draws == 1)
-                      if model.levers else cf_raw)
+            sc_raw = (
+                run_arm(model, pop, with_levers=True, store_states=n_draws == 1)
+                if model.levers
+                else cf_raw
+            )
             for raw in (cf_raw, sc_raw):
                 _check_people(raw, pathway.path, model.cohort)
             k = calibrate(model, cf_raw, target, str(pathway.path))
@@ -173,8 +191,11 @@ def project_left_shift(section: PathwaysSection, baseline: xr.DataArray, populat
                 act_cf[key] = cf.acc[..., col].transpose(0, 2, 1)
                 act_sc[key] = sc.acc[..., col].transpose(0, 2, 1)
                 act_meta[key] = (label, unit, name)
-            slots = [i for i, c in enumerate(section.levers) if c.pathway == name
-                     and pathway.spec.levers[c.lever].cohort == model.cohort]
+            slots = [
+                i
+                for i, c in enumerate(section.levers)
+                if c.pathway == name and pathway.spec.levers[c.lever].cohort == model.cohort
+            ]
             for slot, i in enumerate(slots):
                 lv = model.levers[slot]
                 lever_cost[:, :, i, :] = sc.lever_cost[..., slot].transpose(0, 2, 1)
@@ -184,8 +205,15 @@ def project_left_shift(section: PathwaysSection, baseline: xr.DataArray, populat
                 lever_meta["label"][i] = lv.label
     lines = list(spec_cf)
     acts = list(act_cf)
-    coords = {"draw": np.arange(n_draws), "icb": icbs, "year": years, "payer": list(PAYERS),
-              "service": lines, "lever": lever_labels, "activity": acts}
+    coords = {
+        "draw": np.arange(n_draws),
+        "icb": icbs,
+        "year": years,
+        "payer": list(PAYERS),
+        "service": lines,
+        "lever": lever_labels,
+        "activity": acts,
+    }
     money = {"units": "GBP", "price_base": f"real {years[0]}/{(years[0] + 1) % 100:02d}"}
 
     def stack(d, dim_name):
@@ -197,27 +225,46 @@ def project_left_shift(section: PathwaysSection, baseline: xr.DataArray, populat
         {
             "cost_counterfactual": (("draw", "icb", "payer", "year"), cost_cf, money),
             "cost_scenario": (("draw", "icb", "payer", "year"), cost_sc, money),
-            "specialised_counterfactual": (("draw", "icb", "service", "year"),
-                                           stack(spec_cf, "service"), money),
-            "specialised_scenario": (("draw", "icb", "service", "year"),
-                                     stack(spec_sc, "service"), money),
+            "specialised_counterfactual": (
+                ("draw", "icb", "service", "year"),
+                stack(spec_cf, "service"),
+                money,
+            ),
+            "specialised_scenario": (
+                ("draw", "icb", "service", "year"),
+                stack(spec_sc, "service"),
+                money,
+            ),
             "lever_cost": (("draw", "icb", "lever", "year"), lever_cost, money),
-            "activity_counterfactual": (("draw", "icb", "activity", "year"),
-                                        stack(act_cf, "activity"), {}),
-            "activity_scenario": (("draw", "icb", "activity", "year"), stack(act_sc, "activity"),
-                                  {}),
-            "calibration_factor": (("draw", "icb", "service"),
-                                   np.stack([factors[s] for s in lines], axis=2) if lines
-                                   else np.zeros((n_draws, n_icb, 0)), {"units": "1"}),
+            "activity_counterfactual": (
+                ("draw", "icb", "activity", "year"),
+                stack(act_cf, "activity"),
+                {},
+            ),
+            "activity_scenario": (
+                ("draw", "icb", "activity", "year"),
+                stack(act_sc, "activity"),
+                {},
+            ),
+            "calibration_factor": (
+                ("draw", "icb", "service"),
+                np.stack([factors[s] for s in lines], axis=2)
+                if lines
+                else np.zeros((n_draws, n_icb, 0)),
+                {"units": "1"},
+            ),
         },
         coords=coords,
     )
     ds = ds.assign_coords(
-        lever_pathway=("lever", lever_meta["pathway"]), lever_payer=("lever", lever_meta["payer"]),
-        lever_service=("lever", lever_meta["service"]), lever_label=("lever", lever_meta["label"]),
+        lever_pathway=("lever", lever_meta["pathway"]),
+        lever_payer=("lever", lever_meta["payer"]),
+        lever_service=("lever", lever_meta["service"]),
+        lever_label=("lever", lever_meta["label"]),
         activity_label=("activity", [act_meta[a][0] for a in acts]),
         activity_unit=("activity", [act_meta[a][1] for a in acts]),
-        activity_pathway=("activity", [act_meta[a][2] for a in acts]))
+        activity_pathway=("activity", [act_meta[a][2] for a in acts]),
+    )
     ds.attrs["pathway_files"] = "; ".join(f"{k}={v}" for k, v in files.items())
     return ds
 
@@ -230,12 +277,23 @@ def _check_people(run, path, cohort) -> None:
     change = totals[:, 1:] - totals[:, :-1]
     scale = np.maximum(totals[:, 1:], 1.0)
     if (np.abs(change - run.inflow) > PEOPLE_RTOL * scale).any() or not np.isfinite(totals).all():
-        raise AllocError(path, f"cohorts.{cohort}", "internal check failed: people are not "
-                         "conserved by the cohort kernel")
+        raise AllocError(
+            path,
+            f"cohorts.{cohort}",
+            "internal check failed: people are not conserved by the cohort kernel",
+        )
     if (run.states < -PEOPLE_RTOL * scale[:, :1, :, None]).any():
-        raise AllocError(path, f"cohorts.{cohort}", "internal check failed: a negative number "
-                         "of people")
+        raise AllocError(
+            path, f"cohorts.{cohort}", "internal check failed: a negative number of people"
+        )
 
 
-__all__ = ["CommonAssumptions", "load_common", "load_pathway", "pathway_class",
-           "project_left_shift", "PAYERS", "PATHWAY_NAMES"]
+__all__ = [
+    "CommonAssumptions",
+    "load_common",
+    "load_pathway",
+    "pathway_class",
+    "project_left_shift",
+    "PAYERS",
+    "PATHWAY_NAMES",
+]

@@ -75,8 +75,9 @@ def central_values(spec: PathwaySpec) -> dict[str, np.ndarray]:
     return {p: np.array([q.value]) for p, q in quantities(spec).items()}
 
 
-def sample_parameters(spec: PathwaySpec, n_draws: int, rng: np.random.Generator
-                      ) -> dict[str, np.ndarray]:
+def sample_parameters(
+    spec: PathwaySpec, n_draws: int, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
     """Draw every quantity of a pathway file ``n_draws`` times; draw 0 is the central value.
 
     Ratios (unit ``ratio``) are log-normal with median ``value`` and ``[low, high]`` read as a
@@ -106,8 +107,9 @@ def sample_parameters(spec: PathwaySpec, n_draws: int, rng: np.random.Generator
         if n_draws > 1 and high > low:
             if q.unit == "ratio" and low > 0:
                 sigma = math.log(high / low) / (2 * 1.96)
-                draws[1:] = np.clip(q.value * np.exp(sigma * rng.standard_normal(n_draws - 1)),
-                                    low, high)
+                draws[1:] = np.clip(
+                    q.value * np.exp(sigma * rng.standard_normal(n_draws - 1)), low, high
+                )
             else:
                 mode = min(max(q.value, low), high)
                 draws[1:] = rng.triangular(low, mode, high, n_draws - 1)
@@ -115,8 +117,9 @@ def sample_parameters(spec: PathwaySpec, n_draws: int, rng: np.random.Generator
     return out
 
 
-def sample_from_uniforms(spec: PathwaySpec, u: np.ndarray, central_rows: np.ndarray
-                         ) -> dict[str, np.ndarray]:
+def sample_from_uniforms(
+    spec: PathwaySpec, u: np.ndarray, central_rows: np.ndarray
+) -> dict[str, np.ndarray]:
     """Like :func:`sample_parameters`, but from given uniforms: position-addressed draws.
 
     Parameters
@@ -145,8 +148,9 @@ def sample_from_uniforms(spec: PathwaySpec, u: np.ndarray, central_rows: np.ndar
                 draws = np.clip(q.value * np.exp(sigma * stats.norm.ppf(u[:, j])), low, high)
             else:
                 mode = min(max(q.value, low), high)
-                draws = stats.triang.ppf(u[:, j], c=(mode - low) / (high - low), loc=low,
-                                         scale=high - low)
+                draws = stats.triang.ppf(
+                    u[:, j], c=(mode - low) / (high - low), loc=low, scale=high - low
+                )
         draws[central_rows] = q.value
         out[path] = draws
     return out
@@ -166,8 +170,12 @@ def ramp_fraction(profile: str, ramp_years: int, years_since_start: np.ndarray) 
     """
     k = np.asarray(years_since_start, dtype=float)
     u = np.clip((k + 1.0) / ramp_years, 0.0, 1.0)
-    shape = {"linear": u, "front_loaded": 1.0 - (1.0 - u) ** 2, "back_loaded": u ** 2,
-             "step": np.ones_like(u)}[profile]
+    shape = {
+        "linear": u,
+        "front_loaded": 1.0 - (1.0 - u) ** 2,
+        "back_loaded": u**2,
+        "step": np.ones_like(u),
+    }[profile]
     return np.where(k >= 0, shape, 0.0)
 
 
@@ -232,8 +240,14 @@ def _inflation(q: Quantity, base_year: int, cost_inflation: float) -> float:
     return (1.0 + cost_inflation) ** (base_year - q.price_year_start)
 
 
-def build_cohort(pathway: str, spec: PathwaySpec, cohort_key: str, values: dict[str, np.ndarray],
-                 base_year: int, cost_inflation: float) -> CohortModel:
+def build_cohort(
+    pathway: str,
+    spec: PathwaySpec,
+    cohort_key: str,
+    values: dict[str, np.ndarray],
+    base_year: int,
+    cost_inflation: float,
+) -> CohortModel:
     """Kernel arrays of one cohort (no levers) from parameter values with D draws."""
     cohort = spec.cohorts[cohort_key]
     root = f"cohorts.{cohort_key}"
@@ -246,8 +260,10 @@ def build_cohort(pathway: str, spec: PathwaySpec, cohort_key: str, values: dict[
     def v(path):
         return values[f"{root}.{path}"]
 
-    share = {st: (v(f"strata.{st}") if st is not None else np.ones(n_draw))
-             for st in (cohort.strata or [None])}
+    share = {
+        st: (v(f"strata.{st}") if st is not None else np.ones(n_draw))
+        for st in (cohort.strata or [None])
+    }
     # Initial stocks per registered person.
     prevalence = np.zeros((n_draw, n_state))
     for (st, s), i in zip(pairs, range(n_state)):
@@ -262,24 +278,26 @@ def build_cohort(pathway: str, spec: PathwaySpec, cohort_key: str, values: dict[
             total = sum(exits.values()) if exits else np.zeros(n_draw)
             capped = np.minimum(total, _MAX_LEAVE)
             big_r = -np.log1p(-capped)
-            per = {d: np.where(total > 0, big_r * p / np.where(total > 0, total, 1.0), 0.0)
-                   for d, p in exits.items()}
+            per = {
+                d: np.where(total > 0, big_r * p / np.where(total > 0, total, 1.0), 0.0)
+                for d, p in exits.items()
+            }
         elif row.kind == "rate":
             per = exits
         else:
             split_total = sum(exits.values())
             big_r = DAYS_PER_YEAR / v(f"{base}.los")
             per = {d: big_r * p / split_total for d, p in exits.items()}
-        for st in (cohort.strata or [None]):
+        for st in cohort.strata or [None]:
             for d, r in per.items():
                 rates[:, index[_name(st, src)], index[_name(st, d)]] = r
     # Inflows.
     inflow_state, inflow_rate = [], []
     for key, inflow in cohort.inflows.items():
-        for st in (cohort.strata or [None]):
+        for st in cohort.strata or [None]:
             inflow_state.append(index[_name(st, inflow.state)])
             inflow_rate.append(v(f"inflows.{key}.rate") * share[st])
-    inflow_rate = (np.stack(inflow_rate, axis=1) if inflow_rate else np.zeros((n_draw, 0)))
+    inflow_rate = np.stack(inflow_rate, axis=1) if inflow_rate else np.zeros((n_draw, 0))
     # Accumulators: cost by payer [GBP base-year prices], then activity.
     acc_names = [f"cost:{p}" for p in PAYERS] + [f"activity:{k}" for k in cohort.activity]
     acc_pt = np.zeros((n_draw, len(acc_names), n_state))
@@ -287,7 +305,8 @@ def build_cohort(pathway: str, spec: PathwaySpec, cohort_key: str, values: dict[
     for (_st, s), i in zip(pairs, range(n_state)):
         for c, item in enumerate(cohort.states[s].costs):
             amount = v(f"states.{s}.costs.{c}.amount") * _inflation(
-                item.amount, base_year, cost_inflation)
+                item.amount, base_year, cost_inflation
+            )
             if item.share_of is not None:
                 frac = v(f"parameters.{item.share_of}")
                 amount = amount * ((1.0 - frac) if item.complement else frac)
@@ -297,9 +316,10 @@ def build_cohort(pathway: str, spec: PathwaySpec, cohort_key: str, values: dict[
     for a, (key, act) in enumerate(cohort.activity.items()):
         k = len(PAYERS) + a
         unit = {"patients": "patient-years", "bed_days": "bed-days", "entries": "persons"}[
-            act.measure]
+            act.measure
+        ]
         activity[f"activity:{key}"] = (act.label, unit)
-        for st in (cohort.strata or [None]):
+        for st in cohort.strata or [None]:
             for s in act.states:
                 i = index[_name(st, s)]
                 if act.measure == "patients":
@@ -308,22 +328,44 @@ def build_cohort(pathway: str, spec: PathwaySpec, cohort_key: str, values: dict[
                     acc_pt[:, k, i] = DAYS_PER_YEAR
                 else:
                     acc_entry[:, k, i] = 1.0
-    return CohortModel(pathway, cohort_key, cohort.service_line, names, cohort.substeps,
-                       prevalence, rates, np.array(inflow_state, dtype=np.int64), inflow_rate,
-                       acc_names, acc_pt, acc_entry, activity)
+    return CohortModel(
+        pathway,
+        cohort_key,
+        cohort.service_line,
+        names,
+        cohort.substeps,
+        prevalence,
+        rates,
+        np.array(inflow_state, dtype=np.int64),
+        inflow_rate,
+        acc_names,
+        acc_pt,
+        acc_entry,
+        activity,
+    )
 
 
-def add_levers(model: CohortModel, spec: PathwaySpec, choices: list[LeverChoice],
-               values: dict[str, np.ndarray], years: list[int], icbs: list[str],
-               cost_inflation: float, source: str) -> CohortModel:
+def add_levers(
+    model: CohortModel,
+    spec: PathwaySpec,
+    choices: list[LeverChoice],
+    values: dict[str, np.ndarray],
+    years: list[int],
+    icbs: list[str],
+    cost_inflation: float,
+    source: str,
+) -> CohortModel:
     """Attach the chosen levers acting on this cohort: rate ratios, inflow ratios, coverage."""
     cohort = spec.cohorts[model.cohort]
     pairs = _expand(cohort)
     index = {n: i for i, n in enumerate(model.states)}
     n_draw, n_state = model.rates.shape[:2]
     inflow_keys = [(key, st) for key in cohort.inflows for st in (cohort.strata or [None])]
-    mine = [(i, c) for i, c in enumerate(choices) if c.pathway == model.pathway
-            and spec.levers[c.lever].cohort == model.cohort]
+    mine = [
+        (i, c)
+        for i, c in enumerate(choices)
+        if c.pathway == model.pathway and spec.levers[c.lever].cohort == model.cohort
+    ]
     n_lev = len(mine)
     lev_rr = np.ones((n_draw, n_lev, n_state, n_state))
     lev_irr = np.ones((n_draw, n_lev, len(inflow_keys)))
@@ -335,11 +377,18 @@ def add_levers(model: CohortModel, spec: PathwaySpec, choices: list[LeverChoice]
         base = f"levers.{choice.lever}"
         strata = lever.strata or list(cohort.strata or [None])
         if choice.effect is not None and len(lever.effects) != 1:
-            raise AllocError(source, f"{where}.effect", f"lever '{choice.lever}' has "
-                             f"{len(lever.effects)} effects; set them in a pathway file instead")
+            raise AllocError(
+                source,
+                f"{where}.effect",
+                f"lever '{choice.lever}' has "
+                f"{len(lever.effects)} effects; set them in a pathway file instead",
+            )
         for e, eff in enumerate(lever.effects):
-            val = (np.full(n_draw, choice.effect) if choice.effect is not None
-                   else values[f"{base}.effects.{e}.value"])
+            val = (
+                np.full(n_draw, choice.effect)
+                if choice.effect is not None
+                else values[f"{base}.effects.{e}.value"]
+            )
             for st in strata:
                 if eff.type in ("rate_ratio", "hazard_ratio"):
                     for src, dest in eff.transitions:
@@ -353,16 +402,27 @@ def add_levers(model: CohortModel, spec: PathwaySpec, choices: list[LeverChoice]
                 else:
                     for key in eff.inflows:
                         lev_irr[:, slot, inflow_keys.index((key, st))] *= val
-        eligible = (np.full(n_draw, choice.eligible) if choice.eligible is not None
-                    else values[f"{base}.eligible"])
-        uptake = (np.full(n_draw, choice.uptake) if choice.uptake is not None
-                  else values[f"{base}.uptake"])
+        eligible = (
+            np.full(n_draw, choice.eligible)
+            if choice.eligible is not None
+            else values[f"{base}.eligible"]
+        )
+        uptake = (
+            np.full(n_draw, choice.uptake)
+            if choice.uptake is not None
+            else values[f"{base}.uptake"]
+        )
         start = choice.start_year if choice.start_year is not None else years[0] + 1
         if start <= years[0]:
-            raise AllocError(source, f"{where}.start_year", f"expected a year after the base year "
-                             f"{years[0]}/{(years[0] + 1) % 100:02d}, found {start}")
-        ramp = ramp_fraction(choice.ramp or lever.ramp, choice.ramp_years or lever.ramp_years,
-                             years_arr - start)
+            raise AllocError(
+                source,
+                f"{where}.start_year",
+                f"expected a year after the base year "
+                f"{years[0]}/{(years[0] + 1) % 100:02d}, found {start}",
+            )
+        ramp = ramp_fraction(
+            choice.ramp or lever.ramp, choice.ramp_years or lever.ramp_years, years_arr - start
+        )
         mask = np.ones(len(icbs))
         if choice.icbs is not None:
             unknown = [c for c in choice.icbs if c not in icbs]
@@ -371,18 +431,32 @@ def add_levers(model: CohortModel, spec: PathwaySpec, choices: list[LeverChoice]
             mask = np.isin(icbs, choice.icbs).astype(float)
         coverage = (eligible * uptake)[:, None, None] * ramp[None, :, None] * mask[None, None, :]
         if choice.unit_cost is not None:
-            price = Quantity(value=choice.unit_cost.value, unit=lever.unit_cost.unit,
-                             range=(choice.unit_cost.value, choice.unit_cost.value),
-                             price_year=choice.unit_cost.price_year, tag="illustrative",
-                             illustrative="scenario override")
-            unit_cost = np.full(n_draw, price.value) * _inflation(price, years[0],
-                                                                  cost_inflation)
+            price = Quantity(
+                value=choice.unit_cost.value,
+                unit=lever.unit_cost.unit,
+                range=(choice.unit_cost.value, choice.unit_cost.value),
+                price_year=choice.unit_cost.price_year,
+                tag="illustrative",
+                illustrative="scenario override",
+            )
+            unit_cost = np.full(n_draw, price.value) * _inflation(price, years[0], cost_inflation)
         else:
             unit_cost = values[f"{base}.unit_cost"] * _inflation(
-                lever.unit_cost, years[0], cost_inflation)
-        levers.append(LeverModel(choice.lever, model.pathway, model.cohort, model.service_line,
-                                 lever.label, choice.payer or lever.payer, lever.cost_basis,
-                                 unit_cost, coverage))
+                lever.unit_cost, years[0], cost_inflation
+            )
+        levers.append(
+            LeverModel(
+                choice.lever,
+                model.pathway,
+                model.cohort,
+                model.service_line,
+                lever.label,
+                choice.payer or lever.payer,
+                lever.cost_basis,
+                unit_cost,
+                coverage,
+            )
+        )
     model.levers, model.lev_rr, model.lev_irr = levers, lev_rr, lev_irr
     del pairs
     return model
@@ -405,8 +479,9 @@ class CohortRun:
     states: np.ndarray | None  # (D, Y + 1, N, S)
 
 
-def run_arm(model: CohortModel, pop: np.ndarray, with_levers: bool, store_states: bool = False
-            ) -> CohortRun:
+def run_arm(
+    model: CohortModel, pop: np.ndarray, with_levers: bool, store_states: bool = False
+) -> CohortRun:
     """Run one arm of a cohort through the kernel (unscaled: prevalence x base-year population).
 
     Parameters
@@ -427,26 +502,47 @@ def run_arm(model: CohortModel, pop: np.ndarray, with_levers: bool, store_states
         rr = np.ones((1, 0, n_state, n_state))
         irr = np.ones((1, 0, model.inflow_state.size))
         cov = np.zeros((1, n_year, 1, 0))
-    out = allocate_outputs(n_draw, n_year, n_icb, n_state, len(model.acc_names), n_lev,
-                           store_states)
-    cohort_project(np.ascontiguousarray(x0), model.rates, model.inflow_state, model.inflow_rate,
-                   np.ascontiguousarray(pop, dtype=float), np.ascontiguousarray(rr),
-                   np.ascontiguousarray(irr), np.ascontiguousarray(cov), model.acc_pt,
-                   model.acc_entry, model.substeps, store_states, **out)
+    out = allocate_outputs(
+        n_draw, n_year, n_icb, n_state, len(model.acc_names), n_lev, store_states
+    )
+    cohort_project(
+        np.ascontiguousarray(x0),
+        model.rates,
+        model.inflow_state,
+        model.inflow_rate,
+        np.ascontiguousarray(pop, dtype=float),
+        np.ascontiguousarray(rr),
+        np.ascontiguousarray(irr),
+        np.ascontiguousarray(cov),
+        model.acc_pt,
+        model.acc_entry,
+        model.substeps,
+        store_states,
+        **out,
+    )
     lever_cost = np.zeros_like(out["lever_pt_out"])
     for slot, lv in enumerate(model.levers[:n_lev]):
-        basis = {"per_person_year_treated": out["lever_pt_out"],
-                 "per_covered_admission": out["lever_inflow_out"],
-                 "per_treated_event": out["lever_events_out"]}.get(lv.cost_basis)
+        basis = {
+            "per_person_year_treated": out["lever_pt_out"],
+            "per_covered_admission": out["lever_inflow_out"],
+            "per_treated_event": out["lever_events_out"],
+        }.get(lv.cost_basis)
         if basis is not None:
             lever_cost[..., slot] = lv.unit_cost[:, None, None] * basis[..., slot]
-    return CohortRun(out["acc_out"], lever_cost, out["lever_pt_out"], out["lever_inflow_out"],
-                     out["lever_events_out"], out["inflow_out"],
-                     out["states_out"] if store_states else None)
+    return CohortRun(
+        out["acc_out"],
+        lever_cost,
+        out["lever_pt_out"],
+        out["lever_inflow_out"],
+        out["lever_events_out"],
+        out["inflow_out"],
+        out["states_out"] if store_states else None,
+    )
 
 
-def calibrate(model: CohortModel, counterfactual: CohortRun, baseline: np.ndarray,
-              source: str) -> np.ndarray:
+def calibrate(
+    model: CohortModel, counterfactual: CohortRun, baseline: np.ndarray, source: str
+) -> np.ndarray:
     """Calibration factor per draw and ICB [dimensionless].
 
     ``k[d, n] = baseline[n] / C[d, n]`` with ``C`` the base-year cost of the counterfactual arm
@@ -455,9 +551,13 @@ def calibrate(model: CohortModel, counterfactual: CohortRun, baseline: np.ndarra
     """
     cost = counterfactual.acc[:, 0, :, model.acc_names.index(f"cost:{SPECIALISED}")]
     if not (cost > 0).all():
-        raise AllocError(source, f"cohorts.{model.cohort}", "the cohort has no base-year cost on "
-                         "the delegated specialised budget, so it cannot be calibrated to the "
-                         f"'{model.service_line}' baseline")
+        raise AllocError(
+            source,
+            f"cohorts.{model.cohort}",
+            "the cohort has no base-year cost on "
+            "the delegated specialised budget, so it cannot be calibrated to the "
+            f"'{model.service_line}' baseline",
+        )
     return baseline[None, :] / cost
 
 
@@ -465,14 +565,19 @@ def scale(run: CohortRun, factor: np.ndarray, model: CohortModel, pop: np.ndarra
     """Apply calibration factors (D, N) to an arm; price ``per_head`` levers on the population."""
     k = factor[:, None, :]
     lever_cost = run.lever_cost * k[..., None]
-    for slot, lv in enumerate(model.levers[:run.lever_cost.shape[-1]]):
+    for slot, lv in enumerate(model.levers[: run.lever_cost.shape[-1]]):
         if lv.cost_basis == "per_head":
-            lever_cost[..., slot] = (lv.unit_cost[:, None, None] * lv.coverage
-                                     * pop[None, :, :])
+            lever_cost[..., slot] = lv.unit_cost[:, None, None] * lv.coverage * pop[None, :, :]
     states = None if run.states is None else run.states * factor[:, None, :, None]
-    return CohortRun(run.acc * k[..., None], lever_cost, run.lever_pt * k[..., None],
-                     run.lever_inflow * k[..., None], run.lever_events * k[..., None],
-                     run.inflow * k, states)
+    return CohortRun(
+        run.acc * k[..., None],
+        lever_cost,
+        run.lever_pt * k[..., None],
+        run.lever_inflow * k[..., None],
+        run.lever_events * k[..., None],
+        run.inflow * k,
+        states,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -504,8 +609,11 @@ class Pathway:
     @classmethod
     def load(cls, path: str | Path | None = None, base: Path | None = None) -> Pathway:
         """Load and validate the module's parameter file (default ``models/pathways/<name>``)."""
-        path = (resolve_named("pathways", path, base) if path is not None
-                else models_dir() / "pathways" / f"{cls.name}.toml")
+        path = (
+            resolve_named("pathways", path, base)
+            if path is not None
+            else models_dir() / "pathways" / f"{cls.name}.toml"
+        )
         spec = load_pathway_spec(path)
         return cls(spec, path)
 
@@ -515,8 +623,11 @@ class Pathway:
             raise FieldError("pathway", f"expected '{self.name}', found '{spec.pathway}'")
         lines = sorted(c.service_line for c in spec.cohorts.values())
         if lines != sorted(self.service_lines):
-            raise FieldError("cohorts", f"expected cohorts calibrated to the service lines "
-                             f"{', '.join(sorted(self.service_lines))}; found {', '.join(lines)}")
+            raise FieldError(
+                "cohorts",
+                f"expected cohorts calibrated to the service lines "
+                f"{', '.join(sorted(self.service_lines))}; found {', '.join(lines)}",
+            )
         for cohort, states in self.required_states.items():
             if cohort not in spec.cohorts:
                 raise FieldError("cohorts", f"expected a cohort '{cohort}'")
@@ -526,20 +637,33 @@ class Pathway:
         for cohort, params in self.required_parameters.items():
             missing = [p for p in params if p not in spec.cohorts[cohort].parameters]
             if missing:
-                raise FieldError(f"cohorts.{cohort}.parameters",
-                                 f"expected the parameter '{missing[0]}'")
+                raise FieldError(
+                    f"cohorts.{cohort}.parameters", f"expected the parameter '{missing[0]}'"
+                )
 
-    def models(self, values: dict[str, np.ndarray], choices: list[LeverChoice], years: list[int],
-               icbs: list[str], cost_inflation: float, source: str) -> list[CohortModel]:
+    def models(
+        self,
+        values: dict[str, np.ndarray],
+        choices: list[LeverChoice],
+        years: list[int],
+        icbs: list[str],
+        cost_inflation: float,
+        source: str,
+    ) -> list[CohortModel]:
         """Kernel arrays of every cohort, with the chosen levers attached."""
         for i, choice in enumerate(choices):
             if choice.pathway == self.name and choice.lever not in self.spec.levers:
-                raise AllocError(source, f"pathways.levers.{i}.lever", f"unknown lever "
-                                 f"'{choice.lever}' for pathway '{self.name}' (levers: "
-                                 f"{', '.join(self.spec.levers)})")
+                raise AllocError(
+                    source,
+                    f"pathways.levers.{i}.lever",
+                    f"unknown lever "
+                    f"'{choice.lever}' for pathway '{self.name}' (levers: "
+                    f"{', '.join(self.spec.levers)})",
+                )
         out = []
         for key in self.spec.cohorts:
             model = build_cohort(self.name, self.spec, key, values, years[0], cost_inflation)
-            out.append(add_levers(model, self.spec, choices, values, years, icbs,
-                                  cost_inflation, source))
+            out.append(
+                add_levers(model, self.spec, choices, values, years, icbs, cost_inflation, source)
+            )
         return out

@@ -40,9 +40,14 @@ class CriticalCare(Pathway):
         super().check(spec)
         cohort = spec.cohorts["critical_care"]
         for state in BED_STATES:
-            shares = {(c.payer, c.complement) for c in cohort.states[state].costs
-                      if c.share_of == "share_specialised"}
+            shares = {
+                (c.payer, c.complement)
+                for c in cohort.states[state].costs
+                if c.share_of == "share_specialised"
+            }
             if shares != {("ICB_delegated_specialised", False), ("ICB_core", True)}:
-                raise FieldError(f"cohorts.critical_care.states.{state}.costs",
-                                 "expected the bed-day cost split by share_specialised: one item "
-                                 "for ICB_delegated_specialised and its complement for ICB_core")
+                raise FieldError(
+                    f"cohorts.critical_care.states.{state}.costs",
+                    "expected the bed-day cost split by share_specialised: one item "
+                    "for ICB_delegated_specialised and its complement for ICB_core",
+                )

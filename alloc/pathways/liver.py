@@ -23,9 +23,17 @@ from __future__ import annotations
 from alloc.inputs.specs import FieldError
 from alloc.pathways.base import Pathway
 
-STATES = ("fibrosis_F3_undiagnosed", "fibrosis_F3_diagnosed", "cirrhosis_undiagnosed",
-          "cirrhosis_diagnosed", "decompensated", "hcc", "transplant_year1", "post_transplant",
-          "dead")
+STATES = (
+    "fibrosis_F3_undiagnosed",
+    "fibrosis_F3_diagnosed",
+    "cirrhosis_undiagnosed",
+    "cirrhosis_diagnosed",
+    "decompensated",
+    "hcc",
+    "transplant_year1",
+    "post_transplant",
+    "dead",
+)
 STRATA = ("alcohol", "metabolic")
 
 
@@ -41,5 +49,8 @@ class Liver(Pathway):
         super().check(spec)
         strata = spec.cohorts["liver"].strata or {}
         if tuple(strata) != STRATA:
-            raise FieldError("cohorts.liver.strata", f"expected the aetiology strata "
-                             f"{', '.join(STRATA)}; found {', '.join(strata) or 'none'}")
+            raise FieldError(
+                "cohorts.liver.strata",
+                f"expected the aetiology strata "
+                f"{', '.join(STRATA)}; found {', '.join(strata) or 'none'}",
+            )

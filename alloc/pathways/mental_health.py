@@ -26,8 +26,15 @@ from __future__ import annotations
 
 from alloc.pathways.base import Pathway
 
-SECURE = ("medium_secure", "medium_secure_out_of_area", "low_secure", "high_secure",
-          "community_forensic", "discharged", "died")
+SECURE = (
+    "medium_secure",
+    "medium_secure_out_of_area",
+    "low_secure",
+    "high_secure",
+    "community_forensic",
+    "discharged",
+    "died",
+)
 CAMHS = ("gau", "picu", "out_of_area", "intensive_community", "discharged")
 EATING = ("inpatient", "day_patient", "discharged")
 
@@ -38,5 +45,8 @@ class MentalHealth(Pathway):
     name = "mental_health"
     title = "Specialised mental health: secure, CAMHS tier 4, adult eating disorders"
     service_lines = ("mental_health_secure", "camhs_tier4", "adult_eating_disorders")
-    required_states = {"adult_secure": SECURE, "camhs_tier4": CAMHS,
-                       "adult_eating_disorders": EATING}
+    required_states = {
+        "adult_secure": SECURE,
+        "camhs_tier4": CAMHS,
+        "adult_eating_disorders": EATING,
+    }

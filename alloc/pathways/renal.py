@@ -18,9 +18,22 @@ from __future__ import annotations
 
 from alloc.pathways.base import Pathway
 
-STATES = ("CKD_G3a_undiagnosed", "CKD_G3a_diagnosed", "CKD_G3b_undiagnosed", "CKD_G3b_diagnosed",
-          "CKD_G4_undiagnosed", "CKD_G4_diagnosed", "CKD_G5", "conservative_care", "HD_incentre",
-          "HD_home", "PD", "Tx_year1", "Tx_functioning", "dead")
+STATES = (
+    "CKD_G3a_undiagnosed",
+    "CKD_G3a_diagnosed",
+    "CKD_G3b_undiagnosed",
+    "CKD_G3b_diagnosed",
+    "CKD_G4_undiagnosed",
+    "CKD_G4_diagnosed",
+    "CKD_G5",
+    "conservative_care",
+    "HD_incentre",
+    "HD_home",
+    "PD",
+    "Tx_year1",
+    "Tx_functioning",
+    "dead",
+)
 
 
 class Renal(Pathway):

@@ -44,9 +44,16 @@ def _da(values, like: xr.DataArray, **attrs) -> xr.DataArray:
     return out
 
 
-def project_spend(baseline: xr.DataArray, population: xr.DataArray, years: list[int],
-                  non_demographic_growth, cost_inflation: float, discount_rate: float,
-                  left_shift: xr.Dataset | None = None, source: str = "spend") -> xr.Dataset:
+def project_spend(
+    baseline: xr.DataArray,
+    population: xr.DataArray,
+    years: list[int],
+    non_demographic_growth,
+    cost_inflation: float,
+    discount_rate: float,
+    left_shift: xr.Dataset | None = None,
+    source: str = "spend",
+) -> xr.Dataset:
     """Project delegated specialised spend per ICB and year, with the left shift if any.
 
     Parameters
@@ -82,27 +89,32 @@ def project_spend(baseline: xr.DataArray, population: xr.DataArray, years: list[
     base = years[0]
     pop = population.sel(year=years).transpose("icb", "year")
     demographic = pop / pop.sel(year=base)
-    nd = xr.DataArray(growth_index(non_demographic_growth, years, source, "non_demographic_growth"),
-                      dims="year", coords={"year": years})
-    cash = xr.DataArray((1.0 + cost_inflation) ** (np.array(years) - base), dims="year",
-                        coords={"year": years})
+    nd = xr.DataArray(
+        growth_index(non_demographic_growth, years, source, "non_demographic_growth"),
+        dims="year",
+        coords={"year": years},
+    )
+    cash = xr.DataArray(
+        (1.0 + cost_inflation) ** (np.array(years) - base), dims="year", coords={"year": years}
+    )
     money = {"units": "GBP", "price_base": "cash"}
     without = (baseline * demographic * nd).transpose("icb", "service", "year")
     zeros_sy = xr.zeros_like(without)
     saving_svc = zeros_sy.copy()
     upstream_spec_svc = zeros_sy.copy()
-    payer_like = xr.DataArray(np.zeros((baseline.sizes["icb"], len(PAYERS), len(years))),
-                              dims=("icb", "payer", "year"),
-                              coords={"icb": baseline["icb"], "payer": list(PAYERS),
-                                      "year": years})
+    payer_like = xr.DataArray(
+        np.zeros((baseline.sizes["icb"], len(PAYERS), len(years))),
+        dims=("icb", "payer", "year"),
+        coords={"icb": baseline["icb"], "payer": list(PAYERS), "year": years},
+    )
     upstream = payer_like.copy()
     out = xr.Dataset()
     if left_shift is not None:
         lines = [str(s) for s in left_shift["service"].values]
-        real_saving = (left_shift["specialised_counterfactual"]
-                       - left_shift["specialised_scenario"])
-        saving_svc.loc[{"service": lines}] = (real_saving * cash).transpose(
-            "icb", "service", "year").values
+        real_saving = left_shift["specialised_counterfactual"] - left_shift["specialised_scenario"]
+        saving_svc.loc[{"service": lines}] = (
+            (real_saving * cash).transpose("icb", "service", "year").values
+        )
         lever_cash = (left_shift["lever_cost"] * cash).transpose("icb", "lever", "year")
         for lever in lever_cash["lever"].values:
             one = lever_cash.sel(lever=lever)
@@ -111,70 +123,114 @@ def project_spend(baseline: xr.DataArray, population: xr.DataArray, years: list[
             if payer == SPECIALISED:
                 svc = str(one["lever_service"].values)
                 upstream_spec_svc.loc[{"service": svc}] += one.values
-        downstream = ((left_shift["cost_counterfactual"] - left_shift["cost_scenario"]) * cash
-                      ).transpose("icb", "payer", "year")
-        out["downstream_saving"] = _da(downstream.values, payer_like, **money, long_name=(
-            "pathway cost avoided by the levers, by payer (negative = extra cost, e.g. people "
-            "living longer in an earlier state)"))
+        downstream = (
+            (left_shift["cost_counterfactual"] - left_shift["cost_scenario"]) * cash
+        ).transpose("icb", "payer", "year")
+        out["downstream_saving"] = _da(
+            downstream.values,
+            payer_like,
+            **money,
+            long_name=(
+                "pathway cost avoided by the levers, by payer (negative = extra cost, e.g. people "
+                "living longer in an earlier state)"
+            ),
+        )
         out["upstream_cost_by_lever"] = lever_cash.assign_attrs(
-            **money, long_name="upstream investment by lever")
+            **money, long_name="upstream investment by lever"
+        )
         act_cf = left_shift["activity_counterfactual"].transpose("icb", "activity", "year")
         act_sc = left_shift["activity_scenario"].transpose("icb", "activity", "year")
-        out["activity"] = act_sc.assign_attrs(long_name="pathway activity with the levers; "
-                                              "unit in activity_unit")
+        out["activity"] = act_sc.assign_attrs(
+            long_name="pathway activity with the levers; unit in activity_unit"
+        )
         out["activity_avoided"] = (act_cf - act_sc).assign_attrs(
             long_name="activity avoided by the levers (counterfactual - scenario); unit in "
-            "activity_unit")
-        disc = xr.DataArray(1.0 / (1.0 + discount_rate) ** (np.array(years) - base), dims="year",
-                            coords={"year": years})
-        real = {"units": "GBP", "price_base": f"real {year_label(base)}, discounted at "
-                f"{discount_rate:.1%} a year to {year_label(base)}"}
+            "activity_unit"
+        )
+        disc = xr.DataArray(
+            1.0 / (1.0 + discount_rate) ** (np.array(years) - base),
+            dims="year",
+            coords={"year": years},
+        )
+        real = {
+            "units": "GBP",
+            "price_base": f"real {year_label(base)}, discounted at "
+            f"{discount_rate:.1%} a year to {year_label(base)}",
+        }
         pv_saving = ((downstream / cash) * disc).sum("year")
         pv_upstream = ((upstream / cash) * disc).sum("year")
         invested = pv_upstream.sum("payer")
         safe = xr.where(invested > 0, invested, np.nan)
-        out["pv_saving"] = pv_saving.assign_attrs(**real, long_name="present value of pathway "
-                                                  "costs avoided, by payer")
-        out["pv_upstream_cost"] = pv_upstream.assign_attrs(**real, long_name="present value of "
-                                                           "upstream investment, by payer")
+        out["pv_saving"] = pv_saving.assign_attrs(
+            **real, long_name="present value of pathway costs avoided, by payer"
+        )
+        out["pv_upstream_cost"] = pv_upstream.assign_attrs(
+            **real, long_name="present value of upstream investment, by payer"
+        )
         out["roi"] = ((pv_saving - pv_upstream) / safe).assign_attrs(
-            units="GBP per GBP invested", long_name="net return to each payer per pound of "
-            "total upstream investment (PV); sums over payers to roi_total; NaN = no investment")
+            units="GBP per GBP invested",
+            long_name="net return to each payer per pound of "
+            "total upstream investment (PV); sums over payers to roi_total; NaN = no investment",
+        )
         out["roi_total"] = ((pv_saving - pv_upstream).sum("payer") / safe).assign_attrs(
-            units="GBP per GBP invested", long_name="net return to all payers per pound invested "
-            "(PV)")
-        factor = left_shift["calibration_factor"].transpose("icb", "service").reindex(
-            service=baseline["service"])  # NaN for service lines without a pathway
+            units="GBP per GBP invested",
+            long_name="net return to all payers per pound invested (PV)",
+        )
+        factor = (
+            left_shift["calibration_factor"]
+            .transpose("icb", "service")
+            .reindex(service=baseline["service"])
+        )  # NaN for service lines without a pathway
         out["calibration_factor"] = factor.assign_attrs(
-            units="1", long_name="cohort scale factor so that base-year pathway specialised "
-            "cost equals the service line's baseline")
+            units="1",
+            long_name="cohort scale factor so that base-year pathway specialised "
+            "cost equals the service line's baseline",
+        )
     spend_svc = without - saving_svc + upstream_spec_svc
-    out["spend_without_left_shift"] = _da(without.sum("service").values,
-                                          without.sum("service"), **money,
-                                          long_name="projected spend before left shift: "
-                                          "baseline x demographic x non-demographic growth")
-    out["left_shift_saving_by_service"] = _da(saving_svc.values, saving_svc, **money,
-                                              long_name="delegated specialised spend avoided")
-    out["left_shift_saving"] = _da(saving_svc.sum("service").values, saving_svc.sum("service"),
-                                   **money, long_name="delegated specialised spend avoided by "
-                                   "the left-shift levers")
-    out["upstream_cost"] = _da(upstream.values, payer_like, **money,
-                               long_name="upstream (left-shift) investment by payer")
-    out["spend_by_service"] = _da(spend_svc.values, spend_svc, **money,
-                                  long_name="projected delegated specialised spend")
-    out["spend"] = _da(spend_svc.sum("service").values, spend_svc.sum("service"), **money,
-                       long_name="projected delegated specialised spend = spend_without_left_"
-                       "shift - left_shift_saving + upstream_cost[ICB_delegated_specialised]")
+    out["spend_without_left_shift"] = _da(
+        without.sum("service").values,
+        without.sum("service"),
+        **money,
+        long_name="projected spend before left shift: "
+        "baseline x demographic x non-demographic growth",
+    )
+    out["left_shift_saving_by_service"] = _da(
+        saving_svc.values, saving_svc, **money, long_name="delegated specialised spend avoided"
+    )
+    out["left_shift_saving"] = _da(
+        saving_svc.sum("service").values,
+        saving_svc.sum("service"),
+        **money,
+        long_name="delegated specialised spend avoided by the left-shift levers",
+    )
+    out["upstream_cost"] = _da(
+        upstream.values, payer_like, **money, long_name="upstream (left-shift) investment by payer"
+    )
+    out["spend_by_service"] = _da(
+        spend_svc.values, spend_svc, **money, long_name="projected delegated specialised spend"
+    )
+    out["spend"] = _da(
+        spend_svc.sum("service").values,
+        spend_svc.sum("service"),
+        **money,
+        long_name="projected delegated specialised spend = spend_without_left_"
+        "shift - left_shift_saving + upstream_cost[ICB_delegated_specialised]",
+    )
     if (spend_svc < 0).any():
         bad = spend_svc.where(spend_svc < 0, drop=True)
-        raise AllocError(source, "pathways", f"projected spend on "
-                         f"'{str(bad['service'].values[0])}' turns negative: the levers save "
-                         "more than the projected spend; check the lever effects and uptake")
+        raise AllocError(
+            source,
+            "pathways",
+            f"projected spend on "
+            f"'{str(bad['service'].values[0])}' turns negative: the levers save "
+            "more than the projected spend; check the lever effects and uptake",
+        )
     return out
 
 
-def rebase_adjustment(saving_by_service: xr.DataArray, savings: SavingsPolicy | None,
-                      years: list[int]) -> xr.DataArray:
+def rebase_adjustment(
+    saving_by_service: xr.DataArray, savings: SavingsPolicy | None, years: list[int]
+) -> xr.DataArray:
     """Reduction of each ICB's allocation base per service line and year [GBP, cash].
 
     With rebased fraction ``phi`` (0 retained, 1 rebased, ``1 - retained_fraction`` shared),
@@ -189,8 +245,9 @@ def rebase_adjustment(saving_by_service: xr.DataArray, savings: SavingsPolicy | 
     adjust = xr.zeros_like(saving_by_service)
     if savings is None or savings.rebased_fraction == 0.0:
         return adjust
-    out = rebase_steps(saving_by_service.transpose(..., "year").values,
-                       savings.rebased_fraction, savings.lag)
+    out = rebase_steps(
+        saving_by_service.transpose(..., "year").values, savings.rebased_fraction, savings.lag
+    )
     adjust.values = np.moveaxis(out, -1, list(saving_by_service.dims).index("year"))
     return adjust.assign_attrs(units="GBP", price_base="cash")
 

@@ -103,9 +103,13 @@ class NeedModel:
 
 # --- chunk sources -------------------------------------------------------------------------------
 
+
 def _frame_slice(frame, start: int, stop: int):
-    return frame.iloc[start:stop] if isinstance(frame, pd.DataFrame) else {
-        k: v[start:stop] for k, v in frame.items()}
+    return (
+        frame.iloc[start:stop]
+        if isinstance(frame, pd.DataFrame)
+        else {k: v[start:stop] for k, v in frame.items()}
+    )
 
 
 def _read_csv_chunk(path: str, columns: list[str]) -> pd.DataFrame:
@@ -115,13 +119,17 @@ def _read_csv_chunk(path: str, columns: list[str]) -> pd.DataFrame:
     try:
         head = pd.read_csv(path, nrows=0, encoding="utf-8-sig")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise AllocError(path, "file", f"expected a readable CSV file ({' '.join(str(exc).split())})"
-                         ) from None
+        raise AllocError(
+            path, "file", f"expected a readable CSV file ({' '.join(str(exc).split())})"
+        ) from None
     head.columns = [c.strip() for c in head.columns]
     missing = [c for c in columns if c not in head.columns]
     if missing:
-        raise AllocError(path, missing[0], f"expected a column '{missing[0]}'; columns found: "
-                         f"{', '.join(head.columns)}")
+        raise AllocError(
+            path,
+            missing[0],
+            f"expected a column '{missing[0]}'; columns found: {', '.join(head.columns)}",
+        )
     frame = pd.read_csv(path, usecols=lambda c: c.strip() in columns, encoding="utf-8-sig")
     frame.columns = [c.strip() for c in frame.columns]
     frame.attrs["source"] = str(path)
@@ -141,35 +149,45 @@ def chunk_loaders(source, model: NeedModel, chunk_rows: int = 500_000) -> list[C
         return list(source.chunk_loaders())
     if isinstance(source, (pd.DataFrame, dict)):
         n = len(source) if isinstance(source, pd.DataFrame) else len(next(iter(source.values())))
-        return [functools.partial(_frame_slice, source, a, min(n, a + chunk_rows))
-                for a in range(0, max(n, 1), chunk_rows)]
+        return [
+            functools.partial(_frame_slice, source, a, min(n, a + chunk_rows))
+            for a in range(0, max(n, 1), chunk_rows)
+        ]
     if isinstance(source, (str, Path)):
         source = [source]
     if isinstance(source, Sequence) and source and all(isinstance(s, (str, Path)) for s in source):
         return [functools.partial(_read_csv_chunk, str(p), model.columns()) for p in source]
     if isinstance(source, Sequence) and all(callable(s) for s in source):
         return list(source)
-    raise TypeError("source must be a DataFrame, dict of arrays, CSV path(s), chunk loaders or an "
-                    "object with chunk_loaders()")
+    raise TypeError(
+        "source must be a DataFrame, dict of arrays, CSV path(s), chunk loaders or an "
+        "object with chunk_loaders()"
+    )
 
 
 # --- design matrix -----------------------------------------------------------------------------
+
 
 def _column(chunk, name: str, where: str) -> np.ndarray:
     try:
         values = chunk[name]
     except KeyError:
         have = list(chunk.columns) if isinstance(chunk, pd.DataFrame) else list(chunk)
-        raise AllocError(where, name, f"expected a column '{name}' in the records; columns "
-                         f"found: {', '.join(map(str, have))}") from None
+        raise AllocError(
+            where,
+            name,
+            f"expected a column '{name}' in the records; columns "
+            f"found: {', '.join(map(str, have))}",
+        ) from None
     return np.asarray(values)
 
 
 def _codes(values: np.ndarray, levels, name: str, where: str) -> np.ndarray:
     levels = list(levels)
     int_levels = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in levels)
-    if np.issubdtype(values.dtype, np.integer) and (not int_levels
-                                                    or levels == list(range(len(levels)))):
+    if np.issubdtype(values.dtype, np.integer) and (
+        not int_levels or levels == list(range(len(levels)))
+    ):
         # integer codes 0..L-1 into the levels
         codes = values.astype(np.int64)
         bad = (codes < 0) | (codes >= len(levels))
@@ -177,9 +195,13 @@ def _codes(values: np.ndarray, levels, name: str, where: str) -> np.ndarray:
         codes = pd.Index(levels).get_indexer(pd.Index(values)).astype(np.int64)
         bad = codes < 0
     if bad.any():
-        raise AllocError(where, name, f"unknown value '{values[int(np.argmax(bad))]}' (expected "
-                         f"one of {len(levels)} levels: {', '.join(map(str, levels[:8]))}"
-                         f"{', ...' if len(levels) > 8 else ''})")
+        raise AllocError(
+            where,
+            name,
+            f"unknown value '{values[int(np.argmax(bad))]}' (expected "
+            f"one of {len(levels)} levels: {', '.join(map(str, levels[:8]))}"
+            f"{', ...' if len(levels) > 8 else ''})",
+        )
     return codes
 
 
@@ -191,8 +213,12 @@ def _numeric(chunk, name: str, where: str) -> np.ndarray:
         raise AllocError(where, name, "expected numbers") from None
     bad = ~np.isfinite(values)
     if bad.any():
-        raise AllocError(where, name, f"expected finite numbers, found {values[bad][0]} at record "
-                         f"{int(np.argmax(bad)) + 1} of the chunk")
+        raise AllocError(
+            where,
+            name,
+            f"expected finite numbers, found {values[bad][0]} at record "
+            f"{int(np.argmax(bad)) + 1} of the chunk",
+        )
     return values
 
 
@@ -225,16 +251,24 @@ def _weights(chunk, name, n, where, positive=False) -> np.ndarray:
         return np.ones(n)
     values = _numeric(chunk, name, where)
     if (values < 0).any() or (positive and (values <= 0).any()):
-        raise AllocError(where, name, f"expected {'positive' if positive else 'non-negative'} "
-                         f"values, found {values[values <= 0 if positive else values < 0][0]:g}")
+        raise AllocError(
+            where,
+            name,
+            f"expected {'positive' if positive else 'non-negative'} "
+            f"values, found {values[values <= 0 if positive else values < 0][0]:g}",
+        )
     return values
 
 
 # --- per-chunk work (runs in-process or on dask workers) ----------------------------------------
 
+
 def _where(chunk, default: str) -> str:
-    return getattr(chunk, "attrs", {}).get("source", default) if isinstance(
-        chunk, pd.DataFrame) else default
+    return (
+        getattr(chunk, "attrs", {}).get("source", default)
+        if isinstance(chunk, pd.DataFrame)
+        else default
+    )
 
 
 def pass1_chunk(loader: Callable, model: NeedModel, index: int = 0) -> dict:
@@ -246,8 +280,13 @@ def pass1_chunk(loader: Callable, model: NeedModel, index: int = 0) -> dict:
     n, p = X.shape
     w = _weights(chunk, model.weight, n, where)
     q = _weights(chunk, model.population, n, where)
-    out = {"xtwx": np.zeros((p, p)), "xtwy": np.zeros(p), "tot": np.zeros(2),
-           "sum_wy": float(np.dot(w, y)) if n else 0.0, "groups": {}}
+    out = {
+        "xtwx": np.zeros((p, p)),
+        "xtwy": np.zeros(p),
+        "tot": np.zeros(2),
+        "sum_wy": float(np.dot(w, y)) if n else 0.0,
+        "groups": {},
+    }
     if n:
         kr.accumulate_normal_equations(X, y, w, out["xtwx"], out["xtwy"], out["tot"])
     for name, labels in model.groups.items():
@@ -259,8 +298,9 @@ def pass1_chunk(loader: Callable, model: NeedModel, index: int = 0) -> dict:
     return out
 
 
-def pass2_chunk(loader: Callable, model: NeedModel, beta: np.ndarray, ybar: float,
-                index: int = 0) -> dict:
+def pass2_chunk(
+    loader: Callable, model: NeedModel, beta: np.ndarray, ybar: float, index: int = 0
+) -> dict:
     """Pass 2 on one chunk: HC meat (upper), RSS and TSS."""
     chunk = loader()
     where = _where(chunk, f"records (chunk {index})")
@@ -296,8 +336,9 @@ def _map_reduce(func, loaders, args: tuple, client) -> dict:
         for k, loader in enumerate(loaders):
             total = _add(total, func(loader, *args, k))
         return total
-    futures = client.map(func, loaders, *[[a] * len(loaders) for a in args],
-                         list(range(len(loaders))), pure=False)
+    futures = client.map(
+        func, loaders, *[[a] * len(loaders) for a in args], list(range(len(loaders))), pure=False
+    )
     try:
         for future in futures:
             total = _add(total, future.result())
@@ -313,6 +354,7 @@ def _mirror(upper: np.ndarray) -> np.ndarray:
 
 
 # --- the fit -----------------------------------------------------------------------------------
+
 
 @dataclass
 class NeedModelFit:
@@ -404,8 +446,9 @@ class NeedModelFit:
             person], ``need_index`` and ``need_index_se``.
         """
         if group not in self.group_sums:
-            raise AllocError("need model", "groups", f"no group '{group}' (have: "
-                             f"{', '.join(self.group_sums)})")
+            raise AllocError(
+                "need model", "groups", f"no group '{group}' (have: {', '.join(self.group_sums)})"
+            )
         if isinstance(beta, dict):
             missing = [t for t in self.terms if t not in beta]
             if missing:
@@ -423,10 +466,16 @@ class NeedModelFit:
             level = a @ b
             predicted = a_g @ b
             ni = predicted / level
-            out = pd.DataFrame({"population": sq, "mean_cost": sy / sq,
-                                "cost_index": (sy / sq) / (sy.sum() / sq.sum()),
-                                "predicted": predicted, "need_index": ni},
-                               index=pd.Index(list(self.model.groups[group]), name=group))
+            out = pd.DataFrame(
+                {
+                    "population": sq,
+                    "mean_cost": sy / sq,
+                    "cost_index": (sy / sq) / (sy.sum() / sq.sum()),
+                    "predicted": predicted,
+                    "need_index": ni,
+                },
+                index=pd.Index(list(self.model.groups[group]), name=group),
+            )
             cov = self.covariance()
             if cov is not None and beta is None:
                 grad = (a_g - ni[:, None] * a[None, :]) / level
@@ -440,31 +489,47 @@ def _solve(xtwx: np.ndarray, xtwy: np.ndarray, terms: list[str], n: int, where: 
     """Solve ``A b = c`` by Cholesky of the scaled matrix; refuse a singular design clearly."""
     p = len(terms)
     if n <= p:
-        raise AllocError(where, "records", f"expected more records than the {p} coefficients, "
-                         f"found {n}")
+        raise AllocError(
+            where, "records", f"expected more records than the {p} coefficients, found {n}"
+        )
     A = _mirror(xtwx)
     d = np.sqrt(np.diag(A))
     zero = np.nonzero(d == 0)[0]
     if zero.size:
-        raise AllocError(where, "design", f"singular design: term '{terms[zero[0]]}' is zero in "
-                         "every record (a level never observed, or a column of zeros)")
+        raise AllocError(
+            where,
+            "design",
+            f"singular design: term '{terms[zero[0]]}' is zero in "
+            "every record (a level never observed, or a column of zeros)",
+        )
     scaled = A / np.outer(d, d)
     vals, vecs = np.linalg.eigh(scaled)
     if vals[0] < SINGULAR_RCOND * vals[-1]:
         v = vecs[:, 0]
         involved = [terms[j] for j in np.argsort(-np.abs(v)) if abs(v[j]) > 0.1][:6]
-        raise AllocError(where, "design", "singular design: terms "
-                         f"{', '.join(repr(t) for t in involved)} are collinear (smallest/largest "
-                         f"eigenvalue of the scaled X'WX = {vals[0] / vals[-1]:.1e}); drop one or "
-                         "merge levels")
+        raise AllocError(
+            where,
+            "design",
+            "singular design: terms "
+            f"{', '.join(repr(t) for t in involved)} are collinear (smallest/largest "
+            f"eigenvalue of the scaled X'WX = {vals[0] / vals[-1]:.1e}); drop one or "
+            "merge levels",
+        )
     factor = linalg.cho_factor(scaled, lower=False)
     beta = linalg.cho_solve(factor, xtwy / d) / d
     inv = linalg.cho_solve(factor, np.eye(p)) / np.outer(d, d)
     return beta, (inv + inv.T) / 2
 
 
-def fit_need_model(source, model: NeedModel, *, client=None, se: str = "HC1",
-                   standard_errors: bool = True, chunk_rows: int = 500_000) -> NeedModelFit:
+def fit_need_model(
+    source,
+    model: NeedModel,
+    *,
+    client=None,
+    se: str = "HC1",
+    standard_errors: bool = True,
+    chunk_rows: int = 500_000,
+) -> NeedModelFit:
     """Fit a need model by streamed weighted least squares.
 
     Parameters
@@ -499,11 +564,15 @@ def fit_need_model(source, model: NeedModel, *, client=None, se: str = "HC1",
         raise AllocError("need model", "se", f"expected 'HC1' or 'classical', found {se!r}")
     for col in model.supply:
         if col in model.need:
-            raise AllocError("need model", col, "a column cannot be both a need and a supply "
-                             "variable")
+            raise AllocError(
+                "need model", col, "a column cannot be both a need and a supply variable"
+            )
     if not model.groups:
-        raise AllocError("need model", "groups", "expected at least one group column (e.g. icb) "
-                         "to report need indices for")
+        raise AllocError(
+            "need model",
+            "groups",
+            "expected at least one group column (e.g. icb) to report need indices for",
+        )
     terms, kinds = model.terms()
     loaders = chunk_loaders(source, model, chunk_rows)
     where = "records"
@@ -525,8 +594,21 @@ def fit_need_model(source, model: NeedModel, *, client=None, se: str = "HC1",
         cov_h = inv @ meat @ inv * (n / (n - p))
         timings["pass2_s"] = time.perf_counter() - t1
     groups = {name: acc["groups"][name] for name in model.groups}
-    return NeedModelFit(model, terms, kinds, beta, cov_c, cov_h, n, sum_w, rss, tss, groups,
-                        se_type=se, timings=timings)
+    return NeedModelFit(
+        model,
+        terms,
+        kinds,
+        beta,
+        cov_c,
+        cov_h,
+        n,
+        sum_w,
+        rss,
+        tss,
+        groups,
+        se_type=se,
+        timings=timings,
+    )
 
 
 def lstsq_reference(frame, model: NeedModel) -> np.ndarray:
@@ -542,8 +624,12 @@ def lstsq_reference(frame, model: NeedModel) -> np.ndarray:
 def local_client(workers: int = 2, threads_per_worker: int = 1):
     """Start a dask ``LocalCluster`` and return a connected ``Client`` (caller closes both)."""
     distributed = require_optional("distributed", "dask", "--workers")
-    cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker,
-                           processes=True, dashboard_address=None)
+    cluster = distributed.LocalCluster(
+        n_workers=workers,
+        threads_per_worker=threads_per_worker,
+        processes=True,
+        dashboard_address=None,
+    )
     return distributed.Client(cluster)
 
 
@@ -557,5 +643,13 @@ def coefficient_recovery(fit: NeedModelFit, truth: dict[str, float]) -> pd.DataF
     return table
 
 
-__all__ = ["NeedModel", "NeedModelFit", "fit_need_model", "design_matrix", "chunk_loaders",
-           "lstsq_reference", "local_client", "coefficient_recovery"]
+__all__ = [
+    "NeedModel",
+    "NeedModelFit",
+    "fit_need_model",
+    "design_matrix",
+    "chunk_loaders",
+    "lstsq_reference",
+    "local_client",
+    "coefficient_recovery",
+]

@@ -109,8 +109,9 @@ def hybrid_formula(a: FormulaSpec, b: FormulaSpec, from_b: set[str] | frozenset)
         upd = {f: getattr(other, f) for comp in from_b for f in SERVICE_FIELDS.get(comp, ())}
         services[name] = spec.model_copy(update=upd)
     names = sorted(from_b)
-    return a.model_copy(update=dict(top, services=services,
-                                    name=f"{a.name}+{b.name}[{','.join(names)}]"))
+    return a.model_copy(
+        update=dict(top, services=services, name=f"{a.name}+{b.name}[{','.join(names)}]")
+    )
 
 
 @dataclass
@@ -159,28 +160,58 @@ class FormulaChange:
             rows.append((icb, 0, "formula A", "start", level, 0.0, level))
             for k, part in enumerate([*self.changed, INTERACTION], start=1):
                 value = row[part]
-                rows.append((icb, k, part, "part", value, min(level, level + value),
-                             max(level, level + value)))
+                rows.append(
+                    (
+                        icb,
+                        k,
+                        part,
+                        "part",
+                        value,
+                        min(level, level + value),
+                        max(level, level + value),
+                    )
+                )
                 level += value
-            rows.append((icb, len(self.changed) + 2, "formula B", "end", row["share_b"], 0.0,
-                         row["share_b"]))
-        frame = pd.DataFrame(rows, columns=["icb", "step", "label", "kind", "value", "bottom",
-                                            "top"])
-        frame["value_gbp"] = np.where(frame["kind"] == "part",
-                                      frame["value"] * self.envelopes[service], np.nan)
+            rows.append(
+                (
+                    icb,
+                    len(self.changed) + 2,
+                    "formula B",
+                    "end",
+                    row["share_b"],
+                    0.0,
+                    row["share_b"],
+                )
+            )
+        frame = pd.DataFrame(
+            rows, columns=["icb", "step", "label", "kind", "value", "bottom", "top"]
+        )
+        frame["value_gbp"] = np.where(
+            frame["kind"] == "part", frame["value"] * self.envelopes[service], np.nan
+        )
         frame.insert(1, "service", service)
         return frame
 
 
 def _shares(inputs, formula, source, population, year) -> np.ndarray:
-    return target_shares(inputs, formula, source, population).sel(year=year).transpose(
-        "icb", "service").values
+    return (
+        target_shares(inputs, formula, source, population)
+        .sel(year=year)
+        .transpose("icb", "service")
+        .values
+    )
 
 
-def decompose_formula_change(inputs: xr.Dataset, formula_a: FormulaSpec, formula_b: FormulaSpec,
-                             *, sources: tuple = ("formula A", "formula B"),
-                             year: int | None = None, population_growth: float | None = None,
-                             method: str = "one_at_a_time") -> FormulaChange:
+def decompose_formula_change(
+    inputs: xr.Dataset,
+    formula_a: FormulaSpec,
+    formula_b: FormulaSpec,
+    *,
+    sources: tuple = ("formula A", "formula B"),
+    year: int | None = None,
+    population_growth: float | None = None,
+    method: str = "one_at_a_time",
+) -> FormulaChange:
     """Decompose each ICB's change in target share from formula A to B by component.
 
     Parameters
@@ -203,15 +234,19 @@ def decompose_formula_change(inputs: xr.Dataset, formula_a: FormulaSpec, formula
         Parts add up to the total change for every ICB and service line (and ``"all"``).
     """
     if method not in METHODS:
-        raise AllocError("compare-formulas", "method", f"expected one of {', '.join(METHODS)}, "
-                         f"found {method!r}")
+        raise AllocError(
+            "compare-formulas", "method", f"expected one of {', '.join(METHODS)}, found {method!r}"
+        )
     import json
 
     year = int(inputs.attrs["base_year"]) if year is None else int(year)
     first = int(inputs["year"].min())
     if year < first:
-        raise AllocError("compare-formulas", "year", f"expected {year_label(first)} or later, "
-                         f"found {year_label(year)}")
+        raise AllocError(
+            "compare-formulas",
+            "year",
+            f"expected {year_label(first)} or later, found {year_label(year)}",
+        )
     growth = population_growth
     if growth is None:
         growth = json.loads(inputs.attrs["assumptions"])["population_growth"]["value"]
@@ -227,8 +262,9 @@ def decompose_formula_change(inputs: xr.Dataset, formula_a: FormulaSpec, formula
     def s(subset) -> np.ndarray:
         key = frozenset(subset)
         if key not in cache:
-            cache[key] = _shares(inputs, hybrid_formula(formula_a, formula_b, key), label,
-                                 population, year)
+            cache[key] = _shares(
+                inputs, hybrid_formula(formula_a, formula_b, key), label, population, year
+            )
         return cache[key]
 
     parts = {}
@@ -262,8 +298,9 @@ def decompose_formula_change(inputs: xr.Dataset, formula_a: FormulaSpec, formula
 
     cols = services + ["all"]
     index = pd.MultiIndex.from_product([icbs, cols], names=["icb", "service"])
-    shares = pd.DataFrame({"share_a": with_all(share_a).ravel(),
-                           "share_b": with_all(share_b).ravel()}, index=index)
+    shares = pd.DataFrame(
+        {"share_a": with_all(share_a).ravel(), "share_b": with_all(share_b).ravel()}, index=index
+    )
     long = []
     for part, arr in parts.items():
         frame = pd.DataFrame({"contribution": with_all(arr).ravel()}, index=index).reset_index()
@@ -274,12 +311,15 @@ def decompose_formula_change(inputs: xr.Dataset, formula_a: FormulaSpec, formula
     envelopes = {svc: total * float(w) for svc, w in zip(services, weights)}
     envelopes["all"] = total
     parts_frame["contribution_gbp"] = parts_frame["contribution"] * parts_frame["service"].map(
-        envelopes)
-    return FormulaChange(formula_a.name, formula_b.name, year, method, changed, shares,
-                         parts_frame, envelopes)
+        envelopes
+    )
+    return FormulaChange(
+        formula_a.name, formula_b.name, year, method, changed, shares, parts_frame, envelopes
+    )
 
 
 # --- variation analysis ------------------------------------------------------------------------
+
 
 def _peer_groups(inputs: xr.Dataset, need_index: np.ndarray, peers: str) -> list[np.ndarray]:
     """Boolean peer masks per ICB (each includes the ICB itself)."""
@@ -295,23 +335,30 @@ def _peer_groups(inputs: xr.Dataset, need_index: np.ndarray, peers: str) -> list
         except ValueError:
             k = -1
         if not 1 <= k < n:
-            raise AllocError("variation", "peers", f"expected nearest:<k> with 1 <= k < {n}, "
-                             f"found {peers!r}")
+            raise AllocError(
+                "variation", "peers", f"expected nearest:<k> with 1 <= k < {n}, found {peers!r}"
+            )
         masks = []
         for i in range(n):
             dist = np.abs(need_index - need_index[i])
             dist[i] = -1.0  # itself first
-            order = np.argsort(dist, kind="stable")[:k + 1]
+            order = np.argsort(dist, kind="stable")[: k + 1]
             mask = np.zeros(n, dtype=bool)
             mask[order] = True
             masks.append(mask)
         return masks
-    raise AllocError("variation", "peers", f"expected 'england', 'region' or 'nearest:<k>', "
-                     f"found {peers!r}")
+    raise AllocError(
+        "variation", "peers", f"expected 'england', 'region' or 'nearest:<k>', found {peers!r}"
+    )
 
 
-def variation(inputs: xr.Dataset, formula: FormulaSpec, source: str | Path = "formula", *,
-              peers: str = "region") -> pd.DataFrame:
+def variation(
+    inputs: xr.Dataset,
+    formula: FormulaSpec,
+    source: str | Path = "formula",
+    *,
+    peers: str = "region",
+) -> pd.DataFrame:
     """Variation analysis per ICB x service line in the base year: access x intensity.
 
     Parameters
@@ -349,9 +396,12 @@ def variation(inputs: xr.Dataset, formula: FormulaSpec, source: str | Path = "fo
     icbs = [str(i) for i in inputs["icb"].values]
     if (patients <= 0).any():
         i, s = map(int, np.argwhere(patients <= 0)[0])
-        raise AllocError(Path(inputs.attrs["data_folder"]) / "patients.csv", "patients",
-                         f"expected positive patients for access x intensity, found "
-                         f"{patients[i, s]:g} for {icbs[i]} / {services[s]}")
+        raise AllocError(
+            Path(inputs.attrs["data_folder"]) / "patients.csv",
+            "patients",
+            f"expected positive patients for access x intensity, found "
+            f"{patients[i, s]:g} for {icbs[i]} / {services[s]}",
+        )
     frames = []
     for si, service in enumerate(services):
         S, P, W = spend[:, si], patients[:, si], wp[:, si]
@@ -366,18 +416,39 @@ def variation(inputs: xr.Dataset, formula: FormulaSpec, source: str | Path = "fo
             acc_peer.append((P[i] / W[i]) / (P[mask].sum() / W[mask].sum()))
             pwh_peer.append((S[i] / W[i]) / (S[mask].sum() / W[mask].sum()))
             names.append(_peer_name(inputs, peers, i, mask))
-        frames.append(pd.DataFrame({
-            "icb": icbs, "service": service, "spend_gbp": S, "patients": P, "population": pop,
-            "weighted_population": W, "target_gbp": target, "need_index": ni,
-            "spend_per_head_gbp": S / pop, "spend_per_patient_gbp": S / P,
-            "patients_per_1000": 1000 * P / pop, "dft": S / target - 1,
-            "intensity_index": intensity, "access_index": access,
-            "log_intensity": np.log(intensity), "log_access": np.log(access),
-            "peer_group": names, "intensity_vs_peers": int_peer, "access_vs_peers": acc_peer,
-            "spend_per_weighted_head_vs_peers": pwh_peer}))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "icb": icbs,
+                    "service": service,
+                    "spend_gbp": S,
+                    "patients": P,
+                    "population": pop,
+                    "weighted_population": W,
+                    "target_gbp": target,
+                    "need_index": ni,
+                    "spend_per_head_gbp": S / pop,
+                    "spend_per_patient_gbp": S / P,
+                    "patients_per_1000": 1000 * P / pop,
+                    "dft": S / target - 1,
+                    "intensity_index": intensity,
+                    "access_index": access,
+                    "log_intensity": np.log(intensity),
+                    "log_access": np.log(access),
+                    "peer_group": names,
+                    "intensity_vs_peers": int_peer,
+                    "access_vs_peers": acc_peer,
+                    "spend_per_weighted_head_vs_peers": pwh_peer,
+                }
+            )
+        )
     out = pd.concat(frames, ignore_index=True).set_index(["icb", "service"])
-    out.attrs.update(year=year_label(base_year), peers=peers, formula=formula.name,
-                     money="GBP cash " + year_label(base_year))
+    out.attrs.update(
+        year=year_label(base_year),
+        peers=peers,
+        formula=formula.name,
+        money="GBP cash " + year_label(base_year),
+    )
     return out
 
 

@@ -54,7 +54,8 @@ class AgeCurve(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     status: Literal["illustrative", "derived", "sourced"] = Field(
-        description="illustrative (made up by a stated method), derived or sourced")
+        description="illustrative (made up by a stated method), derived or sourced"
+    )
     unit: str = "relative cost per head"
     method: str = Field(min_length=1, description="how the numbers were made, or their source")
     age_from: list[int] = Field(description="first age of each band [years]; the last is open")
@@ -71,8 +72,9 @@ class AgeCurve(BaseModel):
         for sex in ("male", "female"):
             values = getattr(self, sex)
             if len(values) != len(ages):
-                raise FieldError(sex, f"expected {len(ages)} values (one per age band), found "
-                                 f"{len(values)}")
+                raise FieldError(
+                    sex, f"expected {len(ages)} values (one per age band), found {len(values)}"
+                )
             if any(not math.isfinite(v) or v < 0 for v in values):
                 raise FieldError(sex, "expected finite non-negative relative costs")
         if not any(v > 0 for v in self.male + self.female):
@@ -94,8 +96,9 @@ def _parse_vintage(value, keyword: str):
             return parse_year(value, "", "")
         except AllocError:
             pass
-    raise ValueError(f"expected \"{keyword}\" or a financial year like 2025 or '2025/26', "
-                     f"found {value!r}")
+    raise ValueError(
+        f"expected \"{keyword}\" or a financial year like 2025 or '2025/26', found {value!r}"
+    )
 
 
 class ServiceFormula(BaseModel):
@@ -103,14 +106,20 @@ class ServiceFormula(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     need_component: str = Field(description="weighted-population component giving the need index")
-    health_inequalities_weight: float = Field(0.0, ge=0.0, le=1.0,
-                                              description="blend weight h_s [fraction]")
-    mff_exponent: float = Field(0.0, ge=0.0, le=3.0,
-                                description="exponent m_s on the market forces factor [1]")
-    age_curve: str | None = Field(None, description="age-sex cost curve (used with age-sex "
-                                  "populations)")
-    age_standardise: str | None = Field(None, description="reference curve divided out of the "
-                                        "need index when age-sex populations are used")
+    health_inequalities_weight: float = Field(
+        0.0, ge=0.0, le=1.0, description="blend weight h_s [fraction]"
+    )
+    mff_exponent: float = Field(
+        0.0, ge=0.0, le=3.0, description="exponent m_s on the market forces factor [1]"
+    )
+    age_curve: str | None = Field(
+        None, description="age-sex cost curve (used with age-sex populations)"
+    )
+    age_standardise: str | None = Field(
+        None,
+        description="reference curve divided out of the "
+        "need index when age-sex populations are used",
+    )
     basis: str = ""
 
 
@@ -122,15 +131,19 @@ class FormulaSpec(BaseModel):
     description: str = ""
     status: str = ""
     population_vintage: Literal["projected"] | int = Field(
-        "projected", description="'projected': each target year's population; a year: that "
-        "year's registered population (scaled to each target year's national total)")
+        "projected",
+        description="'projected': each target year's population; a year: that "
+        "year's registered population (scaled to each target year's national total)",
+    )
     need_index_vintage: Literal["latest"] | int = Field(
-        "latest", description="year of weighted populations giving the need indices")
-    age_curves: str | None = Field(None, description="file of age-sex curves, relative to this "
-                                   "formula file")
-    curves: dict[str, AgeCurve] = Field(default_factory=dict,
-                                        description="age-sex curves (inline ones override the "
-                                        "file's)")
+        "latest", description="year of weighted populations giving the need indices"
+    )
+    age_curves: str | None = Field(
+        None, description="file of age-sex curves, relative to this formula file"
+    )
+    curves: dict[str, AgeCurve] = Field(
+        default_factory=dict, description="age-sex curves (inline ones override the file's)"
+    )
     services: dict[str, ServiceFormula]
 
     @field_validator("population_vintage", mode="before")
@@ -150,8 +163,10 @@ class FormulaSpec(BaseModel):
                 curve = getattr(svc, key)
                 if curve is not None and curve not in self.curves:
                     have = ", ".join(sorted(self.curves)) or "none"
-                    raise FieldError(f"services.{name}.{key}", f"unknown age-sex curve "
-                                     f"'{curve}' (curves defined: {have})")
+                    raise FieldError(
+                        f"services.{name}.{key}",
+                        f"unknown age-sex curve '{curve}' (curves defined: {have})",
+                    )
         return self
 
 
@@ -182,8 +197,11 @@ def load_formula(name_or_path: str | Path, base: Path | None = None) -> tuple[Fo
         merged = {}
         for curve_name, entry in table.items():
             if not isinstance(entry, dict):
-                raise AllocError(curves_path, curve_name, "expected a table [<curve name>] with "
-                                 "status, method, age_from, male, female")
+                raise AllocError(
+                    curves_path,
+                    curve_name,
+                    "expected a table [<curve name>] with status, method, age_from, male, female",
+                )
             try:
                 AgeCurve.model_validate(entry)
             except ValidationError as exc:
@@ -212,12 +230,14 @@ def project_population(gp_pop: xr.DataArray, years: list[int], growth: float) ->
 
 # --- building blocks --------------------------------------------------------------------------
 
+
 def _check_services(inputs: xr.Dataset, formula: FormulaSpec, source) -> list[str]:
     services = [str(s) for s in inputs["service"].values]
     missing = [s for s in services if s not in formula.services]
     if missing:
-        raise AllocError(source, f"services.{missing[0]}", "service line in the data has no "
-                         "entry in the formula")
+        raise AllocError(
+            source, f"services.{missing[0]}", "service line in the data has no entry in the formula"
+        )
     return services
 
 
@@ -227,21 +247,29 @@ def _need_vintage(formula: FormulaSpec, data_years: list[int], year: int, source
         earlier = [y for y in data_years if y <= year]
         return max(earlier) if earlier else data_years[0]
     if vintage not in data_years:
-        raise AllocError(source, "need_index_vintage", f"year {vintage} is not in the data "
-                         f"(weighted populations for {data_years[0]}..{data_years[-1]})")
+        raise AllocError(
+            source,
+            "need_index_vintage",
+            f"year {vintage} is not in the data "
+            f"(weighted populations for {data_years[0]}..{data_years[-1]})",
+        )
     return vintage
 
 
-def component_index(inputs: xr.Dataset, component: str, year: int, source,
-                    field: str = "need_component") -> np.ndarray:
+def component_index(
+    inputs: xr.Dataset, component: str, year: int, source, field: str = "need_component"
+) -> np.ndarray:
     """NHS England need index of one weighted-population component [index, England = 1].
 
     ``NI_k[i] = (WP_k[i] / pop[i]) / (sum_j WP_k[j] / sum_j pop[j])`` for the data ``year``.
     """
     components = [str(c) for c in inputs["component"].values]
     if component not in components:
-        raise AllocError(source, field, f"component '{component}' is not in the data (have: "
-                         f"{', '.join(components)})")
+        raise AllocError(
+            source,
+            field,
+            f"component '{component}' is not in the data (have: {', '.join(components)})",
+        )
     wp = inputs["weighted_pop"].sel(year=year, component=component).values
     pop = inputs["gp_pop"].sel(year=year).values
     return (wp / pop) / (wp.sum() / pop.sum())
@@ -263,21 +291,30 @@ def age_sex_structure(inputs: xr.Dataset, year: int) -> np.ndarray:
 
     Uses the latest year of ``age_sex_pop`` at or before ``year`` (else the earliest).
     """
-    p = inputs["age_sex_pop"].sel(year=_structure_year(inputs, year)).transpose(
-        "icb", "age", "sex").values
+    p = (
+        inputs["age_sex_pop"]
+        .sel(year=_structure_year(inputs, year))
+        .transpose("icb", "age", "sex")
+        .values
+    )
     return p / p.sum(axis=(1, 2), keepdims=True)
 
 
-def _curve_on_bands(curve: AgeCurve, name: str, pop_ages: np.ndarray, sexes: list[str],
-                    source) -> np.ndarray:
+def _curve_on_bands(
+    curve: AgeCurve, name: str, pop_ages: np.ndarray, sexes: list[str], source
+) -> np.ndarray:
     """Curve weights on the population's age bands and sexes (age, sex)."""
     edges = np.asarray(curve.age_from)
     inside = [int(a) for a in edges[1:] if a <= pop_ages[-1] and a not in set(pop_ages)]
     if inside:
-        raise AllocError(source, f"curves.{name}.age_from", f"band start {inside[0]} falls "
-                         "inside an age band of age_sex_populations.csv (population bands start "
-                         f"at {', '.join(str(int(a)) for a in pop_ages)}); curve bands must be "
-                         "unions of population bands")
+        raise AllocError(
+            source,
+            f"curves.{name}.age_from",
+            f"band start {inside[0]} falls "
+            "inside an age band of age_sex_populations.csv (population bands start "
+            f"at {', '.join(str(int(a)) for a in pop_ages)}); curve bands must be "
+            "unions of population bands",
+        )
     band = np.searchsorted(edges, pop_ages, side="right") - 1
     w = curve.weights()  # (band, [female, male])
     col = {"F": 0, "M": 1}
@@ -302,21 +339,27 @@ def need_indices(inputs: xr.Dataset, formula: FormulaSpec, source: Path, year: i
     out = []
     for service in services:
         spec = formula.services[service]
-        ni = component_index(inputs, spec.need_component, year, source,
-                             f"services.{service}.need_component")
+        ni = component_index(
+            inputs, spec.need_component, year, source, f"services.{service}.need_component"
+        )
         h = spec.health_inequalities_weight
         if h:
-            hi = component_index(inputs, HI_COMPONENT, year, source,
-                                 f"services.{service}.health_inequalities_weight")
+            hi = component_index(
+                inputs, HI_COMPONENT, year, source, f"services.{service}.health_inequalities_weight"
+            )
             ni = (1 - h) * ni + h * hi
         out.append(ni / ((ni * pop).sum() / pop.sum()))
-    return xr.DataArray(np.column_stack(out), dims=("icb", "service"),
-                        coords={"icb": inputs["icb"].values, "service": services},
-                        attrs={"units": "1", "long_name": "need index (England = 1)"})
+    return xr.DataArray(
+        np.column_stack(out),
+        dims=("icb", "service"),
+        coords={"icb": inputs["icb"].values, "service": services},
+        attrs={"units": "1", "long_name": "need index (England = 1)"},
+    )
 
 
-def _population_used(inputs: xr.Dataset, formula: FormulaSpec, population: xr.DataArray,
-                     source) -> tuple[xr.DataArray, dict[int, int]]:
+def _population_used(
+    inputs: xr.Dataset, formula: FormulaSpec, population: xr.DataArray, source
+) -> tuple[xr.DataArray, dict[int, int]]:
     """Population per ICB x target year after the population vintage, and its data year."""
     if formula.population_vintage == "projected":
         last = int(inputs["year"].max())
@@ -324,16 +367,21 @@ def _population_used(inputs: xr.Dataset, formula: FormulaSpec, population: xr.Da
     vintage = formula.population_vintage
     data_years = [int(y) for y in inputs["year"].values]
     if vintage not in data_years:
-        raise AllocError(source, "population_vintage", f"year {vintage} is not in the data "
-                         f"(populations for {data_years[0]}..{data_years[-1]})")
+        raise AllocError(
+            source,
+            "population_vintage",
+            f"year {vintage} is not in the data "
+            f"(populations for {data_years[0]}..{data_years[-1]})",
+        )
     base = inputs["gp_pop"].sel(year=vintage, drop=True)
     scale = population.sum("icb") / float(base.sum())
     used = (base * scale).transpose("icb", "year")
     return used, {int(t): vintage for t in population["year"].values}
 
 
-def weighted_populations(inputs: xr.Dataset, formula: FormulaSpec, source: Path | str,
-                         population: xr.DataArray) -> xr.DataArray:
+def weighted_populations(
+    inputs: xr.Dataset, formula: FormulaSpec, source: Path | str, population: xr.DataArray
+) -> xr.DataArray:
     """Needs-weighted population per ICB x service line x year [weighted persons].
 
     Implements the formula in the module docstring; each service line's weighted population sums
@@ -382,20 +430,35 @@ def weighted_populations(inputs: xr.Dataset, formula: FormulaSpec, source: Path 
         total = pop_t.sum()
         for si, service in enumerate(services):
             spec = formula.services[service]
-            ni = cached(("ni", spec.need_component, vintage), lambda: component_index(
-                inputs, spec.need_component, vintage, source,
-                f"services.{service}.need_component"))
+            ni = cached(
+                ("ni", spec.need_component, vintage),
+                lambda: component_index(
+                    inputs,
+                    spec.need_component,
+                    vintage,
+                    source,
+                    f"services.{service}.need_component",
+                ),
+            )
             if use_age_sex and spec.age_curve is not None:
                 basis[service] = "age_sex"
-                shares = cached(("struct", pop_year[year]),
-                                lambda: age_sex_structure(inputs, pop_year[year]))
-                w = cached(("curve", spec.age_curve), lambda: _curve_on_bands(
-                    formula.curves[spec.age_curve], spec.age_curve, pop_ages, sexes, source))
+                shares = cached(
+                    ("struct", pop_year[year]), lambda: age_sex_structure(inputs, pop_year[year])
+                )
+                w = cached(
+                    ("curve", spec.age_curve),
+                    lambda: _curve_on_bands(
+                        formula.curves[spec.age_curve], spec.age_curve, pop_ages, sexes, source
+                    ),
+                )
                 age_cost = pop_t * (shares * w).sum(axis=(1, 2))
                 if spec.age_standardise is not None:
-                    ani = cached(("ani", spec.need_component, spec.age_standardise, vintage),
-                                 lambda: _additional_need(inputs, formula, spec, ni, vintage,
-                                                          pop_ages, sexes, source))
+                    ani = cached(
+                        ("ani", spec.need_component, spec.age_standardise, vintage),
+                        lambda: _additional_need(
+                            inputs, formula, spec, ni, vintage, pop_ages, sexes, source
+                        ),
+                    )
                 else:
                     ani = ni
                 need = _rescale(age_cost * ani, total)
@@ -404,22 +467,39 @@ def weighted_populations(inputs: xr.Dataset, formula: FormulaSpec, source: Path 
                 need = _rescale(pop_t * ni, total)
             h = spec.health_inequalities_weight
             if h:
-                hi = cached(("ni", HI_COMPONENT, vintage), lambda: component_index(
-                    inputs, HI_COMPONENT, vintage, source,
-                    f"services.{service}.health_inequalities_weight"))
+                hi = cached(
+                    ("ni", HI_COMPONENT, vintage),
+                    lambda: component_index(
+                        inputs,
+                        HI_COMPONENT,
+                        vintage,
+                        source,
+                        f"services.{service}.health_inequalities_weight",
+                    ),
+                )
                 need = (1 - h) * need + h * _rescale(pop_t * hi, total)
             m = spec.mff_exponent
             if m:
                 if mff is None:
-                    raise AllocError(source, f"services.{service}.mff_exponent", "a non-zero MFF "
-                                     "exponent needs market forces factors: the dataset has no "
-                                     "mff.csv")
-                need = _rescale(need * mff ** m, total)
+                    raise AllocError(
+                        source,
+                        f"services.{service}.mff_exponent",
+                        "a non-zero MFF "
+                        "exponent needs market forces factors: the dataset has no "
+                        "mff.csv",
+                    )
+                need = _rescale(need * mff**m, total)
             out[:, si, ti] = need
-    return xr.DataArray(out, dims=("icb", "service", "year"),
-                        coords={"icb": inputs["icb"].values, "service": services, "year": years},
-                        attrs={"units": "weighted persons", "basis": json.dumps(basis),
-                               "long_name": "needs-weighted population"})
+    return xr.DataArray(
+        out,
+        dims=("icb", "service", "year"),
+        coords={"icb": inputs["icb"].values, "service": services, "year": years},
+        attrs={
+            "units": "weighted persons",
+            "basis": json.dumps(basis),
+            "long_name": "needs-weighted population",
+        },
+    )
 
 
 def _additional_need(inputs, formula, spec, ni, vintage, pop_ages, sexes, source) -> np.ndarray:
@@ -431,14 +511,19 @@ def _additional_need(inputs, formula, spec, ni, vintage, pop_ages, sexes, source
     per_head = (shares * w).sum(axis=(1, 2))
     age_index = per_head / ((per_head * pop_v).sum() / pop_v.sum())
     if (age_index <= 0).any():
-        raise AllocError(source, f"curves.{spec.age_standardise}", "reference curve gives an ICB "
-                         "zero expected cost, so the need index cannot be age-standardised")
+        raise AllocError(
+            source,
+            f"curves.{spec.age_standardise}",
+            "reference curve gives an ICB "
+            "zero expected cost, so the need index cannot be age-standardised",
+        )
     ani = ni / age_index
     return ani / ((ani * pop_v).sum() / pop_v.sum())
 
 
-def target_shares(inputs: xr.Dataset, formula: FormulaSpec, source: Path,
-                  population: xr.DataArray) -> xr.DataArray:
+def target_shares(
+    inputs: xr.Dataset, formula: FormulaSpec, source: Path, population: xr.DataArray
+) -> xr.DataArray:
     """Target share per ICB x service line x year (sums to 1 over ICBs) [fraction].
 
     ``target_share[i,s,t] = WP[i,s,t] / sum_j WP[j,s,t]`` with ``WP`` from

@@ -65,27 +65,45 @@ AGE_BASE_PCT = np.array([5.5, 11.5, 12, 13.5, 13, 13, 12, 10, 6.5, 3.0])
 SEXES = ("F", "M")
 MARKERS = ("diabetes", "ckd", "cancer", "cvd")
 #: logit p = a + b (m - 50)/10 + c q, per marker (illustrative).
-MARKER_LOGIT = {"diabetes": (-2.6, 0.45, 0.15), "ckd": (-3.8, 0.6, 0.12),
-                "cancer": (-4.0, 0.5, 0.05), "cvd": (-3.2, 0.65, 0.15)}
+MARKER_LOGIT = {
+    "diabetes": (-2.6, 0.45, 0.15),
+    "ckd": (-3.8, 0.6, 0.12),
+    "cancer": (-4.0, 0.5, 0.05),
+    "cvd": (-3.2, 0.65, 0.15),
+}
 #: Illustrative locations (approximate city-centre latitude, longitude [degrees]) of cities with
 #: major specialist centres. Not a list of NHS England's designated providers.
 SPECIALIST_CENTRES = {
-    "London": (51.507, -0.128), "Birmingham": (52.480, -1.900), "Manchester": (53.480, -2.240),
-    "Leeds": (53.800, -1.550), "Newcastle": (54.970, -1.610), "Liverpool": (53.408, -2.992),
-    "Sheffield": (53.381, -1.470), "Nottingham": (52.954, -1.158),
-    "Leicester": (52.636, -1.139), "Bristol": (51.454, -2.588), "Oxford": (51.752, -1.258),
-    "Cambridge": (52.205, 0.120), "Southampton": (50.910, -1.404), "Plymouth": (50.375, -4.143),
-    "Brighton": (50.822, -0.137), "Norwich": (52.630, 1.297), "Hull": (53.745, -0.337),
-    "Stoke-on-Trent": (53.003, -2.180), "Middlesbrough": (54.575, -1.235),
+    "London": (51.507, -0.128),
+    "Birmingham": (52.480, -1.900),
+    "Manchester": (53.480, -2.240),
+    "Leeds": (53.800, -1.550),
+    "Newcastle": (54.970, -1.610),
+    "Liverpool": (53.408, -2.992),
+    "Sheffield": (53.381, -1.470),
+    "Nottingham": (52.954, -1.158),
+    "Leicester": (52.636, -1.139),
+    "Bristol": (51.454, -2.588),
+    "Oxford": (51.752, -1.258),
+    "Cambridge": (52.205, 0.120),
+    "Southampton": (50.910, -1.404),
+    "Plymouth": (50.375, -4.143),
+    "Brighton": (50.822, -0.137),
+    "Norwich": (52.630, 1.297),
+    "Hull": (53.745, -0.337),
+    "Stoke-on-Trent": (53.003, -2.180),
+    "Middlesbrough": (54.575, -1.235),
     "Exeter": (50.718, -3.534),
 }
-PRACTICE_STREAM = 2 ** 31  # spawn key of the practice-table RNG stream (persons use 0, 1, ...)
+PRACTICE_STREAM = 2**31  # spawn key of the practice-table RNG stream (persons use 0, 1, ...)
 
 
 def _curve(m: np.ndarray) -> np.ndarray:
     """The default formula's illustrative ``specialised_physical`` curve (male), at mid-ages ``m``."""
+
     def g(x):
         return 0.25 + 0.9 * np.exp(-x / 2) + 0.15 * np.exp(0.05 * (x - 20))
+
     return np.where(m <= 50, g(m), g(50) * (g(m) / g(50)) ** 0.5)
 
 
@@ -105,8 +123,12 @@ class DGP:
     base: float = 120.0
     age_scale: float = 250.0
     deprivation: tuple[float, ...] = (0.0, 10.0, 20.0, 35.0, 50.0)
-    markers: tuple[tuple[str, float], ...] = (("diabetes", 150.0), ("ckd", 900.0),
-                                              ("cancer", 1200.0), ("cvd", 400.0))
+    markers: tuple[tuple[str, float], ...] = (
+        ("diabetes", 150.0),
+        ("ckd", 900.0),
+        ("cancer", 1200.0),
+        ("cvd", 400.0),
+    )
     distance_per_km: float = -0.8
     distance_cap_km: float = 150.0
     noise_shape: float | None = 0.5
@@ -116,8 +138,9 @@ class DGP:
         """Expected cost of each age-sex cell before other terms (20,) [GBP]: women x 1.0 below
         15, x 1.15 at 15-44, x 0.90 at 55+ (as the default formula's curve)."""
         male = self.age_scale * _curve(MID_AGE)
-        female_factor = np.where((MID_AGE >= 15) & (MID_AGE < 45), 1.15,
-                                 np.where(MID_AGE >= 55, 0.9, 1.0))
+        female_factor = np.where(
+            (MID_AGE >= 15) & (MID_AGE < 45), 1.15, np.where(MID_AGE >= 55, 0.9, 1.0)
+        )
         return np.concatenate([male * female_factor, male])
 
     def coefficients(self) -> dict[str, float]:
@@ -127,8 +150,12 @@ class DGP:
         labels = age_sex_labels()
         out = {"const": self.base + cells[0] + dep[0]}
         out.update({f"age_sex={lab}": float(c - cells[0]) for lab, c in zip(labels[1:], cells[1:])})
-        out.update({f"imd_quintile={lab}": float(d - dep[0])
-                    for lab, d in zip(QUINTILE_LABELS[1:], dep[1:])})
+        out.update(
+            {
+                f"imd_quintile={lab}": float(d - dep[0])
+                for lab, d in zip(QUINTILE_LABELS[1:], dep[1:])
+            }
+        )
         out.update({m: (e if self.need else 0.0) for m, e in self.markers})
         out["distance_km"] = self.distance_per_km
         return out
@@ -136,8 +163,10 @@ class DGP:
 
 def _haversine_km(lat1, lon1, lat2, lon2):
     p1, p2 = np.radians(lat1), np.radians(lat2)
-    a = (np.sin((p2 - p1) / 2) ** 2
-         + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon2 - lon1) / 2) ** 2)
+    a = (
+        np.sin((p2 - p1) / 2) ** 2
+        + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon2 - lon1) / 2) ** 2
+    )
     return 2 * 6371.0 * np.arcsin(np.sqrt(a))
 
 
@@ -184,8 +213,7 @@ class SyntheticPopulation:
 
     # -- practice table --
     def _make_practices(self) -> dict:
-        rng = np.random.default_rng(np.random.SeedSequence(self.seed,
-                                                           spawn_key=(PRACTICE_STREAM,)))
+        rng = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(PRACTICE_STREAM,)))
         icbs = _embedded_icbs()
         n_icb = len(icbs)
         n_prac = int(max(2 * n_icb, round(self.n_persons / self.persons_per_practice)))
@@ -198,18 +226,27 @@ class SyntheticPopulation:
         lat = icbs["lat"].to_numpy()[icb] + rng.normal(0, 0.25, n_prac)
         lon = icbs["lon"].to_numpy()[icb] + rng.normal(0, 0.35, n_prac)
         centres = np.array(list(SPECIALIST_CENTRES.values()))
-        dist = np.min(_haversine_km(lat[:, None], lon[:, None], centres[None, :, 0],
-                                    centres[None, :, 1]), axis=1)
+        dist = np.min(
+            _haversine_km(lat[:, None], lon[:, None], centres[None, :, 0], centres[None, :, 1]),
+            axis=1,
+        )
         dist = np.minimum(dist, self.dgp.distance_cap_km)
         rural = np.minimum(dist / 60.0, 1.5)
         age_tilt = 0.25 * (rural - 0.5) + rng.normal(0, 0.15, n_prac)
-        dep_tilt = (2.0 * (icbs["hi_index"].to_numpy()[icb] - 1) - 0.3 * (rural - 0.5)
-                    + rng.normal(0, 0.5, n_prac))
+        dep_tilt = (
+            2.0 * (icbs["hi_index"].to_numpy()[icb] - 1)
+            - 0.3 * (rural - 0.5)
+            + rng.normal(0, 0.5, n_prac)
+        )
         age_p = AGE_BASE_PCT[None, :] * np.exp(age_tilt[:, None] * (MID_AGE[None, :] - 45) / 45)
         dep_p = np.exp(dep_tilt[:, None] * (np.arange(5)[None, :] - 2) / 2)
         return {
-            "icb": icb, "counts": counts, "starts": np.concatenate([[0], np.cumsum(counts)]),
-            "lat": lat, "lon": lon, "distance_km": dist,
+            "icb": icb,
+            "counts": counts,
+            "starts": np.concatenate([[0], np.cumsum(counts)]),
+            "lat": lat,
+            "lon": lon,
+            "distance_km": dist,
             "age_cum": np.cumsum(age_p / age_p.sum(axis=1, keepdims=True), axis=1)[:, :-1],
             "dep_cum": np.cumsum(dep_p / dep_p.sum(axis=1, keepdims=True), axis=1)[:, :-1],
             "icb_codes": icbs["code"].tolist(),
@@ -227,10 +264,16 @@ class SyntheticPopulation:
     def practices(self) -> pd.DataFrame:
         """The practice table: ICB, list size [persons], location [degrees], distance [km]."""
         p = self._practices
-        return pd.DataFrame({"practice": np.arange(self.n_practices),
-                             "icb": [p["icb_codes"][i] for i in p["icb"]],
-                             "list_size": p["counts"], "lat": p["lat"], "lon": p["lon"],
-                             "distance_km": p["distance_km"]})
+        return pd.DataFrame(
+            {
+                "practice": np.arange(self.n_practices),
+                "icb": [p["icb_codes"][i] for i in p["icb"]],
+                "list_size": p["counts"],
+                "lat": p["lat"],
+                "lon": p["lon"],
+                "distance_km": p["distance_km"],
+            }
+        )
 
     @property
     def n_chunks(self) -> int:
@@ -257,16 +300,23 @@ class SyntheticPopulation:
         band = (u[:, None] > p["age_cum"][practice]).sum(axis=1)
         u = rng.random(n)
         quint = (u[:, None] > p["dep_cum"][practice]).sum(axis=1)
-        out = {"icb": p["icb"][practice], "practice": practice, "sex": sex, "age_band": band,
-               "age_sex": sex * 10 + band, "imd_quintile": quint}
+        out = {
+            "icb": p["icb"][practice],
+            "practice": practice,
+            "sex": sex,
+            "age_band": band,
+            "age_sex": sex * 10 + band,
+            "imd_quintile": quint,
+        }
         mu = np.full(n, dgp.base)
         if dgp.need:
             mu += dgp.cell_effect()[out["age_sex"]] + np.asarray(dgp.deprivation)[quint]
         effects = dict(dgp.markers)
         for name in MARKERS:
             a, b, c = MARKER_LOGIT[name]
-            table = 1 / (1 + np.exp(-(a + b * (MID_AGE[:, None] - 50) / 10
-                                      + c * np.arange(5)[None, :])))
+            table = 1 / (
+                1 + np.exp(-(a + b * (MID_AGE[:, None] - 50) / 10 + c * np.arange(5)[None, :]))
+            )
             marker = (rng.random(n) < table[band, quint]).astype(np.float64)
             out[name] = marker
             if dgp.need:

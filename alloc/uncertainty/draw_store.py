@@ -70,9 +70,13 @@ class DrawStore:
         parent = Path(directory) if directory is not None else Path(tempfile.gettempdir())
         free = shutil.disk_usage(parent).free
         if self.nbytes > 0.95 * free:
-            raise AllocError(parent, "temporary disk", f"the ensemble's draws need "
-                             f"{self.nbytes / 1e9:.1f} GB and {free / 1e9:.1f} GB are free; "
-                             "reduce the draws or grid, or set TMPDIR to a larger disk")
+            raise AllocError(
+                parent,
+                "temporary disk",
+                f"the ensemble's draws need "
+                f"{self.nbytes / 1e9:.1f} GB and {free / 1e9:.1f} GB are free; "
+                "reduce the draws or grid, or set TMPDIR to a larger disk",
+            )
         self._folder = Path(tempfile.mkdtemp(prefix="alloc-ensemble-", dir=parent))
         for name in self.variables:
             with open(self._path(name), "wb") as f:
@@ -98,7 +102,7 @@ class DrawStore:
                 while start < rows.stop:  # a chunk may span grid points
                     g, d0 = divmod(start, n_draws)
                     stop = min(rows.stop, (g + 1) * n_draws)
-                    part = by_cell[:, start - rows.start:stop - rows.start]
+                    part = by_cell[:, start - rows.start : stop - rows.start]
                     for c in range(n_cells):  # one contiguous run of draws per cell
                         offset = ((g * n_cells + c) * n_draws + d0) * _F8.itemsize
                         os.pwrite(fd, np.ascontiguousarray(part[c]).data, offset)
@@ -111,8 +115,9 @@ class DrawStore:
         n_grid, n_cells, n_draws = self.shape
         first, last, _ = cells.indices(n_cells)
         offset = (g * n_cells + first) * n_draws * _F8.itemsize
-        return np.fromfile(self._path(name), dtype=_F8, count=(last - first) * n_draws,
-                           offset=offset).reshape(last - first, n_draws)
+        return np.fromfile(
+            self._path(name), dtype=_F8, count=(last - first) * n_draws, offset=offset
+        ).reshape(last - first, n_draws)
 
     def cube(self, name: str) -> np.ndarray:
         """The whole variable in memory, shape (G, D, C) (memory grows with the draws)."""
@@ -130,8 +135,14 @@ class DrawStore:
                 del cube
                 yield g, range(d0, d1), block
 
-    def summarise(self, name: str, quantiles, budget_bytes: int, threshold: float | None = None,
-                  threads: int = 1) -> BlockSummary:
+    def summarise(
+        self,
+        name: str,
+        quantiles,
+        budget_bytes: int,
+        threshold: float | None = None,
+        threads: int = 1,
+    ) -> BlockSummary:
         """Exact quantiles over draws, a block of cells at a time.
 
         Parameters
@@ -151,8 +162,11 @@ class DrawStore:
         out_q = np.empty((n_grid, len(q), n_cells))
         central = np.empty((n_grid, n_cells))
         below = np.empty((n_grid, n_cells)) if threshold is not None else None
-        tasks = [(g, slice(c, min(c + per_block, n_cells)))
-                 for g in range(n_grid) for c in range(0, n_cells, per_block)]
+        tasks = [
+            (g, slice(c, min(c + per_block, n_cells)))
+            for g in range(n_grid)
+            for c in range(0, n_cells, per_block)
+        ]
 
         def one(task):
             g, cells = task
@@ -198,6 +212,7 @@ def lazy_cube(store: DrawStore, name: str, draws_per_chunk: int):
 
     n_grid, n_cells, n_draws = store.shape
     source = _OnDemand(store._path(name), store.shape)
-    stored = da.from_array(source, chunks=(1, n_cells, max(1, draws_per_chunk)),
-                           lock=False, asarray=True)
+    stored = da.from_array(
+        source, chunks=(1, n_cells, max(1, draws_per_chunk)), lock=False, asarray=True
+    )
     return stored.transpose(0, 2, 1)

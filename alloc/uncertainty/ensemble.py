@@ -49,7 +49,9 @@ PARAMETERS = {
     "policy.max_below_target": "largest permitted shortfall below target [fraction]",
     "policy.convergence_rate": "fraction of each gap closed per year (proportional policy)",
 }
-_Z90 = float(special.ndtri(0.9))  # 1.2816: normal80 maps [low, high] to the 10th and 90th percentiles
+_Z90 = float(
+    special.ndtri(0.9)
+)  # 1.2816: normal80 maps [low, high] to the 10th and 90th percentiles
 
 
 class Uncertain(BaseModel):
@@ -89,16 +91,20 @@ class EnsembleSpec(BaseModel):
     below_target_threshold: float = Field(0.05, ge=0.0, lt=1.0)
     grid: dict[str, list[float]] = {}
     uncertain: dict[str, Uncertain] = {}
-    pathway_uncertainty: bool = Field(True, description="draw the parameters of the scenario's "
-                                      "pathway files from their [low, high] ranges")
+    pathway_uncertainty: bool = Field(
+        True,
+        description="draw the parameters of the scenario's "
+        "pathway files from their [low, high] ranges",
+    )
 
     @field_validator("grid", "uncertain")
     @classmethod
     def _known(cls, value):
         for path in value:
             if path not in PARAMETERS:
-                raise ValueError(f"unknown parameter path '{path}'; expected one of "
-                                 f"{', '.join(PARAMETERS)}")
+                raise ValueError(
+                    f"unknown parameter path '{path}'; expected one of {', '.join(PARAMETERS)}"
+                )
         return value
 
     @field_validator("grid")
@@ -238,12 +244,15 @@ def kernel_inputs(prep: Prepared, values: dict[str, np.ndarray], n_rows: int) ->
         # every unit's envelope and targets scale with the national envelope (exactly 1 x for
         # ICB totals, whose one unit's envelope is the national one)
         unit_env = national[:, None, :] * (prep.kernel_envelopes / prep.envelope[None, 1:])
-    targets = prep.kernel_targets[None] / prep.kernel_envelopes[None, :, :, None] * unit_env[
-        ..., None]
+    targets = (
+        prep.kernel_targets[None] / prep.kernel_envelopes[None, :, :, None] * unit_env[..., None]
+    )
     n_batch = n_rows * n_unit
-    out = {"A0": np.broadcast_to(prep.kernel_base[None], (n_rows,) + prep.kernel_base.shape),
-           "T": np.broadcast_to(targets, (n_rows,) + targets.shape[1:]),
-           "E": np.broadcast_to(unit_env, (n_rows,) + unit_env.shape[1:])}
+    out = {
+        "A0": np.broadcast_to(prep.kernel_base[None], (n_rows,) + prep.kernel_base.shape),
+        "T": np.broadcast_to(targets, (n_rows,) + targets.shape[1:]),
+        "E": np.broadcast_to(unit_env, (n_rows,) + unit_env.shape[1:]),
+    }
     out = {k: v.reshape((n_batch,) + v.shape[2:]) for k, v in out.items()}
     out.update(_row_policy_arrays(prep, values, n_rows))
     for key in prep.policy_arrays:  # rows -> rows x units
@@ -269,23 +278,33 @@ def _row_policy_arrays(prep: Prepared, values: dict[str, np.ndarray], n_rows: in
                 growth = prep.policy_arrays[key] / _growth_basis(prep, {}, 1) - 1.0
             out[key] = (1.0 + growth) * basis
     if "policy.max_below_target" in values:
-        out["below_target"] = np.broadcast_to(values["policy.max_below_target"][:, None],
-                                              (n_rows, n_year)).copy()
+        out["below_target"] = np.broadcast_to(
+            values["policy.max_below_target"][:, None], (n_rows, n_year)
+        ).copy()
     if "policy.convergence_rate" in values:
         if policy.kind != "proportional":
-            raise AllocError(prep.source, "ensemble.policy.convergence_rate",
-                             f"applies only to kind 'proportional', not '{policy.kind}'")
+            raise AllocError(
+                prep.source,
+                "ensemble.policy.convergence_rate",
+                f"applies only to kind 'proportional', not '{policy.kind}'",
+            )
         c = np.broadcast_to(values["policy.convergence_rate"][:, None], (n_rows, n_year))
         out["conv"], out["w_prev"], out["w_target"] = c.copy(), 1.0 - c, c.copy()
     for name in ("policy.min_growth", "policy.max_growth"):
         if name in values and policy.kind in ("historic_cost", "immediate"):
-            raise AllocError(prep.source, f"ensemble.{name}", f"kind '{policy.kind}' takes no "
-                             "floors or caps")
+            raise AllocError(
+                prep.source, f"ensemble.{name}", f"kind '{policy.kind}' takes no floors or caps"
+            )
     floor, cap = out["floor_mult"], out["cap_mult"]
-    if np.any(np.broadcast_to(floor, np.broadcast_shapes(floor.shape, cap.shape))
-              > np.broadcast_to(cap, np.broadcast_shapes(floor.shape, cap.shape))):
-        raise AllocError(prep.source, "ensemble", "some rows draw min_growth above max_growth; "
-                         "narrow the ranges so they cannot cross")
+    if np.any(
+        np.broadcast_to(floor, np.broadcast_shapes(floor.shape, cap.shape))
+        > np.broadcast_to(cap, np.broadcast_shapes(floor.shape, cap.shape))
+    ):
+        raise AllocError(
+            prep.source,
+            "ensemble",
+            "some rows draw min_growth above max_growth; narrow the ranges so they cannot cross",
+        )
     return out
 
 
@@ -311,13 +330,25 @@ def run_chunk(prep: Prepared, plan: Plan, rows: range) -> dict[str, np.ndarray]:
     [GBP] and ``envelope`` (R, Y+1) [GBP], base year first; ``relaxed`` (R, Y) [bool]: the
     policy's floors or caps were relaxed in that projection year (``fallback = "relax"``).
     """
-    return run_rows(prep, plan.values(rows), rows, plan.spec.draws, plan.spec.seed,
-                    plan.spec.pathway_uncertainty)
+    return run_rows(
+        prep,
+        plan.values(rows),
+        rows,
+        plan.spec.draws,
+        plan.spec.seed,
+        plan.spec.pathway_uncertainty,
+    )
 
 
-def run_rows(prep: Prepared, values: dict[str, np.ndarray], rows: range, draws: int = 1,
-             seed: int = 0, pathway_draws: bool = False,
-             pathway_sampler: Callable | None = None) -> dict[str, np.ndarray]:
+def run_rows(
+    prep: Prepared,
+    values: dict[str, np.ndarray],
+    rows: range,
+    draws: int = 1,
+    seed: int = 0,
+    pathway_draws: bool = False,
+    pathway_sampler: Callable | None = None,
+) -> dict[str, np.ndarray]:
     """Run rows whose parameters are ``values`` (path -> array per row); see :func:`run_chunk`.
 
     Pathway parameters are central unless ``pathway_draws`` (drawn per draw from the seed) or
@@ -329,28 +360,57 @@ def run_rows(prep: Prepared, values: dict[str, np.ndarray], rows: range, draws: 
     n_year, n = prep.kernel_targets.shape[1:]
     spend = {}
     if prep.spend is not None:
-        spend = _spend_rows(prep, rows, draws, seed, pathway_draws, pathway_sampler,
-                            by_unit=prep.base_adjust is not None)
+        spend = _spend_rows(
+            prep,
+            rows,
+            draws,
+            seed,
+            pathway_draws,
+            pathway_sampler,
+            by_unit=prep.base_adjust is not None,
+        )
     # Savings rebased into the allocation base follow each row's own (drawn) savings.
     base_adjust = _row_base_adjust(prep, spend) if prep.base_adjust is not None else None
     policy = {k: arrays[k] for k in prep.policy_arrays}
-    alloc, _, status, gap = solve_glide_paths(arrays["A0"], arrays["T"], arrays["E"], policy,
-                                              prep.policy.fallback == "relax", base_adjust)
-    bad = (status == pace.STATUS_FLOORS_EXCEED_ENVELOPE) | (
-        status == pace.STATUS_CAPS_BELOW_ENVELOPE) | (status == pace.STATUS_BAD_INPUT)
+    alloc, _, status, gap = solve_glide_paths(
+        arrays["A0"], arrays["T"], arrays["E"], policy, prep.policy.fallback == "relax", base_adjust
+    )
+    bad = (
+        (status == pace.STATUS_FLOORS_EXCEED_ENVELOPE)
+        | (status == pace.STATUS_CAPS_BELOW_ENVELOPE)
+        | (status == pace.STATUS_BAD_INPUT)
+    )
     if bad.any():
         b, y = map(int, np.argwhere(bad)[0])
         row = rows.start + b // n_unit
         unit = "" if prep.units is None else f", service line '{prep.units[b % n_unit]}'"
-        raise AllocError(prep.source, "ensemble", f"row {row} (grid point "
-                         f"{row // draws}, draw {row % draws}{unit}) is infeasible "
-                         f"in year {prep.years[y + 1]}: shortfall £{gap[b, y]:,.0f}; narrow the "
-                         "ranges or set the policy's fallback = \"relax\"")
+        raise AllocError(
+            prep.source,
+            "ensemble",
+            f"row {row} (grid point "
+            f"{row // draws}, draw {row % draws}{unit}) is infeasible "
+            f"in year {prep.years[y + 1]}: shortfall £{gap[b, y]:,.0f}; narrow the "
+            'ranges or set the policy\'s fallback = "relax"',
+        )
     adjust = np.zeros((1, n_year, n)) if base_adjust is None else base_adjust
-    if count_violations(alloc, arrays["A0"], arrays["T"], arrays["E"], arrays["floor_mult"],
-                        arrays["cap_mult"], arrays["below_target"], adjust, status, 1e-9):
-        raise AllocError(prep.source, "ensemble", "internal check failed: a row breaks the "
-                         "envelope, a floor or a cap, or has negative money")
+    if count_violations(
+        alloc,
+        arrays["A0"],
+        arrays["T"],
+        arrays["E"],
+        arrays["floor_mult"],
+        arrays["cap_mult"],
+        arrays["below_target"],
+        adjust,
+        status,
+        1e-9,
+    ):
+        raise AllocError(
+            prep.source,
+            "ensemble",
+            "internal check failed: a row breaks the "
+            "envelope, a floor or a cap, or has negative money",
+        )
 
     def icb_totals(a):  # (R B, ...) -> (R, ...): sum over the units of each row
         return a.reshape((n_rows, n_unit) + a.shape[1:]).sum(axis=1)
@@ -359,10 +419,12 @@ def run_rows(prep: Prepared, values: dict[str, np.ndarray], rows: range, draws: 
     env0 = np.full((n_rows, 1), float(prep.envelope[0]))
     t0 = np.broadcast_to(prep.target_svc.sum("service").isel(year=0).values, (n_rows, 1, n))
     relaxed = (status == pace.STATUS_FLOORS_RELAXED) | (status == pace.STATUS_CAPS_RELAXED)
-    out = {"allocation": np.concatenate([base, icb_totals(alloc)], axis=1),
-           "target": np.concatenate([t0, icb_totals(arrays["T"])], axis=1),
-           "envelope": np.concatenate([env0, icb_totals(arrays["E"])], axis=1),
-           "relaxed": relaxed.reshape(n_rows, n_unit, n_year).any(axis=1)}
+    out = {
+        "allocation": np.concatenate([base, icb_totals(alloc)], axis=1),
+        "target": np.concatenate([t0, icb_totals(arrays["T"])], axis=1),
+        "envelope": np.concatenate([env0, icb_totals(arrays["E"])], axis=1),
+        "relaxed": relaxed.reshape(n_rows, n_unit, n_year).any(axis=1),
+    }
     out.update({k: v for k, v in spend.items() if k in ("spend", "saving")})
     return out
 
@@ -387,8 +449,15 @@ def _row_base_adjust(prep: Prepared, spend: dict) -> np.ndarray:
     return np.ascontiguousarray(adjust.reshape((-1,) + adjust.shape[2:]))
 
 
-def _spend_rows(prep: Prepared, rows: range, draws: int, seed: int, pathway_draws: bool,
-                sampler: Callable | None = None, by_unit: bool = False):
+def _spend_rows(
+    prep: Prepared,
+    rows: range,
+    draws: int,
+    seed: int,
+    pathway_draws: bool,
+    sampler: Callable | None = None,
+    by_unit: bool = False,
+):
     """Spend and left-shift saving per row (R, Y+1, N) [GBP, cash], drawing pathway parameters.
 
     With ``by_unit`` also ``saving_by_line`` (R, lines, Y+1, N) [GBP, cash] for the service
@@ -422,9 +491,17 @@ def _spend_rows(prep: Prepared, rows: range, draws: int, seed: int, pathway_draw
     years = prep.years
     section = prep.scenario.pathways
     inflation = prep.pathway_assumptions["cost_inflation"]
-    ls = project_left_shift(section, prep.inputs["baseline"], prep.population.sel(year=years),
-                            years, inflation, prep.source, Path(prep.source).parent,
-                            n_draws=len(unique), sampler=sampler)
+    ls = project_left_shift(
+        section,
+        prep.inputs["baseline"],
+        prep.population.sel(year=years),
+        years,
+        inflation,
+        prep.source,
+        Path(prep.source).parent,
+        n_draws=len(unique),
+        sampler=sampler,
+    )
     cash = (1.0 + inflation) ** (np.asarray(years) - years[0])
     cash = cash[None, :, None]
     real_saving = ls["specialised_counterfactual"] - ls["specialised_scenario"]
@@ -463,11 +540,20 @@ def chunk_outputs(prep: Prepared, plan: Plan, rows: range) -> dict[str, np.ndarr
     return derived
 
 
-def run_ensemble(scenario=None, overrides=None, spec: EnsembleSpec | dict | None = None, *,
-                 scenario_path=None, raw: dict | None = None, scheduler: str | None = None,
-                 workers: int | None = None, keep_full: bool = False,
-                 full_path: str | Path | None = None, spill_dir: str | Path | None = None,
-                 progress: Callable[[int, int], None] | None = None) -> xr.Dataset:
+def run_ensemble(
+    scenario=None,
+    overrides=None,
+    spec: EnsembleSpec | dict | None = None,
+    *,
+    scenario_path=None,
+    raw: dict | None = None,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    keep_full: bool = False,
+    full_path: str | Path | None = None,
+    spill_dir: str | Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> xr.Dataset:
     """Run a grid x Monte Carlo ensemble of a scenario.
 
     Each chunk's per-draw outputs go to a temporary :class:`alloc.uncertainty.draw_store.DrawStore` on disk
@@ -531,8 +617,11 @@ def run_ensemble(scenario=None, overrides=None, spec: EnsembleSpec | dict | None
                 if writing is not None:
                     writing.result()
                 writing = writer.submit(store.write, rows, values)
-                np.add.at(relaxed[:, 1:], np.arange(rows.start, rows.stop) // spec.draws,
-                          values["relaxed"])
+                np.add.at(
+                    relaxed[:, 1:],
+                    np.arange(rows.start, rows.stop) // spec.draws,
+                    values["relaxed"],
+                )
                 done += len(rows)
                 if progress:
                     progress(done, plan.n_rows)
@@ -540,10 +629,15 @@ def run_ensemble(scenario=None, overrides=None, spec: EnsembleSpec | dict | None
             if writing is not None:
                 writing.result()
         result = summarise(prep, plan, store, keep_full)
-        result["share_relaxed"] = (plan.grid_names + ["year"], (relaxed / spec.draws).reshape(
-            [len(v) for v in plan.grid_values] + [len(prep.years)]), {
-            "units": "1", "long_name": "share of draws in which the policy's floors or caps "
-            "could not be met and were relaxed (fallback = \"relax\")"})
+        result["share_relaxed"] = (
+            plan.grid_names + ["year"],
+            (relaxed / spec.draws).reshape([len(v) for v in plan.grid_values] + [len(prep.years)]),
+            {
+                "units": "1",
+                "long_name": "share of draws in which the policy's floors or caps "
+                'could not be met and were relaxed (fallback = "relax")',
+            },
+        )
         if full_path is not None:
             write_full_cube(store, result, plan, Path(full_path))
     return result
@@ -567,13 +661,19 @@ def _run_dask(prep, plan, parts, scheduler, workers):
     if scheduler:
         client = Client(scheduler)
     else:
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None, env=SINGLE_THREADED_WORKER)
+        cluster = LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            env=SINGLE_THREADED_WORKER,
+        )
         client = Client(cluster)
     try:
         prep_future = client.scatter(prep, broadcast=True)
-        futures = [client.submit(chunk_outputs, prep_future, plan, rows, pure=False)
-                   for rows in parts]
+        futures = [
+            client.submit(chunk_outputs, prep_future, plan, rows, pure=False) for rows in parts
+        ]
         rows_of = {f.key: rows for f, rows in zip(futures, parts)}
         finished = as_completed(futures)
         del futures  # as_completed holds them; each is released once its result is yielded
@@ -595,8 +695,13 @@ def summarise(prep: Prepared, plan: Plan, store: DrawStore, keep_full: bool) -> 
     grid_shape = [len(v) for v in plan.grid_values]
     coords = {name: vals for name, vals in zip(plan.grid_names, plan.grid_values)}
     coords.update(year=prep.years, icb=prep.inputs["icb"].values)
-    out = xr.Dataset(coords={**coords, "icb_name": ("icb", prep.inputs["icb_name"].values),
-                             "region": ("icb", prep.inputs["region"].values)})
+    out = xr.Dataset(
+        coords={
+            **coords,
+            "icb_name": ("icb", prep.inputs["icb_name"].values),
+            "region": ("icb", prep.inputs["region"].values),
+        }
+    )
     budget = max(plan.spec.chunk, 1) * n_year * n_icb * 8  # one chunk of one variable
     threads = default_threads()
     units = {"allocation": "GBP", "dft": "1", "net_position": "GBP", "left_shift_saving": "GBP"}
@@ -606,16 +711,27 @@ def summarise(prep: Prepared, plan: Plan, store: DrawStore, keep_full: bool) -> 
         attrs = {"units": units[name]}
         if units[name] == "GBP":
             attrs["price_base"] = "cash"
-        out[f"{name}_q"] = (plan.grid_names + ["quantile", "year", "icb"],
-                            s.quantiles.reshape(grid_shape + [len(q), n_year, n_icb]), attrs)
-        out[f"{name}_central"] = (plan.grid_names + ["year", "icb"],
-                                  s.central.reshape(grid_shape + [n_year, n_icb]),
-                                  {"units": units[name]})
+        out[f"{name}_q"] = (
+            plan.grid_names + ["quantile", "year", "icb"],
+            s.quantiles.reshape(grid_shape + [len(q), n_year, n_icb]),
+            attrs,
+        )
+        out[f"{name}_central"] = (
+            plan.grid_names + ["year", "icb"],
+            s.central.reshape(grid_shape + [n_year, n_icb]),
+            {"units": units[name]},
+        )
         if s.share_below is not None:
             final = s.share_below.reshape(grid_shape + [n_year, n_icb])[..., -1, :]
-            out["prob_below_threshold"] = (plan.grid_names + ["icb"], final, {
-                "units": "1", "long_name": f"probability of ending {prep.years[-1]} more than "
-                f"{plan.spec.below_target_threshold:.0%} below target"})
+            out["prob_below_threshold"] = (
+                plan.grid_names + ["icb"],
+                final,
+                {
+                    "units": "1",
+                    "long_name": f"probability of ending {prep.years[-1]} more than "
+                    f"{plan.spec.below_target_threshold:.0%} below target",
+                },
+            )
     out = out.assign_coords(quantile=q)
     if keep_full:
         dims = plan.grid_names + ["draw", "year", "icb"]
@@ -626,11 +742,16 @@ def summarise(prep: Prepared, plan: Plan, store: DrawStore, keep_full: bool) -> 
     from alloc.inputs.scenario import scenario_hash
 
     out.attrs.update(
-        alloc_version=__version__, scenario_hash=scenario_hash(prep.raw),
-        scenario_name=prep.scenario.name, seed=plan.spec.seed, draws=plan.spec.draws,
-        grid=", ".join(plan.grid_names), uncertain=", ".join(
+        alloc_version=__version__,
+        scenario_hash=scenario_hash(prep.raw),
+        scenario_name=prep.scenario.name,
+        seed=plan.spec.seed,
+        draws=plan.spec.draws,
+        grid=", ".join(plan.grid_names),
+        uncertain=", ".join(
             f"{n} ~ {s.distribution}[{s.low}, {s.high}] central {s.central}"
-            for n, s in plan.spec.uncertain.items()),
+            for n, s in plan.spec.uncertain.items()
+        ),
         input_hash=prep.inputs.attrs["input_hash"],
     )
     return out.transpose(*plan.grid_names, "icb", "year", ...)
@@ -644,11 +765,13 @@ def write_full_cube(store: DrawStore, result: xr.Dataset, plan: Plan, path: Path
     n_year, n_icb = result.sizes["year"], result.sizes["icb"]
     dims = plan.grid_names + ["draw", "year", "icb"]
     coords = {name: result[name].values for name in plan.grid_names}
-    coords.update(draw=np.arange(plan.spec.draws), year=result["year"].values,
-                  icb=result["icb"].values)
+    coords.update(
+        draw=np.arange(plan.spec.draws), year=result["year"].values, icb=result["icb"].values
+    )
     cube = xr.Dataset(coords=coords, attrs=result.attrs)
     for name, units in (("allocation", "GBP"), ("dft", "1")):
         data = lazy_cube(store, name, plan.spec.chunk).reshape(
-            grid_shape + [plan.spec.draws, n_year, n_icb])
+            grid_shape + [plan.spec.draws, n_year, n_icb]
+        )
         cube[f"{name}_draws"] = (dims, data, {"units": units})
     write_netcdf(cube, path)

@@ -41,11 +41,11 @@ from alloc.uncertainty.ensemble import (
 )
 
 Output = Literal["dft", "saving", "net_position"]
-OUTPUT_LABELS = {"dft": ("final-year DfT", "mean absolute final-year DfT", "1"),
-                 "saving": ("final-year left-shift saving", "total final-year left-shift saving",
-                            "GBP"),
-                 "net_position": ("final-year net position", "total final-year net position",
-                                  "GBP")}
+OUTPUT_LABELS = {
+    "dft": ("final-year DfT", "mean absolute final-year DfT", "1"),
+    "saving": ("final-year left-shift saving", "total final-year left-shift saving", "GBP"),
+    "net_position": ("final-year net position", "total final-year net position", "GBP"),
+}
 
 
 @dataclass(frozen=True)
@@ -87,18 +87,30 @@ def _load(scenario, overrides, spec, scenario_path, raw) -> _Setup:
         pathways = chosen_pathways(prep.scenario.pathways, Path(prep.source).parent)
         for name, pathway in pathways.items():
             specs[name] = pathway.spec
-            factors += [Factor(f"{name}: {p}", _group(name, p), q.range[0], q.range[1],
-                               q.value, name, p)
-                        for p, q in quantities(pathway.spec).items() if q.range[1] > q.range[0]]
+            factors += [
+                Factor(f"{name}: {p}", _group(name, p), q.range[0], q.range[1], q.value, name, p)
+                for p, q in quantities(pathway.spec).items()
+                if q.range[1] > q.range[0]
+            ]
     if not factors:
-        raise AllocError(f"{prep.source} [ensemble]", "uncertain", "sensitivity needs at least "
-                         "one uncertain parameter (or a left-shift scenario)")
+        raise AllocError(
+            f"{prep.source} [ensemble]",
+            "uncertain",
+            "sensitivity needs at least one uncertain parameter (or a left-shift scenario)",
+        )
     return _Setup(prep, spec, factors, specs)
 
 
-def _outputs(setup: _Setup, n_runs: int, values: dict[str, np.ndarray],
-             pathway_values: dict[str, dict], output: Output, icb: str | None, chunk: int,
-             progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+def _outputs(
+    setup: _Setup,
+    n_runs: int,
+    values: dict[str, np.ndarray],
+    pathway_values: dict[str, dict],
+    output: Output,
+    icb: str | None,
+    chunk: int,
+    progress: Callable[[int, int], None] | None = None,
+) -> np.ndarray:
     """The output of each of ``n_runs`` runs, in chunks of ``chunk`` runs.
 
     ``values``: scenario parameter path -> value per run; ``pathway_values``: pathway name ->
@@ -107,11 +119,17 @@ def _outputs(setup: _Setup, n_runs: int, values: dict[str, np.ndarray],
     prep = setup.prep
     codes = list(prep.inputs["icb"].values)
     if icb is not None and icb not in codes:
-        raise AllocError("--icb", "icb", f"unknown ICB code '{icb}'; expected one of the 42 ODS "
-                         "codes (alloc list icbs)")
+        raise AllocError(
+            "--icb",
+            "icb",
+            f"unknown ICB code '{icb}'; expected one of the 42 ODS codes (alloc list icbs)",
+        )
     if output != "dft" and prep.left_shift is None:
-        raise AllocError(prep.source, "pathways", f"output '{output}' needs a left-shift "
-                         "scenario (one with [[pathways.levers]])")
+        raise AllocError(
+            prep.source,
+            "pathways",
+            f"output '{output}' needs a left-shift scenario (one with [[pathways.levers]])",
+        )
     metric = np.empty(n_runs)
     for rows in chunks(n_runs, chunk):
         part = slice(rows.start, rows.stop)
@@ -119,14 +137,19 @@ def _outputs(setup: _Setup, n_runs: int, values: dict[str, np.ndarray],
         def sampler(name, _spec, part=part):  # this chunk's values of every pathway quantity
             return {p: v[part] for p, v in pathway_values[name].items()}
 
-        out = run_rows(prep, {k: v[part] for k, v in values.items()}, rows,
-                       pathway_sampler=sampler if pathway_values else None)
+        out = run_rows(
+            prep,
+            {k: v[part] for k, v in values.items()},
+            rows,
+            pathway_sampler=sampler if pathway_values else None,
+        )
         if output == "dft":
             final = (out["allocation"][:, -1] - out["target"][:, -1]) / out["target"][:, -1]
             national = np.abs(final).mean(axis=1)
         else:
-            final = (out["saving"] if output == "saving"
-                     else out["allocation"] - out["spend"])[:, -1]
+            final = (out["saving"] if output == "saving" else out["allocation"] - out["spend"])[
+                :, -1
+            ]
             national = final.sum(axis=1)
         metric[part] = national if icb is None else final[:, codes.index(icb)]
         if progress:
@@ -143,21 +166,32 @@ def _note(setup: _Setup) -> str:
     """What the runs hold fixed that a reader might expect to vary ('' if nothing)."""
     if not setup.spec.grid:  # sensitivity runs vary the uncertain inputs only
         return ""
-    return (f"grid parameters ({', '.join(setup.spec.grid)}) are held at the scenario's own "
-            "values, not their grid values")
+    return (
+        f"grid parameters ({', '.join(setup.spec.grid)}) are held at the scenario's own "
+        "values, not their grid values"
+    )
 
 
 def _central_pathway_values(setup: _Setup, n_runs: int) -> dict[str, dict]:
     """Every pathway quantity at its central value in each of ``n_runs`` runs (writable)."""
     from alloc.pathways.base import central_values
 
-    return {name: {p: np.repeat(v, n_runs) for p, v in central_values(spec).items()}
-            for name, spec in setup.pathway_specs.items()}
+    return {
+        name: {p: np.repeat(v, n_runs) for p, v in central_values(spec).items()}
+        for name, spec in setup.pathway_specs.items()
+    }
 
 
-def sensitivity(scenario=None, overrides=None, spec: EnsembleSpec | dict | None = None, *,
-                icb: str | None = None, output: Output = "dft", scenario_path=None,
-                raw: dict | None = None) -> pd.DataFrame:
+def sensitivity(
+    scenario=None,
+    overrides=None,
+    spec: EnsembleSpec | dict | None = None,
+    *,
+    icb: str | None = None,
+    output: Output = "dft",
+    scenario_path=None,
+    raw: dict | None = None,
+) -> pd.DataFrame:
     """One-at-a-time sensitivity (tornado table) of a final-year output.
 
     Each factor (see the module docstring) is set to its ``low`` and then its ``high`` value with
@@ -192,26 +226,37 @@ def sensitivity(scenario=None, overrides=None, spec: EnsembleSpec | dict | None 
         column = values[f.name] if f.pathway is None else pathway_values[f.pathway][f.path]
         column[1 + 2 * j], column[2 + 2 * j] = f.low, f.high
     metric = _outputs(setup, n_runs, values, pathway_values, output, icb, n_runs)
-    table = pd.DataFrame({
-        "parameter": [f.name for f in factors],
-        "low": [f.low for f in factors],
-        "high": [f.high for f in factors],
-        "output_low": metric[1::2],
-        "output_high": metric[2::2],
-        "output_central": metric[0],
-    })
+    table = pd.DataFrame(
+        {
+            "parameter": [f.name for f in factors],
+            "low": [f.low for f in factors],
+            "high": [f.high for f in factors],
+            "output_low": metric[1::2],
+            "output_high": metric[2::2],
+            "output_central": metric[0],
+        }
+    )
     table["swing"] = (table["output_high"] - table["output_low"]).abs()
     # Repeated on every row so that a CSV of the table still says what it measured.
     table["output"], table["units"] = _label(output, icb), OUTPUT_LABELS[output][2]
-    table.attrs.update(output=table["output"].iloc[0], units=table["units"].iloc[0],
-                       note=_note(setup))
+    table.attrs.update(
+        output=table["output"].iloc[0], units=table["units"].iloc[0], note=_note(setup)
+    )
     return table.sort_values("swing", ascending=False, ignore_index=True)
 
 
-def sobol_indices(scenario=None, overrides=None, spec: EnsembleSpec | dict | None = None, *,
-                  icb: str | None = None, output: Output = "dft", samples: int | None = None,
-                  scenario_path=None, raw: dict | None = None,
-                  progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
+def sobol_indices(
+    scenario=None,
+    overrides=None,
+    spec: EnsembleSpec | dict | None = None,
+    *,
+    icb: str | None = None,
+    output: Output = "dft",
+    samples: int | None = None,
+    scenario_path=None,
+    raw: dict | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> pd.DataFrame:
     """Variance-based (Sobol) sensitivity indices of a final-year output.
 
     The factors are sampled from their distributions by Saltelli's design
@@ -252,17 +297,31 @@ def sobol_indices(scenario=None, overrides=None, spec: EnsembleSpec | dict | Non
     factors = setup.factors
     if samples is None:
         samples = 512 if setup.pathway_specs else 8192
-    if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or samples < 2 \
-            or samples & (samples - 1):
-        raise AllocError("--samples", "samples", f"expected a power of 2 of at least 2 (e.g. "
-                         f"1024), found {samples!r}")
+    if (
+        isinstance(samples, bool)
+        or not isinstance(samples, (int, np.integer))
+        or samples < 2
+        or samples & (samples - 1)
+    ):
+        raise AllocError(
+            "--samples",
+            "samples",
+            f"expected a power of 2 of at least 2 (e.g. 1024), found {samples!r}",
+        )
     groups = [f.group for f in factors]
-    problem = {"num_vars": len(factors), "names": [f.name for f in factors],
-               "bounds": [[0.0, 1.0]] * len(factors), "groups": groups}
+    problem = {
+        "num_vars": len(factors),
+        "names": [f.name for f in factors],
+        "bounds": [[0.0, 1.0]] * len(factors),
+        "groups": groups,
+    }
     u = sobol_sample.sample(problem, int(samples), calc_second_order=False, seed=setup.spec.seed)
     u = np.clip(u, 2.0**-53, 1.0 - 2.0**-53)  # open interval: the inverse CDFs are finite there
-    values = {f.name: transform(u[:, j], setup.spec.uncertain[f.name])
-              for j, f in enumerate(factors) if f.pathway is None}
+    values = {
+        f.name: transform(u[:, j], setup.spec.uncertain[f.name])
+        for j, f in enumerate(factors)
+        if f.pathway is None
+    }
     pathway_values = {}
     for name, pspec in setup.pathway_specs.items():
         paths = list(quantities(pspec))
@@ -271,19 +330,36 @@ def sobol_indices(scenario=None, overrides=None, spec: EnsembleSpec | dict | Non
             if f.pathway == name:
                 cols[:, paths.index(f.path)] = u[:, j]
         pathway_values[name] = sample_from_uniforms(pspec, cols, np.zeros(len(u), dtype=bool))
-    metric = _outputs(setup, len(u), values, pathway_values, output, icb, setup.spec.chunk,
-                      progress)
+    metric = _outputs(
+        setup, len(u), values, pathway_values, output, icb, setup.spec.chunk, progress
+    )
     if np.ptp(metric) == 0.0:
-        raise AllocError(f"{setup.prep.source} [ensemble]", "uncertain", "the output does not "
-                         "vary over these ranges, so it has no variance to apportion")
-    si = sobol_analyze.analyze(problem, metric, calc_second_order=False, conf_level=0.95,
-                               seed=setup.spec.seed)
+        raise AllocError(
+            f"{setup.prep.source} [ensemble]",
+            "uncertain",
+            "the output does not vary over these ranges, so it has no variance to apportion",
+        )
+    si = sobol_analyze.analyze(
+        problem, metric, calc_second_order=False, conf_level=0.95, seed=setup.spec.seed
+    )
     names = list(dict.fromkeys(groups))  # SALib orders groups by first appearance
     members = {g: [f.name for f in factors if f.group == g] for g in names}
-    table = pd.DataFrame({"parameter": names, "quantities": [len(members[g]) for g in names],
-                          "S1": si["S1"], "S1_conf": si["S1_conf"], "ST": si["ST"],
-                          "ST_conf": si["ST_conf"]})
-    table.attrs.update(output=_label(output, icb), units=OUTPUT_LABELS[output][2],
-                       note=_note(setup), variance=float(np.var(metric)), runs=len(metric),
-                       groups=members)
+    table = pd.DataFrame(
+        {
+            "parameter": names,
+            "quantities": [len(members[g]) for g in names],
+            "S1": si["S1"],
+            "S1_conf": si["S1_conf"],
+            "ST": si["ST"],
+            "ST_conf": si["ST_conf"],
+        }
+    )
+    table.attrs.update(
+        output=_label(output, icb),
+        units=OUTPUT_LABELS[output][2],
+        note=_note(setup),
+        variance=float(np.var(metric)),
+        runs=len(metric),
+        groups=members,
+    )
     return table.sort_values("ST", ascending=False, ignore_index=True)

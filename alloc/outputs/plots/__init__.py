@@ -32,10 +32,14 @@ if TYPE_CHECKING:  # pragma: no cover
 # Chart functions are imported on first use, so that importing alloc.outputs.plots (or the
 # matplotlib-free alloc.outputs.plots._data) does not import matplotlib.
 _LAZY = {
-    "glide_paths": "alloc.outputs.plots.dft", "dft_dot_plot": "alloc.outputs.plots.dft",
-    "icb_map": "alloc.outputs.plots.maps", "left_shift_chart": "alloc.outputs.plots.left_shift",
-    "fan_chart": "alloc.outputs.plots.uncertainty", "tornado_chart": "alloc.outputs.plots.uncertainty",
-    "allocation_waterfall": "alloc.outputs.plots.waterfall", "waterfall_steps": "alloc.outputs.plots.waterfall",
+    "glide_paths": "alloc.outputs.plots.dft",
+    "dft_dot_plot": "alloc.outputs.plots.dft",
+    "icb_map": "alloc.outputs.plots.maps",
+    "left_shift_chart": "alloc.outputs.plots.left_shift",
+    "fan_chart": "alloc.outputs.plots.uncertainty",
+    "tornado_chart": "alloc.outputs.plots.uncertainty",
+    "allocation_waterfall": "alloc.outputs.plots.waterfall",
+    "waterfall_steps": "alloc.outputs.plots.waterfall",
 }
 
 
@@ -69,14 +73,15 @@ def standard_charts(result: xr.Dataset) -> dict[str, Figure]:
     from alloc.outputs.plots._data import has_left_shift
 
     if has_left_shift(result):
-        charts["left_shift"] = left_shift_chart(result["left_shift_saving"],
-                                                result["upstream_cost"],
-                                                provenance=result.attrs)
+        charts["left_shift"] = left_shift_chart(
+            result["left_shift_saving"], result["upstream_cost"], provenance=result.attrs
+        )
     return charts
 
 
-def write_charts(result: xr.Dataset, folder: str | Path,
-                 formats: tuple[str, ...] = FORMATS) -> list[Path]:
+def write_charts(
+    result: xr.Dataset, folder: str | Path, formats: tuple[str, ...] = FORMATS
+) -> list[Path]:
     """Write the standard charts of ``result`` into ``folder`` (created) in each format.
 
     Returns the files written. PNGs are rendered at :data:`PNG_DPI`; SVG text stays text.
@@ -87,8 +92,9 @@ def write_charts(result: xr.Dataset, folder: str | Path,
     for stem, fig in standard_charts(result).items():
         for fmt in formats:
             path = folder / f"{stem}.{fmt}"
-            fig.savefig(path, dpi=PNG_DPI if fmt == "png" else None,
-                        metadata=_metadata(fmt, result))
+            fig.savefig(
+                path, dpi=PNG_DPI if fmt == "png" else None, metadata=_metadata(fmt, result)
+            )
             written.append(path)
     return written
 
@@ -103,6 +109,17 @@ def _metadata(fmt: str, result: xr.Dataset) -> dict:
     return {}
 
 
-__all__ = ["glide_paths", "dft_dot_plot", "allocation_waterfall", "waterfall_steps", "icb_map",
-           "left_shift_chart", "fan_chart", "tornado_chart", "standard_charts", "write_charts",
-           "FORMATS", "PNG_DPI"]
+__all__ = [
+    "glide_paths",
+    "dft_dot_plot",
+    "allocation_waterfall",
+    "waterfall_steps",
+    "icb_map",
+    "left_shift_chart",
+    "fan_chart",
+    "tornado_chart",
+    "standard_charts",
+    "write_charts",
+    "FORMATS",
+    "PNG_DPI",
+]

@@ -13,8 +13,15 @@ from matplotlib.transforms import blended_transform_factory
 from alloc.outputs.plots import style as s
 
 #: NHS England regions in their usual north-to-south order (others follow alphabetically).
-REGION_ORDER = ["North East and Yorkshire", "North West", "Midlands", "East of England",
-                "London", "South East", "South West"]
+REGION_ORDER = [
+    "North East and Yorkshire",
+    "North West",
+    "Midlands",
+    "East of England",
+    "London",
+    "South East",
+    "South West",
+]
 
 
 def _codes(highlight: str | Iterable[str] | None) -> list[str]:
@@ -27,8 +34,10 @@ def _check_icbs(result: xr.Dataset, codes: list[str]) -> None:
     known = set(result["icb"].values.tolist())
     unknown = [c for c in codes if c not in known]
     if unknown:
-        raise ValueError(f"unknown ICB code(s) {', '.join(unknown)}; expected codes such as "
-                         f"{', '.join(sorted(known)[:3])}")
+        raise ValueError(
+            f"unknown ICB code(s) {', '.join(unknown)}; expected codes such as "
+            f"{', '.join(sorted(known)[:3])}"
+        )
 
 
 def extremes(result: xr.Dataset) -> list[str]:
@@ -69,35 +78,60 @@ def glide_paths(result: xr.Dataset, highlight: str | Iterable[str] | None = None
     first, last = dft.isel(year=0), dft.isel(year=-1)
     spread0 = float(first.max() - first.min())
     spread1 = float(last.max() - last.min())
-    verb = "narrows" if spread1 < spread0 - 1e-9 else "widens" if spread1 > spread0 + 1e-9 \
-        else "stays"
-    title = (f"The spread of distance from target {verb} from {100 * spread0:.1f} to "
-             f"{100 * spread1:.1f} percentage points between {labels[0]} and {labels[-1]}")
+    verb = (
+        "narrows" if spread1 < spread0 - 1e-9 else "widens" if spread1 > spread0 + 1e-9 else "stays"
+    )
+    title = (
+        f"The spread of distance from target {verb} from {100 * spread0:.1f} to "
+        f"{100 * spread1:.1f} percentage points between {labels[0]} and {labels[-1]}"
+    )
     picked = ", ".join(
         f"{s.short_name(result['icb_name'].sel(icb=c).item())} "
         f"({s.fmt_pct(float(first.sel(icb=c)))} → {s.fmt_pct(float(last.sel(icb=c)))})"
-        for c in codes)
-    subtitle = ("Distance from target by ICB, % of target (0% = on target, negative = below). "
-                f"Highlighted: {picked}.")
+        for c in codes
+    )
+    subtitle = (
+        "Distance from target by ICB, % of target (0% = on target, negative = below). "
+        f"Highlighted: {picked}."
+    )
     with s.house_style():
         fig = s.new_figure(s.A4_LANDSCAPE)
         s.set_titles(fig, title, subtitle)
-        s.add_footnote(fig, result.attrs,
-                       "Grey lines: the other ICBs. Each year's allocations sum to the envelope.")
+        s.add_footnote(
+            fig,
+            result.attrs,
+            "Grey lines: the other ICBs. Each year's allocations sum to the envelope.",
+        )
         ax = fig.add_axes(s.plot_area(fig, left=0.08, right=0.78))
         ax.axhline(0, color=s.NHS_DARK_GREY, linewidth=1, zorder=1, gid="zero")
         ax.grid(axis="y")
         for code in dft["icb"].values:
             if code in codes:
                 continue
-            ax.plot(years, dft.sel(icb=code).values, color=s.NHS_MID_GREY, alpha=0.45,
-                    linewidth=1, zorder=2, gid=f"icb:{code}")
+            ax.plot(
+                years,
+                dft.sel(icb=code).values,
+                color=s.NHS_MID_GREY,
+                alpha=0.45,
+                linewidth=1,
+                zorder=2,
+                gid=f"icb:{code}",
+            )
         for i, code in enumerate(codes):
             colour = s.HIGHLIGHT[i % len(s.HIGHLIGHT)]
             series = dft.sel(icb=code).values
             name = s.short_name(result["icb_name"].sel(icb=code).item())
-            ax.plot(years, series, color=colour, linewidth=2.6, marker="o", markersize=4,
-                    zorder=3, gid=f"icb:{code}", label=f"{code} {name}")
+            ax.plot(
+                years,
+                series,
+                color=colour,
+                linewidth=2.6,
+                marker="o",
+                markersize=4,
+                zorder=3,
+                gid=f"icb:{code}",
+                label=f"{code} {name}",
+            )
         _label_line_ends(ax, result, codes, years, dft)
         ax.set_xticks(years, labels)
         ax.set_xlim(years[0] - 0.2, years[-1] + 0.2)
@@ -123,11 +157,20 @@ def _label_line_ends(ax, result, codes, years, dft) -> None:
         name = s.short_name(result["icb_name"].sel(icb=code).item())
         colour = s.HIGHLIGHT[k % len(s.HIGHLIGHT)]
         wrapped = textwrap.fill(f"{code} {name}", 24)
-        ax.annotate(f"{wrapped}\n{s.fmt_pct(ends[k])}", xy=(years[-1], ends[k]),
-                    xytext=(years[-1] + 0.25, positions[k]), textcoords="data",
-                    fontsize=s.SMALL_SIZE, color=colour, fontweight="bold", va="center",
-                    ha="left", annotation_clip=False, gid=f"label:{code}",
-                    arrowprops=dict(arrowstyle="-", color=colour, linewidth=0.8))
+        ax.annotate(
+            f"{wrapped}\n{s.fmt_pct(ends[k])}",
+            xy=(years[-1], ends[k]),
+            xytext=(years[-1] + 0.25, positions[k]),
+            textcoords="data",
+            fontsize=s.SMALL_SIZE,
+            color=colour,
+            fontweight="bold",
+            va="center",
+            ha="left",
+            annotation_clip=False,
+            gid=f"label:{code}",
+            arrowprops=dict(arrowstyle="-", color=colour, linewidth=0.8),
+        )
 
 
 def dft_dot_plot(result: xr.Dataset, highlight: str | Iterable[str] | None = None) -> Figure:
@@ -171,10 +214,14 @@ def dft_dot_plot(result: xr.Dataset, highlight: str | Iterable[str] | None = Non
 
     threshold = 0.05
     n0, n1 = int((x0 < -threshold).sum()), int((x1 < -threshold).sum())
-    title = (f"{_count(n0)} more than 5% below target in {labels[0]}; "
-             f"{_count(n1, lower=True)} in {labels[-1]}")
-    subtitle = (f"Distance from target by ICB, % of target (negative = below target): each ICB "
-                f"moves from the hollow dot ({labels[0]}) to the filled dot ({labels[-1]})")
+    title = (
+        f"{_count(n0)} more than 5% below target in {labels[0]}; "
+        f"{_count(n1, lower=True)} in {labels[-1]}"
+    )
+    subtitle = (
+        f"Distance from target by ICB, % of target (negative = below target): each ICB "
+        f"moves from the hollow dot ({labels[0]}) to the filled dot ({labels[-1]})"
+    )
 
     with s.house_style():
         fig = s.new_figure(s.A4_PORTRAIT)
@@ -185,12 +232,27 @@ def dft_dot_plot(result: xr.Dataset, highlight: str | Iterable[str] | None = Non
         left = (widest + 0.45) / fig.get_figwidth()
         ax = fig.add_axes(s.plot_area(fig, left=left, right=0.96))
         ax.axvline(0, color=s.NHS_DARK_GREY, linewidth=1, zorder=1)
-        ax.axvspan(min(x0.min(), x1.min(), -threshold) - 1, -threshold, color=s.NHS_PALE_GREY,
-                   alpha=0.6, zorder=0, linewidth=0)
+        ax.axvspan(
+            min(x0.min(), x1.min(), -threshold) - 1,
+            -threshold,
+            color=s.NHS_PALE_GREY,
+            alpha=0.6,
+            zorder=0,
+            linewidth=0,
+        )
         ax.grid(axis="x")
         ax.hlines(ys, x0, x1, color=s.NHS_MID_GREY, linewidth=1.2, zorder=2, gid="moves")
-        ax.scatter(x0, ys, s=34, facecolor="white", edgecolor=s.NHS_ORANGE, linewidth=1.6,
-                   zorder=3, gid="start", label=labels[0])
+        ax.scatter(
+            x0,
+            ys,
+            s=34,
+            facecolor="white",
+            edgecolor=s.NHS_ORANGE,
+            linewidth=1.6,
+            zorder=3,
+            gid="start",
+            label=labels[0],
+        )
         ax.scatter(x1, ys, s=34, color=s.NHS_BLUE, zorder=4, gid="end", label=labels[-1])
         ax.set_yticks(ys, tick_labels)
         for tick, code in zip(ax.get_yticklabels(), icbs):
@@ -205,19 +267,39 @@ def dft_dot_plot(result: xr.Dataset, highlight: str | Iterable[str] | None = Non
         ax.set_ylim(-len(rows) + 0.4, 0.8)
         for key in rows:
             if key[0] == "region":
-                ax.text(0.03, y_of[key], key[1],
-                        transform=blended_transform_factory(fig.transFigure, ax.transData),
-                        fontsize=s.BASE_SIZE, fontweight="bold", color=s.NHS_DARK_BLUE,
-                        va="center", ha="left", gid=f"region:{key[1]}")
+                ax.text(
+                    0.03,
+                    y_of[key],
+                    key[1],
+                    transform=blended_transform_factory(fig.transFigure, ax.transData),
+                    fontsize=s.BASE_SIZE,
+                    fontweight="bold",
+                    color=s.NHS_DARK_BLUE,
+                    va="center",
+                    ha="left",
+                    gid=f"region:{key[1]}",
+                )
                 ax.axhline(y_of[key] + 0.5, color=s.NHS_PALE_GREY, linewidth=0.8, zorder=0)
         ax.tick_params(axis="y", length=0)
         ax.spines["left"].set_visible(False)
         ax.set_xlabel("Distance from target (% of target)")
         s.pct_axis(ax.xaxis)
-        ax.text(-threshold, 0.8, " more than 5% below target ", ha="right", va="top",
-                fontsize=8, color=s.NHS_DARK_GREY)
-        ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=2, handletextpad=0.2,
-                  borderaxespad=0.2)
+        ax.text(
+            -threshold,
+            0.8,
+            " more than 5% below target ",
+            ha="right",
+            va="top",
+            fontsize=8,
+            color=s.NHS_DARK_GREY,
+        )
+        ax.legend(
+            loc="lower right",
+            bbox_to_anchor=(1.0, 1.0),
+            ncol=2,
+            handletextpad=0.2,
+            borderaxespad=0.2,
+        )
     return fig
 
 

@@ -36,8 +36,7 @@ PAYERS = {
 _SPARE = [s.NHS_AQUA_GREEN, s.NHS_MID_GREY, s.NHS_PURPLE]
 
 
-def _by_payer(da: xr.DataArray, icb: str | None, what: str,
-              default: str = "all") -> xr.DataArray:
+def _by_payer(da: xr.DataArray, icb: str | None, what: str, default: str = "all") -> xr.DataArray:
     """``da`` reduced to (payer, year) [GBP]; the single payer ``default`` when it has none."""
     if "year" not in da.dims:
         raise ValueError(f"{what}: expected a 'year' dimension, found dims {da.dims}")
@@ -57,8 +56,13 @@ def _payer_style(payer: str, k: int) -> tuple[str, str]:
     return PAYERS.get(payer, (payer.replace("_", " "), _SPARE[k % len(_SPARE)]))
 
 
-def left_shift_chart(saving: xr.DataArray, upstream_cost: xr.DataArray, icb: str | None = None,
-                     provenance: Mapping | None = None, name: str | None = None) -> Figure:
+def left_shift_chart(
+    saving: xr.DataArray,
+    upstream_cost: xr.DataArray,
+    icb: str | None = None,
+    provenance: Mapping | None = None,
+    name: str | None = None,
+) -> Figure:
     """Specialised spend avoided (above zero) against upstream cost (below zero), by year.
 
     Parameters
@@ -98,14 +102,21 @@ def left_shift_chart(saving: xr.DataArray, upstream_cost: xr.DataArray, icb: str
     payback = np.flatnonzero(spent & (np.cumsum(net.values) >= 0))
     when = ""
     if spent.any():
-        when = (f"; cumulative savings cover the cost by {labels[payback[0]]}" if payback.size
-                else f"; cumulative savings do not cover the cost by {labels[-1]}")
-    title = (f"{who}: left shift avoids {s.fmt_gbp_m(last_s, 1)} of specialised spend in "
-             f"{labels[-1]} for {s.fmt_gbp_m(last_c, 1)} of upstream cost{when}")
-    subtitle = (f"Spend avoided (above zero) and upstream cost (below zero) by payer, £ million "
-                f"(cash) a year; line = net saving. Over {labels[0]}–{labels[-1]}: "
-                f"{s.fmt_gbp_m(total_s, 1)} avoided, {s.fmt_gbp_m(total_c, 1)} spent, net "
-                f"{s.fmt_gbp_m(total_s - total_c, 1, sign=True)}.")
+        when = (
+            f"; cumulative savings cover the cost by {labels[payback[0]]}"
+            if payback.size
+            else f"; cumulative savings do not cover the cost by {labels[-1]}"
+        )
+    title = (
+        f"{who}: left shift avoids {s.fmt_gbp_m(last_s, 1)} of specialised spend in "
+        f"{labels[-1]} for {s.fmt_gbp_m(last_c, 1)} of upstream cost{when}"
+    )
+    subtitle = (
+        f"Spend avoided (above zero) and upstream cost (below zero) by payer, £ million "
+        f"(cash) a year; line = net saving. Over {labels[0]}–{labels[-1]}: "
+        f"{s.fmt_gbp_m(total_s, 1)} avoided, {s.fmt_gbp_m(total_c, 1)} spent, net "
+        f"{s.fmt_gbp_m(total_s - total_c, 1, sign=True)}."
+    )
     attrs = provenance if provenance is not None else saving.attrs
 
     with s.house_style():
@@ -125,24 +136,57 @@ def left_shift_chart(saving: xr.DataArray, upstream_cost: xr.DataArray, icb: str
             if payer in sav["payer"].values:
                 v = sav.sel(payer=payer).values
                 if np.any(v != 0):
-                    ax.bar(years, v, width, bottom=up, color=colour, gid=f"saving:{payer}",
-                           label=f"Avoided – {label}", zorder=2)
+                    ax.bar(
+                        years,
+                        v,
+                        width,
+                        bottom=up,
+                        color=colour,
+                        gid=f"saving:{payer}",
+                        label=f"Avoided – {label}",
+                        zorder=2,
+                    )
                     up += v
             if payer in cost["payer"].values:
                 v = cost.sel(payer=payer).values
                 if np.any(v != 0):
-                    ax.bar(years, -v, width, bottom=-down, color=colour, hatch="//",
-                           edgecolor="white", linewidth=0, gid=f"cost:{payer}",
-                           label=f"Cost – {label}", zorder=2)
+                    ax.bar(
+                        years,
+                        -v,
+                        width,
+                        bottom=-down,
+                        color=colour,
+                        hatch="//",
+                        edgecolor="white",
+                        linewidth=0,
+                        gid=f"cost:{payer}",
+                        label=f"Cost – {label}",
+                        zorder=2,
+                    )
                     down += v
-        ax.plot(years, net.values, color=s.NHS_BLACK, marker="o", linewidth=2, zorder=4,
-                gid="net", label="Net saving (avoided − cost)")
+        ax.plot(
+            years,
+            net.values,
+            color=s.NHS_BLACK,
+            marker="o",
+            linewidth=2,
+            zorder=4,
+            gid="net",
+            label="Net saving (avoided − cost)",
+        )
         for x, v in zip(years, net.values):
-            ax.annotate(s.fmt_gbp_m(v, 1, sign=True), (x, v), xytext=(0, 8),
-                        textcoords="offset points", ha="center", fontsize=s.SMALL_SIZE,
-                        fontweight="bold", gid="net-value", zorder=5,
-                        bbox=dict(boxstyle="round,pad=0.2", facecolor="white", alpha=0.85,
-                                  linewidth=0))
+            ax.annotate(
+                s.fmt_gbp_m(v, 1, sign=True),
+                (x, v),
+                xytext=(0, 8),
+                textcoords="offset points",
+                ha="center",
+                fontsize=s.SMALL_SIZE,
+                fontweight="bold",
+                gid="net-value",
+                zorder=5,
+                bbox=dict(boxstyle="round,pad=0.2", facecolor="white", alpha=0.85, linewidth=0),
+            )
         ax.set_xticks(years, labels)
         ax.set_xlabel("Financial year")
         ax.set_ylabel("£ million a year (cash)")

@@ -27,8 +27,12 @@ COLORBAR = (0.03, 0.62, 0.025, 0.33)
 MID_LAT = 52.5
 
 
-def icb_map(result: xr.Dataset, year: int | None = None, label: int = 4,
-            highlight: str | Iterable[str] | None = None) -> Figure:
+def icb_map(
+    result: xr.Dataset,
+    year: int | None = None,
+    label: int = 4,
+    highlight: str | Iterable[str] | None = None,
+) -> Figure:
     """ICBs at their population-weighted centroids: bubble area = allocation, colour = DfT.
 
     Parameters
@@ -70,11 +74,15 @@ def icb_map(result: xr.Dataset, year: int | None = None, label: int = 4,
     means = {r: float(dft[regions == r].mean()) for r in dict.fromkeys(regions)}
     low_region = min(means, key=means.get)
     n_below = int((dft < 0).sum())
-    title = (f"In {label_year}, {n_below} of {len(codes)} ICBs are below target; on average "
-             f"those in {low_region} are furthest below ({s.fmt_pct(means[low_region])})")
-    subtitle = ("Bubble area = allocation (£m, cash); colour = distance from target "
-                "(% of target): orange below target, blue above. Bubbles at population-weighted "
-                "ICB centroids; no boundaries drawn.")
+    title = (
+        f"In {label_year}, {n_below} of {len(codes)} ICBs are below target; on average "
+        f"those in {low_region} are furthest below ({s.fmt_pct(means[low_region])})"
+    )
+    subtitle = (
+        "Bubble area = allocation (£m, cash); colour = distance from target "
+        "(% of target): orange below target, blue above. Bubbles at population-weighted "
+        "ICB centroids; no boundaries drawn."
+    )
     london = regions == "London"
     box = _london_box(lon[london], lat[london])
     span = max(abs(float(dft.min())), abs(float(dft.max())), 1e-4)
@@ -84,33 +92,70 @@ def icb_map(result: xr.Dataset, year: int | None = None, label: int = 4,
     with s.house_style():
         fig = s.new_figure(s.A4_PORTRAIT)
         s.set_titles(fig, title, subtitle)
-        s.add_footnote(fig, result.attrs, "Centroids: population-weighted means of GP practice "
-                       "locations (NHS England data; data/icbs.csv).")
+        s.add_footnote(
+            fig,
+            result.attrs,
+            "Centroids: population-weighted means of GP practice "
+            "locations (NHS England data; data/icbs.csv).",
+        )
         ax = fig.add_axes(s.plot_area(fig, left=0.03, right=0.97, axis_room=0.1))
         ax.set_aspect(1 / np.cos(np.deg2rad(MID_LAT)))
         ax.set_xlim(EXTENT[0], EXTENT[1])
         ax.set_ylim(EXTENT[2], EXTENT[3])
         ax.set_axis_off()
         ax.apply_aspect()  # final axes box now, so label positions can be measured
-        sc = ax.scatter(lon[order], lat[order], s=alloc[order] * AREA_PER_GBP, c=dft[order],
-                        cmap=s.DFT_CMAP, norm=norm, alpha=0.92, edgecolor=s.NHS_DARK_GREY,
-                        linewidth=0.6, zorder=2, gid="icbs")
+        sc = ax.scatter(
+            lon[order],
+            lat[order],
+            s=alloc[order] * AREA_PER_GBP,
+            c=dft[order],
+            cmap=s.DFT_CMAP,
+            norm=norm,
+            alpha=0.92,
+            edgecolor=s.NHS_DARK_GREY,
+            linewidth=0.6,
+            zorder=2,
+            gid="icbs",
+        )
         if marked:
             idx = [codes.index(c) for c in marked]
-            ax.scatter(lon[idx], lat[idx], s=alloc[idx] * AREA_PER_GBP, facecolor="none",
-                       edgecolor=s.NHS_BLACK, linewidth=2, zorder=3, gid="highlight")
+            ax.scatter(
+                lon[idx],
+                lat[idx],
+                s=alloc[idx] * AREA_PER_GBP,
+                facecolor="none",
+                edgecolor=s.NHS_BLACK,
+                linewidth=2,
+                zorder=3,
+                gid="highlight",
+            )
         if london.any():
-            ax.add_patch(Rectangle((box[0], box[2]), box[1] - box[0], box[3] - box[2],
-                                   fill=False, edgecolor=s.NHS_DARK_GREY, linewidth=0.8,
-                                   linestyle="--", zorder=4))
+            ax.add_patch(
+                Rectangle(
+                    (box[0], box[2]),
+                    box[1] - box[0],
+                    box[3] - box[2],
+                    fill=False,
+                    edgecolor=s.NHS_DARK_GREY,
+                    linewidth=0.8,
+                    linestyle="--",
+                    zorder=4,
+                )
+            )
 
         ranked = [i for i in np.argsort(dft) if not london[i]]
-        chosen = ranked[:label] + ranked[::-1][:label] + [codes.index(c) for c in marked
-                                                         if not london[codes.index(c)]]
-        reserved = [ax.transAxes.transform_bbox(Bbox.from_bounds(*r))
-                    for r in (LONDON_INSET, (0.0, 0.58, 0.2, 0.4), (0.55, 0.0, 0.45, 0.13))]
-        _place_labels(fig, ax, list(dict.fromkeys(chosen)), lon, lat, alloc, names, codes, dft,
-                      reserved)
+        chosen = (
+            ranked[:label]
+            + ranked[::-1][:label]
+            + [codes.index(c) for c in marked if not london[codes.index(c)]]
+        )
+        reserved = [
+            ax.transAxes.transform_bbox(Bbox.from_bounds(*r))
+            for r in (LONDON_INSET, (0.0, 0.58, 0.2, 0.4), (0.55, 0.0, 0.45, 0.13))
+        ]
+        _place_labels(
+            fig, ax, list(dict.fromkeys(chosen)), lon, lat, alloc, names, codes, dft, reserved
+        )
 
         inset = ax.inset_axes(LONDON_INSET)
         inset.set_gid("london")
@@ -125,16 +170,31 @@ def icb_map(result: xr.Dataset, year: int | None = None, label: int = 4,
             spine.set_linestyle("--")
         inset.set_title("London", fontsize=s.SMALL_SIZE, color=s.NHS_DARK_GREY, loc="left")
         li = np.flatnonzero(london)
-        inset.scatter(lon[li], lat[li], s=alloc[li] * AREA_PER_GBP, c=dft[li], cmap=s.DFT_CMAP,
-                      norm=norm, alpha=0.92, edgecolor=s.NHS_DARK_GREY, linewidth=0.6)
+        inset.scatter(
+            lon[li],
+            lat[li],
+            s=alloc[li] * AREA_PER_GBP,
+            c=dft[li],
+            cmap=s.DFT_CMAP,
+            norm=norm,
+            alpha=0.92,
+            edgecolor=s.NHS_DARK_GREY,
+            linewidth=0.6,
+        )
         for i in li:
             radius = np.sqrt(alloc[i] * AREA_PER_GBP / np.pi)  # points
             below = lat[i] < np.median(lat[li])
-            inset.annotate(f"{names[i].replace(' London', '')}\n{s.fmt_pct(float(dft[i]))}",
-                           (lon[i], lat[i]), fontsize=7.5, ha="center",
-                           va="top" if below else "bottom", color=s.NHS_BLACK,
-                           gid=f"label:{codes[i]}", textcoords="offset points",
-                           xytext=(0, -(radius + 2) if below else radius + 2))
+            inset.annotate(
+                f"{names[i].replace(' London', '')}\n{s.fmt_pct(float(dft[i]))}",
+                (lon[i], lat[i]),
+                fontsize=7.5,
+                ha="center",
+                va="top" if below else "bottom",
+                color=s.NHS_BLACK,
+                gid=f"label:{codes[i]}",
+                textcoords="offset points",
+                xytext=(0, -(radius + 2) if below else radius + 2),
+            )
 
         cax = ax.inset_axes(COLORBAR)
         bar = fig.colorbar(sc, cax=cax)
@@ -154,16 +214,39 @@ def _london_box(lon, lat, pad: float = 0.12) -> tuple[float, float, float, float
 def _size_key(ax, label_year: str) -> None:
     """Reference bubbles for £250m, £500m and £1bn in the sea south-east of England."""
     x0, y = 0.60, 0.05
-    ax.text(x0, y + 0.05, f"Allocation {label_year}", transform=ax.transAxes,
-            fontsize=s.SMALL_SIZE, color=s.NHS_BLACK, ha="left", va="bottom", gid="size-key")
+    ax.text(
+        x0,
+        y + 0.05,
+        f"Allocation {label_year}",
+        transform=ax.transAxes,
+        fontsize=s.SMALL_SIZE,
+        color=s.NHS_BLACK,
+        ha="left",
+        va="bottom",
+        gid="size-key",
+    )
     for k, value in enumerate(SIZE_KEY):
         x = x0 + 0.02 + (0.11, 0.24, 0.40)[k] - 0.11
-        ax.scatter([x], [y], s=value * AREA_PER_GBP, transform=ax.transAxes,
-                   facecolor="white", edgecolor=s.NHS_DARK_GREY, clip_on=False)
+        ax.scatter(
+            [x],
+            [y],
+            s=value * AREA_PER_GBP,
+            transform=ax.transAxes,
+            facecolor="white",
+            edgecolor=s.NHS_DARK_GREY,
+            clip_on=False,
+        )
         radius = np.sqrt(value * AREA_PER_GBP / np.pi)
-        ax.annotate(s.fmt_gbp_m(value), (x, y), xycoords="axes fraction",
-                    xytext=(radius + 3, 0), textcoords="offset points", va="center",
-                    fontsize=8, color=s.NHS_BLACK)
+        ax.annotate(
+            s.fmt_gbp_m(value),
+            (x, y),
+            xycoords="axes fraction",
+            xytext=(radius + 3, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=8,
+            color=s.NHS_BLACK,
+        )
 
 
 def _place_labels(fig, ax, indices, lon, lat, alloc, names, codes, dft, reserved) -> None:
@@ -172,13 +255,21 @@ def _place_labels(fig, ax, indices, lon, lat, alloc, names, codes, dft, reserved
     renderer = fig.canvas.get_renderer()
     centres = ax.transData.transform(np.column_stack([lon, lat]))
     radii = np.sqrt(alloc * AREA_PER_GBP / np.pi) * fig.dpi / 72  # pixels
-    bubbles = [Bbox.from_extents(cx - 0.8 * r, cy - 0.8 * r, cx + 0.8 * r, cy + 0.8 * r)
-               for (cx, cy), r in zip(centres, radii)]
+    bubbles = [
+        Bbox.from_extents(cx - 0.8 * r, cy - 0.8 * r, cx + 0.8 * r, cy + 0.8 * r)
+        for (cx, cy), r in zip(centres, radii)
+    ]
     taken = list(reserved)
-    directions = ((1, 0, "left", "center"), (-1, 0, "right", "center"),
-                  (0, 1, "center", "bottom"), (0, -1, "center", "top"),
-                  (1, 1, "left", "bottom"), (-1, -1, "right", "top"),
-                  (1, -1, "left", "top"), (-1, 1, "right", "bottom"))
+    directions = (
+        (1, 0, "left", "center"),
+        (-1, 0, "right", "center"),
+        (0, 1, "center", "bottom"),
+        (0, -1, "center", "top"),
+        (1, 1, "left", "bottom"),
+        (-1, -1, "right", "top"),
+        (1, -1, "left", "top"),
+        (-1, 1, "right", "bottom"),
+    )
     for i in indices:
         others = taken + [b for j, b in enumerate(bubbles) if j != i]
         radius = np.sqrt(alloc[i] * AREA_PER_GBP / np.pi)  # points
@@ -187,15 +278,26 @@ def _place_labels(fig, ax, indices, lon, lat, alloc, names, codes, dft, reserved
         for gap in (3, 16, 30):
             for dx, dy, ha, va in directions:
                 scale = 0.75 if dx and dy else 1.0  # diagonals: keep the corner near the bubble
-                ann = ax.annotate(text, (lon[i], lat[i]),
-                                  xytext=(dx * scale * (radius + gap),
-                                          dy * scale * (radius + gap)),
-                                  textcoords="offset points", fontsize=8, ha=ha, va=va,
-                                  color=s.NHS_BLACK, gid=f"label:{codes[i]}", zorder=5,
-                                  arrowprops=dict(arrowstyle="-", color=s.NHS_DARK_GREY,
-                                                  linewidth=0.7, shrinkA=0, shrinkB=radius),
-                                  bbox=dict(boxstyle="round,pad=0.15", facecolor="white",
-                                            alpha=0.8, linewidth=0))
+                ann = ax.annotate(
+                    text,
+                    (lon[i], lat[i]),
+                    xytext=(dx * scale * (radius + gap), dy * scale * (radius + gap)),
+                    textcoords="offset points",
+                    fontsize=8,
+                    ha=ha,
+                    va=va,
+                    color=s.NHS_BLACK,
+                    gid=f"label:{codes[i]}",
+                    zorder=5,
+                    arrowprops=dict(
+                        arrowstyle="-",
+                        color=s.NHS_DARK_GREY,
+                        linewidth=0.7,
+                        shrinkA=0,
+                        shrinkB=radius,
+                    ),
+                    bbox=dict(boxstyle="round,pad=0.15", facecolor="white", alpha=0.8, linewidth=0),
+                )
                 box = ann.get_window_extent(renderer).expanded(1.05, 1.1)
                 clash = sum(_overlap(box, other) for other in others)
                 if best is None or clash < best[0]:

@@ -40,15 +40,15 @@ NHS_PURPLE = "#330072"
 NHS_AQUA_GREEN = "#00A499"
 
 #: Categorical series in order: distinct in colour and lightness, colour-blind safe.
-SERIES = [NHS_DARK_BLUE, NHS_ORANGE, NHS_LIGHT_BLUE, NHS_DARK_PINK, NHS_WARM_YELLOW,
-          NHS_AQUA_GREEN]
+SERIES = [NHS_DARK_BLUE, NHS_ORANGE, NHS_LIGHT_BLUE, NHS_DARK_PINK, NHS_WARM_YELLOW, NHS_AQUA_GREEN]
 
 #: Highlight colours for selected ICBs (the rest are grey).
 HIGHLIGHT = [NHS_BLUE, NHS_ORANGE, NHS_DARK_PINK, NHS_AQUA_GREEN, NHS_PURPLE]
 
 #: Diverging map for distance from target: orange = below target, blue = above.
 DFT_CMAP = LinearSegmentedColormap.from_list(
-    "alloc_dft", [NHS_ORANGE, "#F6D3A3", "#F4F6F7", "#A7C8EA", NHS_DARK_BLUE])
+    "alloc_dft", [NHS_ORANGE, "#F6D3A3", "#F4F6F7", "#A7C8EA", NHS_DARK_BLUE]
+)
 
 #: Page sizes [inches].
 A4_LANDSCAPE = (11.69, 8.27)
@@ -161,8 +161,7 @@ def gbp_m_axis(axis, decimals: int = 0) -> None:
 def pct_axis(axis, decimals: int = 0) -> None:
     """Label an axis' ticks as percentages (values plotted as fractions)."""
     axis.set_major_locator(MaxNLocator(nbins=8, steps=[1, 2, 2.5, 5, 10]))
-    axis.set_major_formatter(_StepFormatter(0.01, lambda v, d: fmt_pct(v, d, sign=False),
-                                            decimals))
+    axis.set_major_formatter(_StepFormatter(0.01, lambda v, d: fmt_pct(v, d, sign=False), decimals))
 
 
 def short_name(icb_name: str) -> str:
@@ -213,13 +212,31 @@ def set_titles(fig: Figure, title: str, subtitle: str = "") -> None:
     title = wrap_to_width(title, usable, TITLE_SIZE, "bold")
     subtitle = wrap_to_width(subtitle, usable, SUBTITLE_SIZE) if subtitle else ""
     y = 1 - _TITLE_TOP / height
-    fig.text(0.04, y, title, fontsize=TITLE_SIZE, fontweight="bold", color=NHS_DARK_BLUE,
-             va="top", ha="left", gid="title", linespacing=1.15)
+    fig.text(
+        0.04,
+        y,
+        title,
+        fontsize=TITLE_SIZE,
+        fontweight="bold",
+        color=NHS_DARK_BLUE,
+        va="top",
+        ha="left",
+        gid="title",
+        linespacing=1.15,
+    )
     if subtitle:
         lines = title.count("\n") + 1
-        fig.text(0.04, y - (lines * _TITLE_LINE + 0.08) / height, subtitle,
-                 fontsize=SUBTITLE_SIZE, color=NHS_DARK_GREY, va="top", ha="left",
-                 gid="subtitle", linespacing=1.15)
+        fig.text(
+            0.04,
+            y - (lines * _TITLE_LINE + 0.08) / height,
+            subtitle,
+            fontsize=SUBTITLE_SIZE,
+            color=NHS_DARK_GREY,
+            va="top",
+            ha="left",
+            gid="subtitle",
+            linespacing=1.15,
+        )
 
 
 def title_block_height(fig: Figure) -> float:
@@ -255,12 +272,15 @@ def footnote_text(attrs: Mapping, extra: str = "") -> str:
     if "created" in attrs:
         parts.append(f"created {str(attrs['created'])[:10]}")
     price = attrs.get("price_base", "cash")
-    line = ", ".join(parts) + (". Money in cash pounds." if price == "cash"
-                               else f". Money in pounds, {price} prices.")
+    line = ", ".join(parts) + (
+        ". Money in cash pounds." if price == "cash" else f". Money in pounds, {price} prices."
+    )
     status = is_illustrative(attrs)
     if status is True:
-        warn = ("ILLUSTRATIVE DATA: the baseline is generated (seeded) for demonstration; these are "
-                "not NHS England figures.")
+        warn = (
+            "ILLUSTRATIVE DATA: the baseline is generated (seeded) for demonstration; these are "
+            "not NHS England figures."
+        )
     elif status is False:
         warn = f"Data: {attrs.get('data_folder')} (user-supplied)."
     else:
@@ -278,8 +298,17 @@ def add_footnote(fig: Figure, attrs: Mapping, extra: str = "") -> None:
     Call it before :func:`plot_area`, which keeps the footnote's lines free.
     """
     text = wrap_to_width(footnote_text(attrs, extra), fig.get_figwidth() * 0.92, FOOTNOTE_SIZE)
-    fig.text(0.04, _FOOT_BOTTOM / fig.get_figheight(), text, fontsize=FOOTNOTE_SIZE,
-             color=NHS_DARK_GREY, ha="left", va="bottom", gid="footnote", linespacing=1.2)
+    fig.text(
+        0.04,
+        _FOOT_BOTTOM / fig.get_figheight(),
+        text,
+        fontsize=FOOTNOTE_SIZE,
+        color=NHS_DARK_GREY,
+        ha="left",
+        va="bottom",
+        gid="footnote",
+        linespacing=1.2,
+    )
 
 
 def footnote_height(fig: Figure) -> float:
@@ -300,8 +329,9 @@ def year_labels(years) -> list[str]:
     return [year_label(int(y)) for y in years]
 
 
-def plot_area(fig: Figure, left: float = 0.09, right: float = 0.97,
-              axis_room: float = 0.6) -> list[float]:
+def plot_area(
+    fig: Figure, left: float = 0.09, right: float = 0.97, axis_room: float = 0.6
+) -> list[float]:
     """``[left, bottom, width, height]`` of the axes between the title block and footnote.
 
     ``axis_room`` [inches] is kept above the footnote for tick labels and the axis label.

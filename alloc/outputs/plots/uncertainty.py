@@ -39,8 +39,13 @@ def _formatter(units: str):
     return (lambda v: f"{v:,.3g}", lambda axis: None, units or "(units not recorded)")
 
 
-def fan_chart(ensemble: xr.DataArray, icb: str | None = None, central: xr.DataArray | None = None,
-              name: str | None = None, provenance: Mapping | None = None) -> Figure:
+def fan_chart(
+    ensemble: xr.DataArray,
+    icb: str | None = None,
+    central: xr.DataArray | None = None,
+    name: str | None = None,
+    provenance: Mapping | None = None,
+) -> Figure:
     """Fan chart of an ensemble's quantiles over the years.
 
     Parameters
@@ -81,14 +86,18 @@ def fan_chart(ensemble: xr.DataArray, icb: str | None = None, central: xr.DataAr
         raise ValueError(f"ensemble: quantiles must lie strictly between 0 and 1, found {qs}")
     pairs = [(q, 1 - q) for q in sorted(qs) if q < 0.5 and np.isclose(qs, 1 - q).any()]
     if not pairs:
-        raise ValueError("ensemble: expected at least one symmetric pair of quantiles "
-                         "(e.g. 0.05 and 0.95)")
+        raise ValueError(
+            "ensemble: expected at least one symmetric pair of quantiles (e.g. 0.05 and 0.95)"
+        )
     units = str(da.attrs.get("units", ensemble.attrs.get("units", "")))
     fmt, set_axis, ylabel = _formatter(units)
     years = da["year"].values
     labels = s.year_labels(years)
-    what = name or ensemble.attrs.get("long_name") or str(
-        ensemble.name or "output").removesuffix("_q").replace("_", " ")
+    what = (
+        name
+        or ensemble.attrs.get("long_name")
+        or str(ensemble.name or "output").removesuffix("_q").replace("_", " ")
+    )
     if icb and not name:
         what = f"{icb} {what}"
 
@@ -97,13 +106,20 @@ def fan_chart(ensemble: xr.DataArray, icb: str | None = None, central: xr.DataAr
 
     lo, hi = pairs[0]
     width = int(round(100 * (hi - lo)))
-    title = (f"{what}: {width}% of draws lie between {fmt(q(lo)[-1])} and {fmt(q(hi)[-1])} in "
-             f"{labels[-1]} (median {fmt(q(0.5)[-1])})" if np.isclose(qs, 0.5).any() else
-             f"{what}: {width}% of draws lie between {fmt(q(lo)[-1])} and {fmt(q(hi)[-1])} in "
-             f"{labels[-1]}")
-    subtitle = ("Shaded bands: " + ", ".join(f"{int(round(100 * (b - a)))}% interval "
-                                             f"(p{100 * a:g}–p{100 * b:g})" for a, b in pairs)
-                + f"; {ylabel}.")
+    title = (
+        f"{what}: {width}% of draws lie between {fmt(q(lo)[-1])} and {fmt(q(hi)[-1])} in "
+        f"{labels[-1]} (median {fmt(q(0.5)[-1])})"
+        if np.isclose(qs, 0.5).any()
+        else f"{what}: {width}% of draws lie between {fmt(q(lo)[-1])} and {fmt(q(hi)[-1])} in "
+        f"{labels[-1]}"
+    )
+    subtitle = (
+        "Shaded bands: "
+        + ", ".join(
+            f"{int(round(100 * (b - a)))}% interval (p{100 * a:g}–p{100 * b:g})" for a, b in pairs
+        )
+        + f"; {ylabel}."
+    )
     attrs = provenance if provenance is not None else ensemble.attrs
 
     with s.house_style():
@@ -113,24 +129,46 @@ def fan_chart(ensemble: xr.DataArray, icb: str | None = None, central: xr.DataAr
         ax = fig.add_axes(s.plot_area(fig, left=0.10, right=0.80))
         ax.grid(axis="y")
         ax.set_axisbelow(True)
-        colours = _BAND_COLOURS[:len(pairs)]  # outermost band lightest
+        colours = _BAND_COLOURS[: len(pairs)]  # outermost band lightest
         for k, (a, b) in enumerate(pairs):
-            ax.fill_between(years, q(a), q(b), color=colours[min(k, len(colours) - 1)],
-                            linewidth=0, gid=f"band:{a:g}-{b:g}",
-                            label=f"{int(round(100 * (b - a)))}% interval")
-        ends = [(fmt(q(b)[-1]), q(b)[-1]) for _, b in pairs[:1]] + \
-               [(fmt(q(a)[-1]), q(a)[-1]) for a, _ in pairs[:1]]
+            ax.fill_between(
+                years,
+                q(a),
+                q(b),
+                color=colours[min(k, len(colours) - 1)],
+                linewidth=0,
+                gid=f"band:{a:g}-{b:g}",
+                label=f"{int(round(100 * (b - a)))}% interval",
+            )
+        ends = [(fmt(q(b)[-1]), q(b)[-1]) for _, b in pairs[:1]] + [
+            (fmt(q(a)[-1]), q(a)[-1]) for a, _ in pairs[:1]
+        ]
         if np.isclose(qs, 0.5).any():
-            ax.plot(years, q(0.5), color=s.NHS_DARK_BLUE, linewidth=2.4, gid="median",
-                    label="Median")
+            ax.plot(
+                years, q(0.5), color=s.NHS_DARK_BLUE, linewidth=2.4, gid="median", label="Median"
+            )
             ends.append((fmt(q(0.5)[-1]), q(0.5)[-1]))
         if central is not None:
             c = central.sel(icb=icb) if icb is not None and "icb" in central.dims else central
-            ax.plot(c["year"].values, c.values, color=s.NHS_ORANGE, linewidth=2,
-                    linestyle="--", gid="central", label="Central projection (draw 0)")
+            ax.plot(
+                c["year"].values,
+                c.values,
+                color=s.NHS_ORANGE,
+                linewidth=2,
+                linestyle="--",
+                gid="central",
+                label="Central projection (draw 0)",
+            )
         for text, y in ends:
-            ax.annotate(text, (years[-1], y), xytext=(6, 0), textcoords="offset points",
-                        va="center", fontsize=s.SMALL_SIZE, color=s.NHS_DARK_BLUE)
+            ax.annotate(
+                text,
+                (years[-1], y),
+                xytext=(6, 0),
+                textcoords="offset points",
+                va="center",
+                fontsize=s.SMALL_SIZE,
+                color=s.NHS_DARK_BLUE,
+            )
         ax.set_xticks(years, labels)
         ax.set_xlim(years[0] - 0.1, years[-1] + 0.45)
         ax.set_xlabel("Financial year")
@@ -140,8 +178,13 @@ def fan_chart(ensemble: xr.DataArray, icb: str | None = None, central: xr.DataAr
     return fig
 
 
-def tornado_chart(table: pd.DataFrame, output: str | None = None, units: str | None = None,
-                  provenance: Mapping | None = None, top: int = 12) -> Figure:
+def tornado_chart(
+    table: pd.DataFrame,
+    output: str | None = None,
+    units: str | None = None,
+    provenance: Mapping | None = None,
+    top: int = 12,
+) -> Figure:
     """Tornado chart of one-at-a-time sensitivities, widest swing at the top.
 
     Parameters
@@ -171,32 +214,47 @@ def tornado_chart(table: pd.DataFrame, output: str | None = None, units: str | N
     ensemble_form = {"output_low", "output_high", "output_central"} <= set(table.columns)
     attrs_in = dict(getattr(table, "attrs", {}) or {})
     if ensemble_form:
-        table = table.drop(columns=[c for c in ("low_value", "high_value", "base")
-                                    if c in table.columns])
-        table = table.rename(columns={"low": "low_value", "high": "high_value",
-                                      "output_low": "low", "output_high": "high",
-                                      "output_central": "base"})
+        table = table.drop(
+            columns=[c for c in ("low_value", "high_value", "base") if c in table.columns]
+        )
+        table = table.rename(
+            columns={
+                "low": "low_value",
+                "high": "high_value",
+                "output_low": "low",
+                "output_high": "high",
+                "output_central": "base",
+            }
+        )
     output = output or attrs_in.get("output", "output")
     units = units or attrs_in.get("units") or ("1" if ensemble_form else "GBP")
     missing = {"parameter", "low", "high", "base"} - set(table.columns)
     if missing:
-        raise ValueError(f"sensitivity table: missing column(s) {sorted(missing)}; expected "
-                         "parameter, low, high, base")
+        raise ValueError(
+            f"sensitivity table: missing column(s) {sorted(missing)}; expected "
+            "parameter, low, high, base"
+        )
     if table.empty:
         raise ValueError("sensitivity table: no rows")
     base = float(table["base"].iloc[0])
     if not np.allclose(table["base"], base, rtol=1e-9, atol=0):
-        raise ValueError("sensitivity table: 'base' must be the same in every row (the output "
-                         "with every parameter central)")
+        raise ValueError(
+            "sensitivity table: 'base' must be the same in every row (the output "
+            "with every parameter central)"
+        )
     t = table.assign(swing=(table["high"] - table["low"]).abs())
     t = t.sort_values("swing", ascending=False, kind="stable").head(top)
     fmt, set_axis, unit_label = _formatter(units)
     lead = t.iloc[0]
-    title = (f"{lead['parameter']} moves {output} most: from {fmt(min(lead['low'], lead['high']))}"
-             f" to {fmt(max(lead['low'], lead['high']))} (central {fmt(base)})")
-    subtitle = (f"{output[:1].upper()}{output[1:]} with one parameter at a time at its low or "
-                f"high value, all others "
-                f"central; {unit_label}. Widest swing at the top.")
+    title = (
+        f"{lead['parameter']} moves {output} most: from {fmt(min(lead['low'], lead['high']))}"
+        f" to {fmt(max(lead['low'], lead['high']))} (central {fmt(base)})"
+    )
+    subtitle = (
+        f"{output[:1].upper()}{output[1:]} with one parameter at a time at its low or "
+        f"high value, all others "
+        f"central; {unit_label}. Widest swing at the top."
+    )
     attrs = provenance if provenance is not None else attrs_in
 
     with s.house_style():
@@ -205,24 +263,39 @@ def tornado_chart(table: pd.DataFrame, output: str | None = None, units: str | N
         s.add_footnote(fig, attrs)
         names = [str(p) for p in t["parameter"]]
         widest = max(s.text_width(n, s.SMALL_SIZE) for n in names)
-        ax = fig.add_axes(s.plot_area(fig, left=(widest + 0.35) / fig.get_figwidth(),
-                                      right=0.95))
+        ax = fig.add_axes(s.plot_area(fig, left=(widest + 0.35) / fig.get_figwidth(), right=0.95))
         ys = np.arange(len(t))[::-1]
         for y, row in zip(ys, t.itertuples()):
             # Low in the upper half of the row, high in the lower half: both stay visible
             # when they fall on the same side of the central value.
             for end, colour, dy in (("low", s.NHS_ORANGE, 0.17), ("high", s.NHS_BLUE, -0.17)):
                 value = getattr(row, end)
-                ax.barh(y + dy, value - base, left=base, height=0.34, color=colour,
-                        gid=f"{end}:{row.parameter}",
-                        label=f"Parameter at its {end} value" if y == ys[0] else None)
+                ax.barh(
+                    y + dy,
+                    value - base,
+                    left=base,
+                    height=0.34,
+                    color=colour,
+                    gid=f"{end}:{row.parameter}",
+                    label=f"Parameter at its {end} value" if y == ys[0] else None,
+                )
                 tried = getattr(row, f"{end}_value", None)
-                text = fmt(value) + (f" ({tried:g})" if isinstance(tried, (int, float))
-                                     and not pd.isna(tried) else "")
+                text = fmt(value) + (
+                    f" ({tried:g})"
+                    if isinstance(tried, (int, float)) and not pd.isna(tried)
+                    else ""
+                )
                 right = value >= base
-                ax.annotate(text, (value, y + dy), xytext=(4 if right else -4, 0),
-                            textcoords="offset points", ha="left" if right else "right",
-                            va="center", fontsize=8, color=s.NHS_BLACK)
+                ax.annotate(
+                    text,
+                    (value, y + dy),
+                    xytext=(4 if right else -4, 0),
+                    textcoords="offset points",
+                    ha="left" if right else "right",
+                    va="center",
+                    fontsize=8,
+                    color=s.NHS_BLACK,
+                )
         ax.axvline(base, color=s.NHS_BLACK, linewidth=1.2, gid="base")
         ax.set_yticks(ys, names)
         ax.tick_params(axis="y", length=0)

@@ -56,9 +56,15 @@ def waterfall_steps(result: xr.Dataset, icb: str, year: int | None = None) -> pd
     retained = a
     if "allocation_if_retained" in result:
         retained = float(result["allocation_if_retained"].sel(icb=icb, year=year))
-    return pd.Series({"baseline": a0, "growth": a0 * (ratio - 1),
-                      "convergence": retained - a0 * ratio, "left_shift": saving + a - retained,
-                      "final": a + saving})
+    return pd.Series(
+        {
+            "baseline": a0,
+            "growth": a0 * (ratio - 1),
+            "convergence": retained - a0 * ratio,
+            "left_shift": saving + a - retained,
+            "final": a + saving,
+        }
+    )
 
 
 def allocation_waterfall(result: xr.Dataset, icb: str, year: int | None = None) -> Figure:
@@ -86,21 +92,29 @@ def allocation_waterfall(result: xr.Dataset, icb: str, year: int | None = None) 
     first, last = s.year_labels([result["year"][0], year])
     name = s.short_name(result["icb_name"].sel(icb=icb).item())
     has_ls = has_left_shift(result)
-    final_label = (f"Allocation + avoided\nspend {last}" if has_ls else f"Allocation\n{last}")
-    labels = [f"Baseline\n{first}", "Envelope\ngrowth", "Convergence\n(pace of change)",
-              "Left shift\n(saving kept)" if has_ls else "Left shift\n(not modelled)",
-              final_label]
+    final_label = f"Allocation + avoided\nspend {last}" if has_ls else f"Allocation\n{last}"
+    labels = [
+        f"Baseline\n{first}",
+        "Envelope\ngrowth",
+        "Convergence\n(pace of change)",
+        "Left shift\n(saving kept)" if has_ls else "Left shift\n(not modelled)",
+        final_label,
+    ]
 
     conv = steps["convergence"]
     verb = "adds" if conv > 0 else "takes away"
     what = "allocation plus avoided spend" if has_ls else "allocation"
-    title = (f"{name}: {what} {'rises' if steps['final'] >= steps['baseline'] else 'falls'} "
-             f"from {s.fmt_gbp_m(steps['baseline'])} to {s.fmt_gbp_m(steps['final'])} by "
-             f"{last}; moving towards target {verb} {s.fmt_gbp_m(abs(conv), 1)}")
+    title = (
+        f"{name}: {what} {'rises' if steps['final'] >= steps['baseline'] else 'falls'} "
+        f"from {s.fmt_gbp_m(steps['baseline'])} to {s.fmt_gbp_m(steps['final'])} by "
+        f"{last}; moving towards target {verb} {s.fmt_gbp_m(abs(conv), 1)}"
+    )
     dft0 = float(result["dft"].sel(icb=icb).isel(year=0))
     dft1 = float(result["dft"].sel(icb=icb, year=year))
-    subtitle = (f"{icb} {name}, £ million (cash). Distance from target {s.fmt_pct(dft0)} in "
-                f"{first}, {s.fmt_pct(dft1)} in {last}.")
+    subtitle = (
+        f"{icb} {name}, £ million (cash). Distance from target {s.fmt_pct(dft0)} in "
+        f"{first}, {s.fmt_pct(dft1)} in {last}."
+    )
 
     keys = list(steps.index)
     starts = np.zeros(5)
@@ -113,38 +127,67 @@ def allocation_waterfall(result: xr.Dataset, icb: str, year: int | None = None) 
         else:
             starts[i], heights[i] = running, steps[key]
             running += steps[key]
-    colours = [s.NHS_DARK_BLUE if k in ("baseline", "final") else
-               (s.NHS_LIGHT_BLUE if steps[k] >= 0 else s.NHS_ORANGE) for k in keys]
+    colours = [
+        s.NHS_DARK_BLUE
+        if k in ("baseline", "final")
+        else (s.NHS_LIGHT_BLUE if steps[k] >= 0 else s.NHS_ORANGE)
+        for k in keys
+    ]
 
     with s.house_style():
         fig = s.new_figure(s.A4_LANDSCAPE)
         s.set_titles(fig, title, subtitle)
-        extra = ("Growth: the baseline grown with the national envelope. Convergence: the "
-                 "policy's move towards the needs-based target.")
+        extra = (
+            "Growth: the baseline grown with the national envelope. Convergence: the "
+            "policy's move towards the needs-based target."
+        )
         if has_ls:
-            extra += (" Left shift: specialised spend avoided by upstream investment, less any "
-                      "savings rebased out of the allocation.")
+            extra += (
+                " Left shift: specialised spend avoided by upstream investment, less any "
+                "savings rebased out of the allocation."
+            )
         s.add_footnote(fig, result.attrs, extra)
         ax = fig.add_axes(s.plot_area(fig, left=0.10, right=0.96, axis_room=0.85))
         ax.grid(axis="y")
         ax.set_axisbelow(True)
         x = np.arange(5)
         for i, key in enumerate(keys):
-            ax.bar(x[i], heights[i], bottom=starts[i], width=0.62, color=colours[i],
-                   gid=f"bar:{key}", zorder=2)
+            ax.bar(
+                x[i],
+                heights[i],
+                bottom=starts[i],
+                width=0.62,
+                color=colours[i],
+                gid=f"bar:{key}",
+                zorder=2,
+            )
         top = max(starts + np.maximum(heights, 0))
         for i, key in enumerate(keys):
             value = steps[key]
             sign = key not in ("baseline", "final")
             text = s.fmt_gbp_m(value, 1, sign=sign) if not (sign and value == 0) else "£0.0m"
             y = max(starts[i], starts[i] + heights[i])
-            ax.text(x[i], y + 0.012 * top, text, ha="center", va="bottom",
-                    fontsize=s.BASE_SIZE, fontweight="bold", color=s.NHS_BLACK,
-                    gid=f"value:{key}")
+            ax.text(
+                x[i],
+                y + 0.012 * top,
+                text,
+                ha="center",
+                va="bottom",
+                fontsize=s.BASE_SIZE,
+                fontweight="bold",
+                color=s.NHS_BLACK,
+                gid=f"value:{key}",
+            )
             if i < 4:
                 level = starts[i] + heights[i]
-                ax.plot([x[i] + 0.31, x[i + 1] - 0.31], [level, level], color=s.NHS_MID_GREY,
-                        linewidth=0.9, linestyle=(0, (3, 2)), zorder=1)
+                ax.plot(
+                    [x[i] + 0.31, x[i + 1] - 0.31],
+                    [level, level],
+                    color=s.NHS_MID_GREY,
+                    linewidth=0.9,
+                    linestyle=(0, (3, 2)),
+                    zorder=1,
+                )
         ax.set_xticks(x, labels)
         ax.tick_params(axis="x", length=0, labelsize=s.BASE_SIZE)
         ax.set_ylim(0, top * 1.1)
