@@ -32,7 +32,7 @@ DATA = REPO / "data"
 
 # Field name -> (unit, meaning). Values, sources and descriptions come from the files.
 POLICY_FIELDS = {
-    "kind": ("text", "the rule: historic_cost, immediate, common_dft or proportional"),
+    "kind": ("text", "the rule: historic_cost, immediate, common_dft, proportional or deadline"),
     "min_growth": (
         "fraction per year",
         "floor on growth over the previous year's allocation, measured on `growth_basis`",
@@ -53,6 +53,15 @@ POLICY_FIELDS = {
     "convergence_rate": (
         "fraction of the gap per year",
         "share of the gap between the uplifted allocation and the target closed each year",
+    ),
+    "deadline": (
+        "financial year",
+        "kind deadline: every ICB is within `band` of target in this year and every later year",
+    ),
+    "band": (
+        "fraction of target",
+        "kind deadline: largest permitted absolute distance from target from the deadline on; the "
+        "common convergence rate is the smallest that meets it",
     ),
     "fallback": (
         "error \\| relax",

@@ -17,6 +17,7 @@ SHEETS = [
     "Targets",
     "DfT",
     "Growth",
+    "Crosswalk",
     "Spend and net position",
     "Left shift",
     "Parameters",

@@ -15,6 +15,7 @@ import numpy as np
 import xarray as xr
 
 from alloc._version import __version__
+from alloc.allocation.deadline import common_pace
 from alloc.allocation.policy import (
     STATUS_MESSAGES,
     PolicySpec,
@@ -24,6 +25,8 @@ from alloc.allocation.policy import (
 )
 from alloc.errors import AllocError
 from alloc.inputs.dataset import load_inputs
+from alloc.inputs.footprint import refootprint
+from alloc.inputs.geography import load_practices
 from alloc.inputs.scenario import (
     Scenario,
     load_scenario,
@@ -244,6 +247,21 @@ class Prepared:
     base_adjust: np.ndarray | None = None
     rebase: xr.DataArray | None = None
     pathway_assumptions: dict = field(default_factory=dict)
+    # kind "deadline": the common convergence rate found (alloc.allocation.deadline) [fraction]
+    convergence_rate: float | None = None
+
+
+def load_scenario_inputs(scenario: Scenario, scenario_path: Path) -> xr.Dataset:
+    """The scenario's dataset on the scenario's geography (:mod:`alloc.inputs.footprint`).
+
+    A dataset folder may hold its own ``practices.csv``; otherwise the shipped practice table
+    carries the dataset between geographies.
+    """
+    folder = resolve_data_folder(scenario, scenario_path)
+    inputs = load_inputs(folder)
+    own = folder / "practices.csv" if folder is not None else None
+    practices = load_practices(own) if own is not None and own.is_file() else None
+    return refootprint(inputs, scenario.geography, practices, base=scenario_path.parent)
 
 
 def prepare(
@@ -259,7 +277,7 @@ def prepare(
     raw = raw if raw is not None else scenario.model_dump(mode="json")
     source = str(scenario_path)
 
-    inputs = load_inputs(resolve_data_folder(scenario, scenario_path))
+    inputs = load_scenario_inputs(scenario, scenario_path)
     formula, formula_path = load_formula(scenario.formula, scenario_path.parent)
     overrides_for_policy = {k: v for k, v in scenario.policy.model_dump().items() if k != "use"}
     policy, policy_path = load_policy(
@@ -323,6 +341,8 @@ def prepare(
         used,
     )
     _prepare_spend(prep, scenario_path)
+    if policy.kind == "deadline":  # the smallest common pace that meets the deadline
+        prep.convergence_rate, prep.policy_arrays = common_pace(prep, solve_glide_paths)
     return prep
 
 
@@ -527,8 +547,11 @@ def assemble(
     result["policy_status"] = xr.DataArray(
         [STATUS_MESSAGES[int(s)] for s in worst], dims="year", coords={"year": years}
     )
+    if "crosswalk" in inputs:
+        result["crosswalk"] = inputs["crosswalk"]
     result = result.transpose("icb", "service", "year", ...)
     result.attrs.update(
+        {k: v for k, v in inputs.attrs.items() if k.startswith("geography")},
         alloc_version=__version__,
         scenario_name=prep.scenario.name,
         scenario_description=prep.scenario.description,
@@ -552,6 +575,8 @@ def assemble(
         created=datetime.now(UTC).isoformat(timespec="seconds"),
         spend_assumptions_json=json.dumps(prep.pathway_assumptions),
     )
+    if prep.convergence_rate is not None:
+        result.attrs["policy_convergence_rate"] = prep.convergence_rate
     if prep.left_shift is not None:
         result.attrs["pathway_files"] = prep.left_shift.attrs.get("pathway_files", "")
     return result

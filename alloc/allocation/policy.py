@@ -11,11 +11,18 @@ historic_cost     r * A_prev                      r * A_prev                    
 immediate         T                               T                               none
 common_dft        T                               T                               floors / caps
 proportional      (1 - c) * r * A_prev + c * T    P                               floors / caps
+deadline          as proportional, c found        P                               floors / caps
 ================  ==============================  ==============================  ================
 
 Floors and caps are growth rates on the previous allocation, in cash, real (deflated by the GDP
 deflator) or per-head terms; ``max_below_target = x`` adds the floor ``T * (1 - x)``, which
 overrides a growth cap. Any parameter may vary by year.
+
+``deadline`` is ``proportional`` with one constant rate ``c`` in every projection year, where
+``c`` is not given but found: the smallest rate in [0, 1] that brings every ICB within ``band`` of
+its target (``|DfT| <= band``) in the ``deadline`` year and every year after it. This module only
+declares it (the coefficients are left NaN by :func:`kernel_arrays`);
+:mod:`alloc.allocation.deadline` finds ``c`` on the real glide-path solve.
 """
 
 from __future__ import annotations
@@ -29,7 +36,10 @@ from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 from alloc.errors import AllocError
 from alloc.inputs.specs import FieldError, validate
 from alloc.inputs.years import (
+    FinancialYear,
+    Number,
     YearParam,
+    coerce_year,
     parse_year,
     resolve_year_param,
     year_keys_valid,
@@ -38,7 +48,7 @@ from alloc.inputs.years import (
 from alloc.kernels import pace
 from alloc.resources import resolve_named
 
-KINDS = ("historic_cost", "immediate", "common_dft", "proportional")
+KINDS = ("historic_cost", "immediate", "common_dft", "proportional", "deadline")
 
 STATUS_MESSAGES = {
     pace.STATUS_OK: "ok",
@@ -62,7 +72,7 @@ class PolicySpec(BaseModel):
     """A named pace-of-change policy."""
 
     model_config = ConfigDict(extra="forbid")
-    kind: Literal["historic_cost", "immediate", "common_dft", "proportional"]
+    kind: Literal["historic_cost", "immediate", "common_dft", "proportional", "deadline"]
     name: str = ""
     description: str = ""
     values: str = ""
@@ -72,7 +82,25 @@ class PolicySpec(BaseModel):
     growth_basis: Literal["cash", "real", "per_head"] = "cash"
     max_below_target: YearParam | None = None
     convergence_rate: YearParam | None = None
+    # kind "deadline": every ICB within +/- band [fraction of target] of target from this year on
+    deadline: FinancialYear | None = None
+    band: Number | None = None
     fallback: Literal["error", "relax"] = "error"
+
+    @field_validator("deadline", mode="before")
+    @classmethod
+    def _deadline_year(cls, value):
+        return coerce_year(value, "2028/29")
+
+    @field_validator("band")
+    @classmethod
+    def _band_range(cls, value):
+        if value is not None and not 0.0 <= value < 1.0:
+            raise ValueError(
+                f"expected a fraction of target at least 0 and below 1 (0.01 = within 1%), "
+                f"found {value}"
+            )
+        return value
 
     @field_validator("min_growth", "max_growth", "max_below_target", "convergence_rate")
     @classmethod
@@ -108,6 +136,15 @@ class PolicySpec(BaseModel):
             raise FieldError(
                 "convergence_rate", f"applies only to kind 'proportional', not '{self.kind}'"
             )
+        for name in ("deadline", "band"):
+            if self.kind == "deadline" and getattr(self, name) is None:
+                raise FieldError(
+                    name,
+                    "required for kind 'deadline' (the year by which every ICB is within "
+                    "band of target, and the band as a fraction of target)",
+                )
+            if self.kind != "deadline" and getattr(self, name) is not None:
+                raise FieldError(name, f"applies only to kind 'deadline', not '{self.kind}'")
         bounded = [
             k
             for k in ("min_growth", "max_growth", "max_below_target")
@@ -188,7 +225,9 @@ def kernel_arrays(
     -------
     dict
         ``conv``, ``w_prev``, ``w_target``, ``below_target`` (1, Y) and ``floor_mult``,
-        ``cap_mult`` (1, Y, N), ready for :func:`alloc.kernels.pace.glide_path`.
+        ``cap_mult`` (1, Y, N), ready for :func:`alloc.kernels.pace.glide_path`. For kind
+        ``deadline`` the coefficients are NaN until :func:`alloc.allocation.deadline.common_pace`
+        sets them.
     """
     n_year, n = len(years), population.shape[1]
     out = {k: np.empty((1, n_year)) for k in ("conv", "w_prev", "w_target", "below_target")}
@@ -205,6 +244,8 @@ def kernel_arrays(
             if policy.kind == "proportional":
                 c = resolve_year_param(policy.convergence_rate, year)
                 coeffs = (c, 1.0 - c, c)
+            elif policy.kind == "deadline":  # c is found later (alloc.allocation.deadline)
+                coeffs = (np.nan, np.nan, np.nan)
             else:
                 coeffs = _COEFFICIENTS[policy.kind]
             lo = resolve_year_param(policy.min_growth, year)

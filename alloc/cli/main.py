@@ -29,20 +29,33 @@ def _summary_text(result) -> str:
     table = summary(result)
     first, last = year_label(int(result["year"][0])), year_label(int(result["year"][-1]))
     lines = [
-        f"{'ICB':<4} {'name':<44} {'baseline ' + first:>18} {'allocation ' + last:>20} "
+        f"{'ICB':<5} {'name':<44} {'baseline ' + first:>18} {'allocation ' + last:>20} "
         f"{'DfT ' + first + ' -> ' + last:>24}",
-        f"{'':<4} {'':<44} {'(£m)':>18} {'(£m)':>20} {'(%)':>24}",
+        f"{'':<5} {'':<44} {'(£m)':>18} {'(£m)':>20} {'(%)':>24}",
     ]
     for row in table.itertuples():
         name = row.icb_name.removeprefix("NHS ").removesuffix(" ICB")[:44]
         lines.append(
-            f"{row.icb:<4} {name:<44} {row.baseline_gbp / 1e6:>18,.1f} "
+            f"{row.icb:<5} {name:<44} {row.baseline_gbp / 1e6:>18,.1f} "
             f"{row.final_allocation_gbp / 1e6:>20,.1f} "
             f"{100 * row.dft_start:>+12.2f} -> {100 * row.dft_end:>+8.2f}"
         )
     total_base = table["baseline_gbp"].sum() / 1e6
     total_end = table["final_allocation_gbp"].sum() / 1e6
-    lines.append(f"{'':<4} {'England (42 ICBs)':<44} {total_base:>18,.1f} {total_end:>20,.1f}")
+    england = f"England ({len(table)} ICBs)"
+    lines.append(f"{'':<5} {england:<44} {total_base:>18,.1f} {total_end:>20,.1f}")
+    return "\n".join(lines)
+
+
+def _geography_text(result) -> str:
+    """One line naming the areas, plus the mapping's notes (unknown or carried practices)."""
+    import json
+
+    name = result.attrs.get("geography", "")
+    status = result.attrs.get("geography_status", "")
+    label = {"proposed": " (PROPOSED, not decided)", "user": " (your mapping)"}.get(status, "")
+    lines = [f"Areas: {name}{label}, {result.sizes['icb']} ICBs."]
+    lines += [f"note: {n}" for n in json.loads(result.attrs.get("geography_notes", "[]"))]
     return "\n".join(lines)
 
 
@@ -87,8 +100,9 @@ def run(scenario, overrides, out_dir, force, quiet, no_plots):
         click.echo(
             f"Policy: {result.attrs['policy_name']} ({result.attrs['policy_kind']}); "
             f"formula: {result.attrs['formula_name']}; convergence on "
-            f"{result.attrs['convergence_level']} allocations. Money in cash GBP.\n"
+            f"{result.attrs['convergence_level']} allocations. Money in cash GBP."
         )
+        click.echo(_geography_text(result) + "\n")
         click.echo(_summary_text(result))
         relaxed = [
             f"{year_label(int(y))}: {s}"
@@ -97,6 +111,8 @@ def run(scenario, overrides, out_dir, force, quiet, no_plots):
         ]
         for line in relaxed:
             click.echo(f"note: {line}")
+        if (rate := result.attrs.get("policy_convergence_rate")) is not None:  # kind "deadline"
+            click.echo(f"Convergence rate: {rate:.6f} of each gap closed a year (smallest pace)")
     charts = "" if no_plots else ", charts/ (PNG + SVG)"
     click.echo(
         f"\nWrote {', '.join(RESULT_FILES)}{charts} to {written}/ "
@@ -106,11 +122,18 @@ def run(scenario, overrides, out_dir, force, quiet, no_plots):
 
 @main.command("list")
 @click.argument(
-    "what", type=click.Choice(["icbs", "policies", "scenarios", "formulas", "services"])
+    "what",
+    type=click.Choice(["icbs", "geographies", "policies", "scenarios", "formulas", "services"]),
+)
+@click.option(
+    "--geography",
+    default="icb_2026",
+    show_default=True,
+    help="With `list icbs`: a shipped geography or a practice mapping CSV.",
 )
 @reports_errors
-def list_(what):
-    """List ICBs, policies, scenarios, formulas or service lines."""
+def list_(what, geography):
+    """List ICBs, geographies, policies, scenarios, formulas or service lines."""
     from alloc.resources import list_named
 
     if what in ("policies", "scenarios", "formulas"):
@@ -122,17 +145,26 @@ def list_(what):
             data = read_toml(models_dir() / kind / f"{name}.toml")
             click.echo(f"{name:<24} {data.get('description', '')}")
         return
+    if what == "geographies":
+        from alloc.inputs.geography import describe_geographies
+
+        for name, n_areas, status, description in describe_geographies():
+            click.echo(f"{name:<20} {n_areas:>3} areas  {status:<9} {description}")
+        return
+    if what == "icbs":
+        from alloc.inputs.geography import load_geography
+
+        geo = load_geography(geography)
+        for note in geo.report.notes():
+            click.echo(f"note: {note}", err=True)
+        for code, row in geo.areas.iterrows():
+            click.echo(f"{code:<5} {row['name']:<60} {row['region']}")
+        return
     from alloc.inputs.dataset import load_inputs
 
     inputs = load_inputs()
-    if what == "icbs":
-        for code, name, region in zip(
-            inputs["icb"].values, inputs["icb_name"].values, inputs["region"].values
-        ):
-            click.echo(f"{code:<4} {name:<60} {region}")
-    else:
-        for svc, name in zip(inputs["service"].values, inputs["service_name"].values):
-            click.echo(f"{svc:<24} {name}")
+    for svc, name in zip(inputs["service"].values, inputs["service_name"].values):
+        click.echo(f"{svc:<24} {name}")
 
 
 @main.command()

@@ -164,9 +164,11 @@ def _check_services(frame: pd.DataFrame, path: Path, services: list[str]) -> Non
 def _load_icbs(folder: Path) -> pd.DataFrame:
     path = folder / "icbs.csv"
     icbs = _read_csv(path, ICB_COLUMNS)
-    bad = icbs["code"][~icbs["code"].str.fullmatch(r"[A-Z0-9]{3}")]
+    bad = icbs["code"][~icbs["code"].str.fullmatch(r"[A-Z0-9]{3}([A-Z0-9]{2})?")]
     if len(bad):
-        raise AllocError(path, "code", f"expected a 3-character ODS code, found '{bad.iloc[0]}'")
+        raise AllocError(
+            path, "code", f"expected an ODS code of 3 or 5 characters, found '{bad.iloc[0]}'"
+        )
     _check_keys(icbs, ["code"], path)
     icbs["lat"] = _numeric(icbs, "lat", path, allow_negative=True)
     icbs["lon"] = _numeric(icbs, "lon", path, allow_negative=True)
@@ -186,6 +188,8 @@ def _load_services(folder: Path) -> pd.DataFrame:
     services["cost_per_patient_gbp"] = _numeric(
         services, "cost_per_patient_gbp", path, positive=True
     )
+    if "footprint_key" not in services.columns:  # optional: see alloc.inputs.footprint
+        services["footprint_key"] = ""
     return services
 
 
@@ -378,6 +382,7 @@ def load_inputs(folder: str | Path | None = None) -> xr.Dataset:
             "service_name": ("service", services["service_name"].to_numpy()),
             "programme_of_care": ("service", services["programme_of_care"].to_numpy()),
             "pathway": ("service", services["pathway"].to_numpy()),
+            "footprint_key": ("service", services["footprint_key"].to_numpy()),
             "year": years,
             "component": [c.removeprefix("wp_") for c in components],
         },

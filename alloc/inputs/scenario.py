@@ -45,6 +45,9 @@ class Scenario(BaseModel):
     name: str
     description: str = ""
     data: str = "embedded"
+    # Areas the scenario runs on: a shipped geography (data/geographies/), a folder or practice
+    # mapping CSV (alloc.inputs.geography), or "as_data" for the dataset's own footprint.
+    geography: str = Field("icb_2026", min_length=1)
     formula: str = "default"
     base_year: FinancialYear | None = None
     end_year: FinancialYear

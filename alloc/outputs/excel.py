@@ -26,6 +26,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from alloc.inputs.years import year_label
+from alloc.outputs.tables import crosswalk_table
 from alloc.rounding import Method, round_half_up, round_money
 
 NHS_BLUE = "005EB8"
@@ -41,6 +42,7 @@ SHEETS = (
     "Targets",
     "DfT",
     "Growth",
+    "Crosswalk",
     "Spend and net position",
     "Left shift",
     "Parameters",
@@ -66,8 +68,8 @@ ROUNDING_TEXT = {
 NOTES = [
     (
         "What this workbook is",
-        "Projected delegated specialised services allocations for the 42 "
-        "ICBs under one scenario, produced by the alloc package. Money is in cash pounds of each "
+        "Projected delegated specialised services allocations for the "
+        "ICBs of one geography (see the Crosswalk sheet) under one scenario, produced by the alloc package. Money is in cash pounds of each "
         "financial year, shown in £ thousands (£k); the unit is in every column header.",
     ),
     (
@@ -511,6 +513,25 @@ def write_workbook(
         "Rates are percentages, unrounded. England = growth of the national envelope.",
     )
     _write_table(ws, growth_table(result), 3, True)
+    ws = sheet(
+        "Crosswalk",
+        f"Areas of {result.attrs.get('geography', 'the dataset')} and their predecessors",
+        "Registered population (NHS England 2025/26 practice file) of each predecessor area now "
+        "in each area, and its share of the predecessor and of the area (%). Use it to "
+        "reconcile to allocations published on the old footprint.",
+    )
+    _write_table(
+        ws,
+        crosswalk_table(result).rename(
+            columns={
+                "population_persons": "population (persons)",
+                "share_of_predecessor": "share of predecessor (%)",
+                "share_of_icb": "share of ICB (%)",
+            }
+        ),
+        2,
+        False,
+    )
     for title, table in (
         ("Spend and net position", spend_table(result, rounding)),
         ("Left shift", left_shift_table(result, rounding)),

@@ -12,13 +12,19 @@ import xarray as xr
 
 from alloc.errors import AllocError
 from alloc.outputs.excel import write_workbook
-from alloc.outputs.tables import allocations_long, summary, targets_by_service_long
+from alloc.outputs.tables import (
+    allocations_long,
+    crosswalk_table,
+    summary,
+    targets_by_service_long,
+)
 
 RESULT_FILES = (
     "result.nc",
     "allocations.csv",
     "targets_by_service.csv",
     "summary.csv",
+    "crosswalk.csv",
     "alloc_results.xlsx",
 )
 CHARTS_FOLDER = "charts"  # standard charts (PNG + SVG) when written with plots=True
@@ -86,6 +92,7 @@ def write_results(
         allocations_long(result).to_csv(tmp / "allocations.csv", index=False)
         targets_by_service_long(result).to_csv(tmp / "targets_by_service.csv", index=False)
         summary(result).to_csv(tmp / "summary.csv", index=False)
+        crosswalk_table(result).to_csv(tmp / "crosswalk.csv", index=False)
         write_workbook(result, tmp / "alloc_results.xlsx")
         if plots:
             from alloc.outputs.plots import write_charts

@@ -86,3 +86,39 @@ def wide(result: xr.Dataset, name: str) -> pd.DataFrame:
     table = result[name].transpose("icb", "year").to_pandas()
     table.columns = [year_label(int(y)) for y in table.columns]
     return _icb_frame(result).join(table.reset_index(drop=True))
+
+
+def crosswalk_table(result: xr.Dataset) -> pd.DataFrame:
+    """One row per area x predecessor area that shares registered population with it.
+
+    ``population_persons`` [persons]: registered population (2025/26 practice table) of the
+    predecessor now in the area; ``share_of_predecessor`` and ``share_of_icb`` [fractions]: that
+    population over the predecessor's and over the area's. Empty without a ``crosswalk``.
+    """
+    columns = [
+        "icb",
+        "icb_name",
+        "predecessor",
+        "predecessor_name",
+        "population_persons",
+        "share_of_predecessor",
+        "share_of_icb",
+    ]
+    if "crosswalk" not in result:
+        return pd.DataFrame(columns=columns)
+    persons = result["crosswalk"].transpose("icb", "predecessor")
+    of_predecessor = persons / persons.sum("icb")
+    of_icb = persons / persons.sum("predecessor")
+    frame = pd.DataFrame(
+        {
+            "icb": persons["icb"].values.repeat(persons.sizes["predecessor"]),
+            "icb_name": result["icb_name"].values.repeat(persons.sizes["predecessor"]),
+            "predecessor": list(persons["predecessor"].values) * persons.sizes["icb"],
+            "predecessor_name": list(persons["predecessor_name"].values) * persons.sizes["icb"],
+            "population_persons": persons.values.ravel(),
+            "share_of_predecessor": of_predecessor.values.ravel(),
+            "share_of_icb": of_icb.values.ravel(),
+        },
+        columns=columns,
+    )
+    return frame[frame["population_persons"] > 0].reset_index(drop=True)

@@ -122,7 +122,8 @@ def _outputs(
         raise AllocError(
             "--icb",
             "icb",
-            f"unknown ICB code '{icb}'; expected one of the 42 ODS codes (alloc list icbs)",
+            f"unknown ICB code '{icb}'; expected one of the {len(codes)} codes of the scenario's "
+            f"geography {prep.inputs.attrs.get('geography', '')} (alloc list icbs)",
         )
     if output != "dft" and prep.left_shift is None:
         raise AllocError(

@@ -96,7 +96,7 @@ def icb_map(
             fig,
             result.attrs,
             "Centroids: population-weighted means of GP practice "
-            "locations (NHS England data; data/icbs.csv).",
+            "locations (NHS England 2025/26 practice file; data/practices.csv).",
         )
         ax = fig.add_axes(s.plot_area(fig, left=0.03, right=0.97, axis_room=0.1))
         ax.set_aspect(1 / np.cos(np.deg2rad(MID_LAT)))
