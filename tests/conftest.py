@@ -21,6 +21,28 @@ REPO = Path(__file__).resolve().parents[1]
 EMBEDDED_DATA = REPO / "data"
 
 
+def reference_areas(geography: str = "icb_2026"):
+    """Areas of a shipped geography with population-weighted centroids, computed with plain
+    pandas from the shipped CSVs (an independent reference for the charts and the report)."""
+    import pandas as pd
+
+    folder = EMBEDDED_DATA / "geographies" / geography
+    areas = pd.read_csv(folder / "areas.csv", keep_default_na=False)
+    practices = pd.read_csv(EMBEDDED_DATA / "practices.csv").merge(
+        pd.read_csv(folder / "practices.csv"), on="practice_code"
+    )
+    weighted = (
+        practices.assign(
+            wlat=practices["lat"] * practices["gp_pop"], wlon=practices["lon"] * practices["gp_pop"]
+        )
+        .groupby("area")[["wlat", "wlon", "gp_pop"]]
+        .sum()
+    )
+    areas["lat"] = (weighted["wlat"] / weighted["gp_pop"]).round(4).loc[areas["code"]].to_numpy()
+    areas["lon"] = (weighted["wlon"] / weighted["gp_pop"]).round(4).loc[areas["code"]].to_numpy()
+    return areas
+
+
 @pytest.fixture
 def data_copy(tmp_path) -> Path:
     """A writable copy of the embedded dataset folder, ``tmp_path / "data"``."""

@@ -47,10 +47,13 @@ def test_run_prints_summary_and_writes_every_file(default_run):
             assert (out / "charts" / f"{stem}.{ext}").stat().st_size > 0, (stem, ext)
     assert "QE1" in result.output and "DfT 2025/26 -> 2030/31" in result.output
     assert str(Path("results") / "default") in result.output
-    assert (
-        len([line for line in result.output.splitlines() if line[:3].isalnum() and line[:1] == "Q"])
-        == 42
-    )
+    # one line per ICB of April 2026: QE1 .. QYG and the six new five-character codes
+    codes = [
+        line.split()[0]
+        for line in result.output.splitlines()
+        if line[:5].strip().isalnum() and line[:1] in "QSDTZ" and len(line.split()[0]) in (3, 5)
+    ]
+    assert len(codes) == 36 and "S1Y5D" in codes and "QNQ" not in codes
 
 
 def test_netcdf_csv_and_workbook_agree(default_run):
@@ -136,8 +139,8 @@ def test_existing_results_folder_needs_force(tmp_path, monkeypatch):
 def test_list(what, expect):
     result = CliRunner().invoke(main, ["list", what])
     assert result.exit_code == 0 and expect in result.output
-    if what == "icbs":
-        assert len(result.output.strip().splitlines()) == 42
+    if what == "icbs":  # the 36 ICBs of April 2026 by default
+        assert len(result.output.strip().splitlines()) == 36
 
 
 def test_validate_shipped_specs():

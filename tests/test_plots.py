@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+from conftest import reference_areas
 from matplotlib.collections import LineCollection, PathCollection
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
@@ -20,7 +21,8 @@ from alloc.outputs import plots
 from alloc.outputs.plots import style
 
 REPO = Path(__file__).resolve().parents[1]
-ICBS = pd.read_csv(REPO / "data" / "icbs.csv")
+# The default scenario runs on the 36 ICBs of April 2026.
+ICBS = reference_areas("icb_2026")
 
 
 @pytest.fixture(scope="module")
@@ -204,7 +206,7 @@ def test_map_bubbles_at_centroids(result):
     assert isinstance(sc, PathCollection)
     pos = pd.DataFrame(sc.get_offsets(), columns=["lon", "lat"])
     ref = ICBS.set_index("code")
-    # Same set of centroids as data/icbs.csv (order is by size, largest first).
+    # Same set of centroids as the practice-weighted reference (order is by size, largest first).
     got = sorted(map(tuple, np.round(pos.values, 4)))
     assert got == sorted(map(tuple, np.round(ref[["lon", "lat"]].values, 4)))
     alloc0 = result["allocation"].isel(year=0)

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 from click.testing import CliRunner
+from conftest import reference_areas
 from pypdf import PdfReader
 
 import alloc
@@ -15,7 +16,8 @@ from alloc.outputs.report import load_ensemble, load_sensitivity, write_report
 from alloc.outputs.results import write_netcdf, write_results
 
 REPO = Path(__file__).resolve().parents[1]
-ICBS = pd.read_csv(REPO / "data" / "icbs.csv")
+# The default scenario runs on the 36 ICBs of April 2026.
+ICBS = reference_areas("icb_2026")
 
 
 def flat(text: str) -> str:

@@ -33,6 +33,7 @@ from alloc.inputs.scenario import (
     resolve_data_folder,
     scenario_hash,
 )
+from alloc.inputs.user_baseline import apply_user_baseline
 from alloc.inputs.years import growth_index, year_label
 from alloc.kernels import pace
 from alloc.targets.formula import (
@@ -255,13 +256,20 @@ def load_scenario_inputs(scenario: Scenario, scenario_path: Path) -> xr.Dataset:
     """The scenario's dataset on the scenario's geography (:mod:`alloc.inputs.footprint`).
 
     A dataset folder may hold its own ``practices.csv``; otherwise the shipped practice table
-    carries the dataset between geographies.
+    carries the dataset between geographies. A scenario's ``baseline`` file then replaces the
+    baseline (:func:`alloc.inputs.user_baseline.apply_user_baseline`), carried from its own
+    footprint when that is another geography.
     """
     folder = resolve_data_folder(scenario, scenario_path)
     inputs = load_inputs(folder)
     own = folder / "practices.csv" if folder is not None else None
     practices = load_practices(own) if own is not None and own.is_file() else None
-    return refootprint(inputs, scenario.geography, practices, base=scenario_path.parent)
+    inputs = refootprint(inputs, scenario.geography, practices, base=scenario_path.parent)
+    if scenario.baseline is not None:  # the user's figures replace the dataset's baseline
+        inputs = apply_user_baseline(
+            inputs, scenario.baseline, scenario.geography, practices, base=scenario_path.parent
+        )
+    return inputs
 
 
 def prepare(
@@ -551,7 +559,7 @@ def assemble(
         result["crosswalk"] = inputs["crosswalk"]
     result = result.transpose("icb", "service", "year", ...)
     result.attrs.update(
-        {k: v for k, v in inputs.attrs.items() if k.startswith("geography")},
+        {k: v for k, v in inputs.attrs.items() if k.startswith(("geography", "baseline_"))},
         alloc_version=__version__,
         scenario_name=prep.scenario.name,
         scenario_description=prep.scenario.description,

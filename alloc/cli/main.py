@@ -56,6 +56,12 @@ def _geography_text(result) -> str:
     label = {"proposed": " (PROPOSED, not decided)", "user": " (your mapping)"}.get(status, "")
     lines = [f"Areas: {name}{label}, {result.sizes['icb']} ICBs."]
     lines += [f"note: {n}" for n in json.loads(result.attrs.get("geography_notes", "[]"))]
+    if source := result.attrs.get("baseline_source"):  # the user's own baseline file
+        footprint = result.attrs.get("baseline_footprint", name)
+        carried = f", carried from {footprint}" if footprint != name else ""
+        lines.append(f"Baseline: {source} (your figures{carried}).")
+        if result.attrs.get("baseline_split", "").startswith("by ICB only"):
+            lines.append(f"note: baseline {result.attrs['baseline_split']}")
     return "\n".join(lines)
 
 

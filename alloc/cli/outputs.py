@@ -1,4 +1,5 @@
-"""Output commands: ``alloc report`` (PDF board pack) and ``alloc template`` (scenario workbook).
+"""Output commands: ``alloc report`` (PDF board pack), ``alloc template`` (scenario workbook) and
+``alloc template-data`` (baseline workbook).
 
 matplotlib and openpyxl are imported inside the commands so ``alloc run`` starts fast.
 """
@@ -94,6 +95,40 @@ def template(scenario, xlsx, force):
     )
 
 
+@click.command("template-data")
+@click.option(
+    "--xlsx",
+    "xlsx",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Workbook to write, e.g. --xlsx my_baseline.xlsx.",
+)
+@click.option(
+    "--geography",
+    default="icb_2026",
+    show_default=True,
+    help="Areas of the rows: a shipped geography, a practice mapping CSV or as_data.",
+)
+@click.option("--force", is_flag=True, help="Replace an existing workbook.")
+@reports_errors
+def template_data(xlsx, geography, force):
+    """Write the embedded baseline (ILLUSTRATIVE) to an editable workbook, one row per ICB x
+    service line, to replace with your own figures; run with baseline = "FILE" in a scenario or
+    alloc run --set baseline='"FILE"'."""
+    from alloc.inputs.dataset import load_inputs
+    from alloc.inputs.footprint import refootprint
+    from alloc.outputs.data_template import write_data_template
+
+    inputs = refootprint(load_inputs(), geography, base=Path.cwd())
+    written = write_data_template(inputs, xlsx, force=force)
+    click.echo(
+        f"Wrote baseline workbook {written} ({inputs.sizes['icb']} ICBs x "
+        f"{inputs.sizes['service']} service lines on {inputs.attrs['geography']}, "
+        f"ILLUSTRATIVE figures): replace the baseline (GBP) column with yours, then run: "
+        f"alloc run --set baseline='\"{written}\"'"
+    )
+
+
 def _load_result(arg: str, overrides: list[str] | None = None):
     """A result from a ``result.nc``, a results folder, or a scenario (run now).
 
@@ -125,4 +160,4 @@ def _load_result(arg: str, overrides: list[str] | None = None):
     return run(spec, scenario_path=spath, raw=raw), str(spath)
 
 
-COMMANDS = [report, template]
+COMMANDS = [report, template, template_data]

@@ -123,9 +123,20 @@ def refootprint(
     return _carry_dataset(inputs, source, target, practices)
 
 
-def _carry_dataset(
-    inputs: xr.Dataset, source: Geography, target: Geography, practices: pd.DataFrame
-) -> xr.Dataset:
+def money_keys(inputs: xr.Dataset, practices: pd.DataFrame) -> list[str]:
+    """Practice-table column carrying each service line's money (``wp_<footprint_key>``)."""
+    services = inputs["service"].values
+    keys = (
+        inputs["footprint_key"].values
+        if "footprint_key" in inputs.coords
+        else [DEFAULT_MONEY_KEY] * len(services)
+    )
+    where = f"{inputs.attrs.get('data_folder', 'dataset')}/services.csv"
+    return [_key_column(k or DEFAULT_MONEY_KEY, practices, where) for k in keys]
+
+
+def crosswalks(practices: pd.DataFrame, source: Geography, target: Geography):
+    """``key -> crosswalk(practices, source, target, key)``, each matrix computed once."""
     cache: dict[str, pd.DataFrame] = {}
 
     def matrix(key: str) -> pd.DataFrame:
@@ -133,22 +144,28 @@ def _carry_dataset(
             cache[key] = crosswalk(practices, source, target, key)
         return cache[key]
 
+    return matrix
+
+
+def carry_by_service(values: np.ndarray, keys: list[str], matrix) -> np.ndarray:
+    """Carry money (source area, service) [GBP] to (target area, service).
+
+    Service line ``j`` is carried by the crosswalk ``matrix(keys[j])`` (:func:`money_keys`;
+    ``matrix`` maps a practice-table column to its crosswalk: :func:`crosswalks`).
+    """
+    return np.stack([carry(values[:, j], matrix(keys[j])) for j in range(values.shape[1])], axis=1)
+
+
+def _carry_dataset(
+    inputs: xr.Dataset, source: Geography, target: Geography, practices: pd.DataFrame
+) -> xr.Dataset:
+    matrix = crosswalks(practices, source, target)
     order = source.codes
     ds = inputs.sel(icb=order)
-    services = ds["service"].values
-    keys = (
-        ds["footprint_key"].values
-        if "footprint_key" in ds.coords
-        else [DEFAULT_MONEY_KEY] * len(services)
-    )
-    where = f"{inputs.attrs.get('data_folder', 'dataset')}/services.csv"
-    money_keys = [_key_column(k or DEFAULT_MONEY_KEY, practices, where) for k in keys]
+    keys = money_keys(inputs, practices)
 
     def by_service(name: str) -> np.ndarray:
-        values = ds[name].transpose("icb", "service").values
-        return np.stack(
-            [carry(values[:, j], matrix(money_keys[j])) for j in range(len(services))], axis=1
-        )
+        return carry_by_service(ds[name].transpose("icb", "service").values, keys, matrix)
 
     gp = matrix("gp_pop")
     components = list(ds["component"].values)

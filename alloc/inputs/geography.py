@@ -444,6 +444,11 @@ def load_geography(
     )
 
 
+def shipped_area_codes(name: str) -> list[str]:
+    """Area codes of a shipped geography (its ``areas.csv``; the practices are not read)."""
+    return _read_areas(geographies_dir() / name / "areas.csv").index.tolist()
+
+
 def describe_geographies() -> list[tuple[str, int, str, str]]:
     """``(name, number of areas, status, description)`` of each shipped geography."""
     out = []

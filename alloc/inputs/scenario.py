@@ -48,6 +48,10 @@ class Scenario(BaseModel):
     # Areas the scenario runs on: a shipped geography (data/geographies/), a folder or practice
     # mapping CSV (alloc.inputs.geography), or "as_data" for the dataset's own footprint.
     geography: str = Field("icb_2026", min_length=1)
+    # Your own base-year baseline instead of the dataset's: a .csv or .xlsx by ICB x service or
+    # by ICB only, relative to the scenario file (else to the current folder); see
+    # alloc.inputs.user_baseline and docs/guide/your_data.md. None = the dataset's baseline.
+    baseline: str | None = Field(None, min_length=1)
     formula: str = "default"
     base_year: FinancialYear | None = None
     end_year: FinancialYear
