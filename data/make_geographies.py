@@ -40,6 +40,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from alloc.inputs.nhse import COLUMN_MAP  # needs alloc installed (pip install -e .)
+
 DATA = Path(__file__).resolve().parent
 ROOT = DATA.parent
 GEOGRAPHIES = DATA / "geographies"
@@ -47,6 +49,7 @@ DEFAULT_SOURCE = ROOT / ".." / "shared" / "data" / "nhse_practice_weighted_popul
 BASE = "icb_2025"  # the geography whose areas are the 2025/26 ICBs of the source's ICB column
 
 # source column -> practices.csv column, in output order
+# NHS England column -> practice table column: identifiers here, values as alloc reads them.
 COLUMNS = {
     "Practice_Code": "practice_code",
     "ICB": "icb_2025",
@@ -54,16 +57,7 @@ COLUMNS = {
     "LTLA": "lad_name",
     "Latitude": "lat",
     "Longitude": "lon",
-    "Population": "gp_pop",
-    "G&A WP": "wp_general_acute",
-    "CS WP": "wp_community",
-    "MH WP": "wp_mental_health",
-    "Mat WP": "wp_maternity",
-    "Health Ineq WP": "wp_health_inequalities",
-    "Prescr WP": "wp_prescribing",
-    "Final WP": "wp_core_overall",
-    "Primary Medical Care WP": "wp_primary_medical_care_need",
-    "Final PMC WP": "wp_primary_medical_care_final",
+    **COLUMN_MAP,
 }
 AREA_COLUMNS = ["code", "name", "region", "region_code", "ons_code", "predecessors", "status"]
 RULE_COLUMNS = ["icb_2025", "lad_code", "area"]

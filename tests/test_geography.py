@@ -243,7 +243,7 @@ def test_mapping_missing_a_large_population_is_refused(tmp_path, practices):
     [
         ("twice", r"rows 2, \d+: practice A81001 is mapped to more than one area"),
         ("empty", r"row 3: practice A81002: expected an area code"),
-        ("columns", r"ICB_CODE: expected the columns PRACTICE_CODE, ICB_CODE; columns found"),
+        ("columns", r"ICB_CODE: expected a column 'ICB_CODE'; columns found"),
         ("long_code", r"row 2: practice A81001: expected an area code of 1 to 5"),
     ],
 )

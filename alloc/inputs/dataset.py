@@ -69,24 +69,34 @@ AGE_SEX_COLUMNS = ["code", "year", "sex", "age_from", "persons"]
 MFF_COLUMNS = ["code", "mff_index"]
 
 
-def _read_csv(path: Path, required: list[str]) -> pd.DataFrame:
+def read_csv(
+    path: Path,
+    required: list[str],
+    missing: str = "expected this file in the dataset folder; it is missing",
+) -> pd.DataFrame:
+    """A CSV as text columns, stripped, with its required columns and at least one data row.
+
+    Rows that are wholly empty (``,,,`` at the end of a file saved by Excel) are dropped. Every
+    problem raises :class:`AllocError` naming the file and the column.
+    """
     if not path.is_file():
-        raise AllocError(path, "file", "expected this file in the dataset folder; it is missing")
+        raise AllocError(path, "file", missing)
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
         reason = " ".join(str(exc).split())  # pandas' messages may span lines
         raise AllocError(path, "file", f"expected a readable CSV file ({reason})") from None
     frame.columns = [c.strip() for c in frame.columns]
-    missing = [c for c in required if c not in frame.columns]
-    if missing:
+    absent = [c for c in required if c not in frame.columns]
+    if absent:
         raise AllocError(
             path,
-            missing[0],
-            f"expected a column '{missing[0]}'; columns found: {', '.join(frame.columns)}",
+            absent[0],
+            f"expected a column '{absent[0]}'; columns found: {', '.join(frame.columns)}",
         )
     for col in frame.columns:
         frame[col] = frame[col].str.strip()
+    frame = frame[(frame != "").any(axis=1)].reset_index(drop=True)
     if frame.empty:
         raise AllocError(path, "file", "expected at least one data row")
     return frame
@@ -163,7 +173,7 @@ def _check_services(frame: pd.DataFrame, path: Path, services: list[str]) -> Non
 
 def _load_icbs(folder: Path) -> pd.DataFrame:
     path = folder / "icbs.csv"
-    icbs = _read_csv(path, ICB_COLUMNS)
+    icbs = read_csv(path, ICB_COLUMNS)
     bad = icbs["code"][~icbs["code"].str.fullmatch(r"[A-Z0-9]{3}([A-Z0-9]{2})?")]
     if len(bad):
         raise AllocError(
@@ -177,7 +187,7 @@ def _load_icbs(folder: Path) -> pd.DataFrame:
 
 def _load_services(folder: Path) -> pd.DataFrame:
     path = folder / "services.csv"
-    services = _read_csv(path, SERVICE_COLUMNS)
+    services = read_csv(path, SERVICE_COLUMNS)
     bad = services["service"][~services["service"].str.fullmatch(r"[a-z][a-z0-9_]*")]
     if len(bad):
         raise AllocError(
@@ -199,7 +209,7 @@ def _parse_years(frame: pd.DataFrame, path: Path) -> None:
 
 def _load_populations(folder: Path, codes: list[str]) -> tuple[pd.DataFrame, list[str]]:
     path = folder / "weighted_populations.csv"
-    frame = _read_csv(path, POPULATION_COLUMNS)
+    frame = read_csv(path, POPULATION_COLUMNS)
     components = [c for c in frame.columns if c.startswith("wp_")]
     if not components:
         raise AllocError(
@@ -228,7 +238,7 @@ def _load_by_service(
     folder: Path, name: str, columns: list[str], value: str, codes: list[str], services: list[str]
 ) -> tuple[pd.DataFrame, int]:
     path = folder / name
-    frame = _read_csv(path, columns)
+    frame = read_csv(path, columns)
     _parse_years(frame, path)
     years = sorted(set(frame["year"]))
     if len(years) != 1:
@@ -401,7 +411,7 @@ def _add_optional(ds: xr.Dataset, folder: Path, codes: list[str], years: list[in
     NaN in years the file does not cover, and ``mff`` (icb) [index]."""
     path = folder / "age_sex_populations.csv"
     if path.is_file():
-        frame = _read_csv(path, AGE_SEX_COLUMNS)
+        frame = read_csv(path, AGE_SEX_COLUMNS)
         _parse_years(frame, path)
         bad = sorted(set(frame["sex"]) - {"F", "M"})
         if bad:
@@ -451,7 +461,7 @@ def _add_optional(ds: xr.Dataset, folder: Path, codes: list[str], years: list[in
         ds.attrs["age_sex_years"] = json.dumps(as_years)
     path = folder / "mff.csv"
     if path.is_file():
-        frame = _read_csv(path, MFF_COLUMNS)
+        frame = read_csv(path, MFF_COLUMNS)
         _check_codes(frame, path, codes)
         _check_keys(frame, ["code"], path)
         frame["mff_index"] = _numeric(frame, "mff_index", path, positive=True)

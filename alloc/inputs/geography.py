@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from alloc.errors import AllocError
+from alloc.inputs.dataset import read_csv
 from alloc.resources import data_dir
 
 #: ODS codes are 3 or 5 characters; placeholder codes of proposed areas (``P27-1``) up to 5.
@@ -135,26 +136,7 @@ def shipped_geographies() -> list[str]:
 
 
 def _read_csv(path: Path, required: list[str], what: str) -> pd.DataFrame:
-    if not path.is_file():
-        raise AllocError(path, "file", f"expected {what}; it does not exist")
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        reason = " ".join(str(exc).split())
-        raise AllocError(path, "file", f"expected a readable CSV file ({reason})") from None
-    frame.columns = [c.strip() for c in frame.columns]
-    missing = [c for c in required if c not in frame.columns]
-    if missing:
-        raise AllocError(
-            path,
-            missing[0],
-            f"expected the columns {', '.join(required)}; columns found: {', '.join(frame.columns)}",
-        )
-    frame = frame.apply(lambda col: col.str.strip())
-    frame = frame[(frame != "").any(axis=1)]  # trailing empty rows (",,,") are not data
-    if frame.empty:
-        raise AllocError(path, "file", "expected at least one data row")
-    return frame.reset_index(drop=True)
+    return read_csv(path, required, f"expected {what}; it does not exist")
 
 
 def load_practices(path: str | Path | None = None) -> pd.DataFrame:

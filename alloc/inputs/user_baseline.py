@@ -123,7 +123,7 @@ def _header(path: Path, sheet: str | None, row: int, cells: list) -> dict[str, i
             continue
         name = header_name(head)
         if name in columns and name in (CODE, SERVICE, YEAR, VALUE):
-            where = f"{sheet}!{row}" if sheet else f"line {row}"
+            where = f"row {row} of sheet {sheet}" if sheet else f"line {row}"
             raise AllocError(path, name, f"the header ({where}) has two columns read as '{name}'")
         columns.setdefault(name, j)
     return columns
@@ -186,7 +186,8 @@ def _read_workbook(path: Path) -> _Table:
                 table.fail(
                     n,
                     name,
-                    f"a formula ({raw[j]}) with no saved value; open the workbook in Excel "
+                    f"a formula ({getattr(raw[j], 'text', raw[j])}) with no saved value; open "
+                    "the workbook in Excel "
                     "and save it (so the value is stored), or type the number",
                 )
         table.rows.append((n, cells))
@@ -206,19 +207,19 @@ def _read_table(path: Path) -> _Table:
 
 @dataclass(frozen=True)
 class UserBaseline:
-    """A validated baseline file on its own footprint (its areas not yet checked).
+    """A validated baseline file on its own footprint.
 
     ``values`` [GBP, cash]: indexed by area code in file order; one column per service line
-    (``by_service``) or the single column ``total``. ``rows`` gives the first row (CSV line or
-    sheet row) of each code, for messages. ``digest``: SHA-256 of the file's bytes.
+    (``by_service``) or the single column ``total``. ``footprint``: the shipped geography whose
+    areas the codes are, or None for the areas given as ``scenario_codes``. ``digest``: SHA-256
+    of the file's bytes.
     """
 
     path: Path
     values: pd.DataFrame
     by_service: bool
+    footprint: str | None
     digest: str
-    table: _Table
-    rows: dict[str, int]
 
 
 def _number(table: _Table, row: int, value) -> float:
@@ -251,8 +252,14 @@ def _text(value) -> str | None:
     return None if value is None else str(value).strip()
 
 
-def read_user_baseline(path: str | Path, services: list[str], base_year: int) -> UserBaseline:
-    """Read and validate a baseline file (module docstring), without looking at its areas.
+def read_user_baseline(
+    path: str | Path,
+    services: list[str],
+    base_year: int,
+    scenario_codes: list[str] | None = None,
+    geography: str = "",
+) -> UserBaseline:
+    """Read and validate a baseline file (module docstring).
 
     Parameters
     ----------
@@ -263,19 +270,28 @@ def read_user_baseline(path: str | Path, services: list[str], base_year: int) ->
     base_year : int
         The dataset's base year (first year of the financial year); a ``year`` column must
         hold it.
+    scenario_codes : list of str, optional
+        The areas the scenario runs on; the codes must be exactly these or exactly a shipped
+        geography's areas.
+    geography : str
+        The scenario's geography (named in messages).
 
     Raises
     ------
     AllocError
         Naming the file and the column or cell: a missing column, an empty, non-numeric,
         negative, NaN or infinite amount, a formula with no saved value, an unknown service
-        line, a year other than the base year, a duplicate row, an ICB without every service
-        line, an ICB whose total is not positive.
+        line, a year other than the base year, a duplicate row, an unknown area code (listing
+        the geographies), an area without a row, an ICB without every service line, an ICB
+        whose total is not positive.
     """
     path = Path(path)
     if path.suffix.lower() not in SUFFIXES:
         raise AllocError(
-            path, "baseline", f"expected a .csv or .xlsx file, found '{path.suffix or path.name}'"
+            path,
+            "baseline",
+            f"expected a .csv or .xlsx file, found '{path.suffix or path.name}' (save an .xls "
+            "or .ods workbook as .xlsx)",
         )
     if not path.is_file():
         raise AllocError(path, "baseline", "expected a baseline file (.csv or .xlsx); not found")
@@ -283,12 +299,17 @@ def read_user_baseline(path: str | Path, services: list[str], base_year: int) ->
     table = _read_table(path)
     for column in (CODE, VALUE):
         if column not in table.columns:
-            where = f"{table.sheet}!{table.header_row}" if table.sheet else "line 1"
+            where = (
+                f"row {table.header_row} of sheet {table.sheet}"
+                if table.sheet
+                else f"line {table.header_row}"
+            )
             found = ", ".join(table.columns) or "none"
             raise AllocError(
                 path,
                 column,
-                f"expected a column '{column}' in the header row ({where}): the layouts are "
+                f"expected a column '{column}' in the header row (the first non-empty row: "
+                f"{where}): the layouts are "
                 f"'code, service, baseline_gbp' (by ICB x service) or 'code, baseline_gbp' (by "
                 f"ICB only), amounts in GBP; columns found: {found}",
             )
@@ -337,9 +358,9 @@ def read_user_baseline(path: str | Path, services: list[str], base_year: int) ->
             unit = "line" if table.sheet is None else "row"
             table.fail(
                 row,
-                SERVICE if by_service else CODE,
+                CODE,
                 f"expected one row per {'ICB x service line' if by_service else 'ICB'}, found "
-                f"a second row for {what} (the first is {unit} {first_key_row[key]})",
+                f"a second row for {what}, first given at {unit} {first_key_row[key]}",
             )
         first_key_row[key] = row
         records[key] = value
@@ -347,6 +368,7 @@ def read_user_baseline(path: str | Path, services: list[str], base_year: int) ->
     if not records:
         raise AllocError(path, "file", "expected at least one data row below the header")
     codes = list(first_row)
+    footprint = _footprint(table, first_row, scenario_codes, geography)
     if by_service:
         present = {}
         for code, service in records:
@@ -373,7 +395,7 @@ def read_user_baseline(path: str | Path, services: list[str], base_year: int) ->
             VALUE,
             f"expected a positive total baseline for every ICB, found 0 for '{code}'",
         )
-    return UserBaseline(path, grid.astype(float), by_service, digest, table, first_row)
+    return UserBaseline(path, grid.astype(float), by_service, footprint, digest)
 
 
 # --------------------------------------------------------------------------------------------
@@ -381,29 +403,38 @@ def read_user_baseline(path: str | Path, services: list[str], base_year: int) ->
 # --------------------------------------------------------------------------------------------
 
 
-def _footprint(user: UserBaseline, scenario_codes: list[str], geography: str) -> str | None:
-    """None when the codes are the scenario's areas; else the shipped geography they are."""
-    codes = set(user.values.index)
-    if codes == set(scenario_codes):
+def _footprint(
+    table: _Table, rows: dict[str, int], scenario_codes: list[str] | None, geography: str
+) -> str | None:
+    """None when the codes are the scenario's areas; else the shipped geography they are.
+
+    ``rows``: the first row of each code, in file order.
+    """
+    codes = set(rows)
+    if scenario_codes is not None and codes == set(scenario_codes):
         return None
-    candidates = {f"the scenario's geography ({geography})": scenario_codes}
+    candidates = {}
     for name in shipped_geographies():
-        candidates[name] = shipped_area_codes(name)
-        if codes == set(candidates[name]):
+        areas = shipped_area_codes(name)
+        if codes == set(areas):
             return name
+        own = scenario_codes is not None and set(areas) == set(scenario_codes)
+        candidates[f"{name}, the scenario's" if own else name] = areas
+    if scenario_codes is not None and set(scenario_codes) not in map(set, candidates.values()):
+        candidates[f"the scenario's geography ({geography or 'as given'})"] = scenario_codes
     best = max(candidates, key=lambda k: len(codes & set(candidates[k])))
     listing = "; ".join(f"{k}: {len(v)} areas" for k, v in candidates.items())
-    unknown = [c for c in user.values.index if c not in set(candidates[best])]
+    unknown = [c for c in rows if c not in set(candidates[best])]
     if unknown:
-        user.table.fail(
-            user.rows[unknown[0]],
+        table.fail(
+            rows[unknown[0]],
             CODE,
             f"unknown area code '{unknown[0]}': the codes must be exactly the areas of one "
             f"geography ({listing}); alloc list icbs --geography NAME lists them",
         )
     missing = [c for c in candidates[best] if c not in codes]
     raise AllocError(
-        user.path,
+        table.path,
         CODE,
         f"the codes are {len(codes)} of the {len(candidates[best])} areas of {best}; area "
         f"'{missing[0]}' has no row ({len(missing)} missing): every area needs its baseline",
@@ -451,9 +482,11 @@ def apply_user_baseline(
     """
     path = resolve_baseline_path(str(baseline), base)
     services = [str(s) for s in inputs["service"].values]
-    user = read_user_baseline(path, services, int(inputs.attrs["base_year"]))
     scenario_codes = [str(c) for c in inputs["icb"].values]
-    own = _footprint(user, scenario_codes, geography)
+    user = read_user_baseline(
+        path, services, int(inputs.attrs["base_year"]), scenario_codes, geography
+    )
+    own = user.footprint
     dataset = inputs["baseline"].transpose("icb", "service")
     if user.by_service:
         values = user.values

@@ -753,6 +753,7 @@ def summarise(prep: Prepared, plan: Plan, store: DrawStore, keep_full: bool) -> 
             for n, s in plan.spec.uncertain.items()
         ),
         input_hash=prep.inputs.attrs["input_hash"],
+        **{k: v for k, v in prep.inputs.attrs.items() if k.startswith("baseline_")},
     )
     return out.transpose(*plan.grid_names, "icb", "year", ...)
 

@@ -267,6 +267,11 @@ def footnote_text(attrs: Mapping, extra: str = "") -> str:
         parts.append("scenario not recorded")
     if "policy_name" in attrs:
         parts.append(f"policy {attrs['policy_name']}")
+    if attrs.get("geography"):
+        status_word = {"proposed": " (PROPOSED areas, not decided)", "user": " (user mapping)"}
+        parts.append(
+            f"areas {attrs['geography']}{status_word.get(attrs.get('geography_status'), '')}"
+        )
     if "input_hash" in attrs:
         parts.append(f"input data {attrs['input_hash']}")
     if "created" in attrs:
