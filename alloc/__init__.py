@@ -21,11 +21,40 @@ from alloc import _compat
 from alloc._version import __version__
 
 
-def run(*args, **kwargs):
-    """Run a scenario; see :func:`alloc.allocation.engine.run`."""
+def run(scenario=None, overrides=None, scenario_path=None, raw=None):
+    """Run a scenario end to end and return the result (nothing is written).
+
+    Parameters
+    ----------
+    scenario : str, Path or alloc.inputs.scenario.Scenario, optional
+        A shipped scenario name (``alloc list scenarios``), a scenario file (``.toml`` or an
+        ``.xlsx`` from ``alloc template``), or a validated Scenario; default ``"default"``.
+    overrides : list of str, optional
+        ``KEY=VALUE`` overrides as on the command line, e.g. ``["policy.min_growth=0.02",
+        'geography="icb_2025"']``.
+    scenario_path, raw : optional
+        With a Scenario object: the file it came from (relative paths are read from its folder)
+        and its raw dictionary (recorded in the provenance).
+
+    Returns
+    -------
+    xarray.Dataset
+        Dimensions ``icb`` (the scenario's geography: 36 ICBs of April 2026 by default),
+        ``year`` (base year first; 2025 is 2025/26) and ``service``. Money in GBP (cash):
+        ``baseline``, ``envelope``, ``target``, ``allocation``; ``dft`` = (allocation -
+        target) / target [fraction, negative = below target]; ``growth`` [fraction];
+        ``population`` [persons]; ``crosswalk`` (icb, predecessor) [persons]. See
+        :func:`alloc.allocation.engine.run` for every variable.
+
+    Examples
+    --------
+    >>> import alloc
+    >>> result = alloc.run("default")
+    >>> result["dft"].sel(icb="S1Y5D", year=2030)  # NHS Central East, 2030/31
+    """
     from alloc.allocation.engine import run as _run
 
-    return _run(*args, **kwargs)
+    return _run(scenario, overrides, scenario_path, raw)
 
 
 _compat.install()

@@ -532,6 +532,22 @@ def assumptions_page() -> str:
     )
 
 
+def glossary_page() -> str:
+    """The glossary of alloc.outputs.glossary: the text of `alloc glossary` and the Notes sheet."""
+    if str(REPO) not in sys.path[:1]:
+        sys.path.insert(0, str(REPO))
+    from alloc.outputs.glossary import GLOSSARY
+
+    out = [
+        GENERATED.format(src="alloc/outputs/glossary.py"),
+        "# Glossary\n\n",
+        "The terms of alloc's outputs. The same text is printed by `alloc glossary [TERM]` and "
+        "is on the Notes sheet of every results workbook.\n\n",
+    ]
+    out += [f"**{term}**\n:   {text}\n\n" for term, text in GLOSSARY]
+    return "".join(out)
+
+
 def scenarios_page() -> str:
     files = sorted((MODELS / "scenarios").glob("*.toml"))
     out = [
@@ -701,6 +717,7 @@ def pages() -> dict[str, str]:
         "reference/scenarios.md": scenarios_page(),
         "reference/data.md": data_page(),
         "reference/cli.md": cli_page(),
+        "reference/glossary.md": glossary_page(),
         "reference/api/index.md": api_index(),
     }
     for path in pathway_files():

@@ -13,6 +13,7 @@ Status codes are the documented contract (``alloc.allocation.policy.STATUS_MESSA
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,7 +51,12 @@ def _alloc(lam, P, W, L, U):
 
 
 def _total(lam, P, W, L, U):
-    return float(np.sum(_alloc(lam, P, W, L, U)))
+    """S(lam), correctly rounded (math.fsum); plain np.sum where fsum's partials overflow."""
+    a = _alloc(lam, P, W, L, U)
+    try:
+        return math.fsum(a)
+    except (OverflowError, ValueError):  # partial sums beyond the float range, or inf - inf
+        return float(np.sum(a))
 
 
 def problem_scale(P, W, L, U, E):
@@ -63,8 +69,13 @@ def problem_scale(P, W, L, U, E):
     return max(parts)
 
 
-def reference_solve(P, W, L, U, E) -> RefSolve:
-    """Solve A = clip(P + lam W, L, U), sum(A) = E by bisection on lam."""
+def reference_solve(P, W, L, U, E, rtol=BISECTION_RTOL) -> RefSolve:
+    """Solve A = clip(P + lam W, L, U), sum(A) = E by bisection on lam.
+
+    ``rtol`` is the bisection's stopping width (see ``BISECTION_RTOL``); ``rtol=0`` bisects
+    until the bracket cannot be split in floating point. The sum S(lam) is compared with E by
+    ``math.fsum`` (correctly rounded), so the bracket is not misled by summation error.
+    """
     P = np.asarray(P, dtype=float)
     W = np.asarray(W, dtype=float)
     L = np.asarray(L, dtype=float)
@@ -110,7 +121,7 @@ def reference_solve(P, W, L, U, E) -> RefSolve:
         lam = hi
     else:
         wmax = float(W.max()) if n else 0.0
-        tol = BISECTION_RTOL * problem_scale(P, W, L, U, E)
+        tol = rtol * problem_scale(P, W, L, U, E)
         for _ in range(5000):
             mid = 0.5 * (lo + hi)
             if not (lo < mid < hi) or (hi - lo) * wmax <= tol:

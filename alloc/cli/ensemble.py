@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from alloc.cli.errors import reports_errors
+from alloc.cli.errors import note, reports_errors
 
 
 @contextmanager
@@ -51,9 +51,9 @@ def progress_bar(desc: str, unit: str):
 @reports_errors
 def ensemble(scenario, overrides, draws, seed, chunk, workers, scheduler, full, out_dir, force):
     """Run SCENARIO's grid and Monte Carlo ensemble and write quantiles."""
-    from alloc.errors import AllocError
     from alloc.inputs.scenario import load_scenario
-    from alloc.outputs.results import atomic_folder, write_netcdf
+    from alloc.outputs.atomic import atomic_folder, check_output_folder
+    from alloc.outputs.results import write_netcdf
     from alloc.uncertainty.ensemble import run_ensemble
 
     sets = list(overrides)
@@ -62,14 +62,9 @@ def ensemble(scenario, overrides, draws, seed, chunk, workers, scheduler, full, 
             sets.append(f"ensemble.{key}={value}")
     spec, path, raw = load_scenario(scenario, sets)
     out_dir = out_dir or Path("results") / f"{spec.name}_ensemble"
-    if out_dir.exists() and not force:
-        raise AllocError(
-            out_dir,
-            "output folder",
-            "already exists; choose another with --out or pass --force to replace it",
-        )
+    check_output_folder(out_dir, force)  # before the run: --force replaces only alloc's results
     started = time.perf_counter()
-    with atomic_folder(out_dir, force) as tmp, progress_bar("ensemble", "row") as progress:
+    with atomic_folder(out_dir, force, note) as tmp, progress_bar("ensemble", "row") as progress:
         result = run_ensemble(
             spec,
             scenario_path=path,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from alloc.cli.errors import reports_errors
+from alloc.cli.errors import note, reports_errors
 from alloc.errors import AllocError
 
 
@@ -334,10 +334,11 @@ def estimate(
     output also shows the true coefficients and need indices. With --data: CSV records; name the
     columns with --cost, --need, --supply, --categorical and --group.
     """
+    from alloc.outputs.atomic import atomic_folder, check_output_folder
     from alloc.targets.estimate import NeedModel, fit_need_model
 
     out = out or Path("results") / "estimate"
-    _check_target(out, force)
+    check_output_folder(out, force)  # --force replaces only a results folder alloc wrote
     if data_files and n_synthetic:
         raise AllocError(
             "--synthetic", "--data", "give either --synthetic N or --data files, not both"
@@ -418,9 +419,7 @@ def estimate(
         "dask": client is not None,
         "units": "cost units of the records per person-year (synthetic: GBP, illustrative)",
     }
-    from alloc.outputs.results import atomic_folder
-
-    with atomic_folder(out, force=force) as tmp:
+    with atomic_folder(out, force=force, note=note) as tmp:
         coef.to_csv(tmp / "coefficients.csv")
         for group, ni in tables.items():
             ni.to_csv(tmp / f"need_index_{group}.csv")

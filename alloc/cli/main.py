@@ -12,12 +12,12 @@ from pathlib import Path
 
 import click
 
-from alloc.cli.errors import reports_errors
+from alloc.cli.errors import AllocGroup, note, reports_errors
 from alloc.errors import AllocError
 from alloc.inputs.years import year_label
 
 
-@click.group()
+@click.group(cls=AllocGroup)
 @click.version_option(package_name="alloc")
 def main():
     """alloc: NHS England specialised services allocation modelling."""
@@ -28,22 +28,72 @@ def _summary_text(result) -> str:
 
     table = summary(result)
     first, last = year_label(int(result["year"][0])), year_label(int(result["year"][-1]))
+    names = [n.removeprefix("NHS ").removesuffix(" ICB") for n in table["icb_name"]]
+    width = max([len(n) for n in names] + [len("England (00 ICBs)")])
     lines = [
-        f"{'ICB':<5} {'name':<44} {'baseline ' + first:>18} {'allocation ' + last:>20} "
+        f"{'ICB':<5} {'name':<{width}} {'baseline ' + first:>18} {'allocation ' + last:>20} "
         f"{'DfT ' + first + ' -> ' + last:>24}",
-        f"{'':<5} {'':<44} {'(£m)':>18} {'(£m)':>20} {'(%)':>24}",
+        f"{'':<5} {'':<{width}} {'(£m)':>18} {'(£m)':>20} {'(%)':>24}",
     ]
-    for row in table.itertuples():
-        name = row.icb_name.removeprefix("NHS ").removesuffix(" ICB")[:44]
+    for row, name in zip(table.itertuples(), names):
         lines.append(
-            f"{row.icb:<5} {name:<44} {row.baseline_gbp / 1e6:>18,.1f} "
+            f"{row.icb:<5} {name:<{width}} {row.baseline_gbp / 1e6:>18,.1f} "
             f"{row.final_allocation_gbp / 1e6:>20,.1f} "
             f"{100 * row.dft_start:>+12.2f} -> {100 * row.dft_end:>+8.2f}"
         )
     total_base = table["baseline_gbp"].sum() / 1e6
     total_end = table["final_allocation_gbp"].sum() / 1e6
     england = f"England ({len(table)} ICBs)"
-    lines.append(f"{'':<5} {england:<44} {total_base:>18,.1f} {total_end:>20,.1f}")
+    lines.append(f"{'':<5} {england:<{width}} {total_base:>18,.1f} {total_end:>20,.1f}")
+    return "\n".join(lines)
+
+
+def _rate(value, what: str) -> str:
+    if isinstance(value, dict):
+        return f"{what} varying by year"
+    return f"{what} {100 * value:.1f}%"
+
+
+def _policy_text(result) -> str:
+    """The policy that ran, with its parameters after overrides (from the result)."""
+    import json
+
+    policy = json.loads(result.attrs.get("policy_json", "{}"))
+    terms = []
+    basis = policy.get("growth_basis", "cash")
+    if policy.get("min_growth") is not None:
+        terms.append(_rate(policy["min_growth"], f"floor ({basis} growth a year)"))
+    if policy.get("max_growth") is not None:
+        terms.append(_rate(policy["max_growth"], f"cap ({basis} growth a year)"))
+    if policy.get("max_below_target") is not None:
+        terms.append(_rate(policy["max_below_target"], "no ICB further below target than"))
+    if policy.get("convergence_rate") is not None:
+        terms.append(_rate(policy["convergence_rate"], "share of each gap closed a year"))
+    if policy.get("deadline") is not None:
+        terms.append(
+            f"every ICB within {100 * policy['band']:.1f}% of target by "
+            f"{year_label(int(policy['deadline']))}"
+        )
+    params = "; ".join(terms) if terms else "no floors or caps"
+    return (
+        f"Policy: {result.attrs['policy_name']} ({result.attrs['policy_kind']}): {params}. "
+        f"Formula: {result.attrs['formula_name']}; convergence on "
+        f"{result.attrs['convergence_level']} allocations."
+    )
+
+
+def _header_text(spec, result, overrides: list[str]) -> str:
+    """What ran: scenario, overrides, policy, areas, years, units and DfT's sign."""
+    first, last = year_label(int(result["year"][0])), year_label(int(result["year"][-1]))
+    lines = [f"Scenario '{spec.name}': {spec.description}"]
+    if overrides:
+        lines.append("Changed by --set: " + ", ".join(overrides))
+    lines.append(_policy_text(result))
+    lines.append(_geography_text(result).replace(" ICBs.", f" ICBs; {first} to {last}.", 1))
+    lines.append(
+        "Money in cash GBP (£m). DfT = distance from target = (allocation - target) / target: "
+        "negative = below target.\n"
+    )
     return "\n".join(lines)
 
 
@@ -81,34 +131,24 @@ def _geography_text(result) -> str:
     help="Results folder (default: results/<scenario name>).",
 )
 @click.option("--force", is_flag=True, help="Replace an existing results folder.")
-@click.option("--quiet", is_flag=True, help="Do not print the summary table.")
+@click.option("--quiet", is_flag=True, help="Print nothing on success (errors still go to stderr).")
 @click.option("--no-plots", is_flag=True, help="Do not write the charts (PNG + SVG in charts/).")
 @reports_errors
 def run(scenario, overrides, out_dir, force, quiet, no_plots):
     """Run SCENARIO (a TOML file, an .xlsx from `alloc template`, or a shipped scenario name)."""
     from alloc.allocation.engine import run as run_scenario
     from alloc.inputs.scenario import load_scenario
+    from alloc.outputs.atomic import check_output_folder
     from alloc.outputs.results import RESULT_FILES, write_results
 
     started = time.perf_counter()
     spec, path, raw = load_scenario(scenario, list(overrides))
     out_dir = out_dir or Path("results") / spec.name
-    if out_dir.exists() and not force:
-        raise AllocError(
-            out_dir,
-            "output folder",
-            "already exists; choose another with --out or pass --force to replace it",
-        )
+    check_output_folder(out_dir, force)  # before the run: --force replaces only alloc's results
     result = run_scenario(spec, scenario_path=path, raw=raw)
-    written = write_results(result, out_dir, force=force, plots=not no_plots)
+    written = write_results(result, out_dir, force=force, plots=not no_plots, note=note)
     if not quiet:
-        click.echo(f"Scenario '{spec.name}': {spec.description}")
-        click.echo(
-            f"Policy: {result.attrs['policy_name']} ({result.attrs['policy_kind']}); "
-            f"formula: {result.attrs['formula_name']}; convergence on "
-            f"{result.attrs['convergence_level']} allocations. Money in cash GBP."
-        )
-        click.echo(_geography_text(result) + "\n")
+        click.echo(_header_text(spec, result, list(overrides)))
         click.echo(_summary_text(result))
         relaxed = [
             f"{year_label(int(y))}: {s}"
@@ -119,11 +159,12 @@ def run(scenario, overrides, out_dir, force, quiet, no_plots):
             click.echo(f"note: {line}")
         if (rate := result.attrs.get("policy_convergence_rate")) is not None:  # kind "deadline"
             click.echo(f"Convergence rate: {rate:.6f} of each gap closed a year (smallest pace)")
-    charts = "" if no_plots else ", charts/ (PNG + SVG)"
-    click.echo(
-        f"\nWrote {', '.join(RESULT_FILES)}{charts} to {written}/ "
-        f"in {time.perf_counter() - started:.1f} s"
-    )
+    if not quiet:
+        charts = "" if no_plots else ", charts/ (PNG + SVG)"
+        click.echo(
+            f"\nWrote {', '.join(RESULT_FILES)}{charts} to {written}/ "
+            f"in {time.perf_counter() - started:.1f} s"
+        )
 
 
 @main.command("list")

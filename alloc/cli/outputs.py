@@ -160,4 +160,28 @@ def _load_result(arg: str, overrides: list[str] | None = None):
     return run(spec, scenario_path=spath, raw=raw), str(spath)
 
 
-COMMANDS = [report, template, template_data]
+@click.command()
+@click.argument("term", required=False)
+@reports_errors
+def glossary(term):
+    """Explain the terms of alloc's outputs (DfT, need index, net position, ...): all, or TERM."""
+    from alloc.errors import AllocError
+    from alloc.outputs.glossary import GLOSSARY, lookup
+    from alloc.resources import suggest
+
+    entries = lookup(term)
+    if not entries:
+        terms = [t for t, _ in GLOSSARY]
+        raise AllocError(
+            "glossary",
+            term,
+            f"no term contains '{term}'.{suggest(term, terms)} Terms: {', '.join(terms)}",
+        )
+    import textwrap
+
+    for name, text in entries:
+        body = textwrap.fill(text, width=96, initial_indent="    ", subsequent_indent="    ")
+        click.echo(f"{name}\n{body}\n")
+
+
+COMMANDS = [glossary, report, template, template_data]

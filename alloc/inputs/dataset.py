@@ -25,7 +25,10 @@ Optional files (a dataset without them loads as before):
 =============================  =================================================================
 
 Every problem raises :class:`alloc.errors.AllocError` naming the file, the field and what was
-expected.
+expected. Numbers must also lie in plausible ranges (:mod:`alloc.inputs.limits`: money per ICB and
+service line, coordinates inside England, populations, patients, the market forces factor), so a
+value that would crash the run (a baseline of 1e28) is refused here, naming the file, the column,
+the row and the range.
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ import pandas as pd
 import xarray as xr
 
 from alloc.errors import AllocError
+from alloc.inputs import limits
+from alloc.inputs.limits import Range, check_range
 from alloc.inputs.years import parse_year, year_label
 from alloc.resources import data_dir
 
@@ -109,8 +114,13 @@ def _numeric(
     *,
     positive: bool = False,
     allow_negative: bool = False,
+    within: Range | None = None,
 ) -> np.ndarray:
-    """Column as float64, rejecting blanks, text, NaN, infinities and (by default) negatives."""
+    """Column as float64, rejecting blanks, text, NaN, infinities and (by default) negatives.
+
+    With ``within``, values outside that plausible range (:mod:`alloc.inputs.limits`) are refused
+    too, naming the data row and its keys (code, service, year).
+    """
     values = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float)
     bad = ~np.isfinite(values)
     if bad.any():
@@ -132,7 +142,24 @@ def _numeric(
             col,
             f"expected a non-negative number, found {values[row]:g} at data row {row + 1}",
         )
+    if within is not None:
+        check_range(values, within, path, col, _where(frame))
     return values
+
+
+def _where(frame: pd.DataFrame):
+    """``at data row N (code QE1, service cancer)``: a row and the keys the file has."""
+    keys = [k for k in ("code", "service", "year", "sex", "age_from") if k in frame.columns]
+
+    def where(row: int) -> str:
+        named = ", ".join(
+            f"{k} {year_label(v) if k == 'year' and isinstance(v, int) else v}"
+            for k in keys
+            for v in [frame[k].iloc[row]]
+        )
+        return f"at data row {row + 1}" + (f" ({named})" if named else "")
+
+    return where
 
 
 def _check_keys(frame: pd.DataFrame, keys: list[str], path: Path) -> None:
@@ -180,8 +207,8 @@ def _load_icbs(folder: Path) -> pd.DataFrame:
             path, "code", f"expected an ODS code of 3 or 5 characters, found '{bad.iloc[0]}'"
         )
     _check_keys(icbs, ["code"], path)
-    icbs["lat"] = _numeric(icbs, "lat", path, allow_negative=True)
-    icbs["lon"] = _numeric(icbs, "lon", path, allow_negative=True)
+    icbs["lat"] = _numeric(icbs, "lat", path, allow_negative=True, within=limits.LATITUDE)
+    icbs["lon"] = _numeric(icbs, "lon", path, allow_negative=True, within=limits.LONGITUDE)
     return icbs
 
 
@@ -194,9 +221,9 @@ def _load_services(folder: Path) -> pd.DataFrame:
             path, "service", f"expected a lower_snake_case name, found '{bad.iloc[0]}'"
         )
     _check_keys(services, ["service"], path)
-    services["national_share"] = _numeric(services, "national_share", path)
+    services["national_share"] = _numeric(services, "national_share", path, within=limits.SHARE)
     services["cost_per_patient_gbp"] = _numeric(
-        services, "cost_per_patient_gbp", path, positive=True
+        services, "cost_per_patient_gbp", path, positive=True, within=limits.COST_PER_PATIENT_GBP
     )
     if "footprint_key" not in services.columns:  # optional: see alloc.inputs.footprint
         services["footprint_key"] = ""
@@ -228,14 +255,20 @@ def _load_populations(folder: Path, codes: list[str]) -> tuple[pd.DataFrame, lis
         if len(group) != len(years):
             missing = sorted(set(years) - set(group["year"]))[0]
             raise AllocError(path, "year", f"ICB '{code}' has no row for {year_label(missing)}")
-    frame["gp_pop"] = _numeric(frame, "gp_pop", path, positive=True)
+    frame["gp_pop"] = _numeric(frame, "gp_pop", path, positive=True, within=limits.POPULATION)
     for col in components:
-        frame[col] = _numeric(frame, col, path, positive=True)
+        frame[col] = _numeric(frame, col, path, positive=True, within=limits.WEIGHTED_POPULATION)
     return frame, components
 
 
 def _load_by_service(
-    folder: Path, name: str, columns: list[str], value: str, codes: list[str], services: list[str]
+    folder: Path,
+    name: str,
+    columns: list[str],
+    value: str,
+    codes: list[str],
+    services: list[str],
+    within: Range,
 ) -> tuple[pd.DataFrame, int]:
     path = folder / name
     frame = read_csv(path, columns)
@@ -251,7 +284,7 @@ def _load_by_service(
     _check_codes(frame, path, codes)
     _check_services(frame, path, services)
     _check_keys(frame, ["code", "service"], path)
-    frame[value] = _numeric(frame, value, path)
+    frame[value] = _numeric(frame, value, path, within=within)
     return frame, years[0]
 
 
@@ -317,10 +350,10 @@ def load_inputs(folder: str | Path | None = None) -> xr.Dataset:
     names = services["service"].tolist()
     pops, components = _load_populations(folder, codes)
     baseline, base_year = _load_by_service(
-        folder, "baseline.csv", BASELINE_COLUMNS, "baseline_gbp", codes, names
+        folder, "baseline.csv", BASELINE_COLUMNS, "baseline_gbp", codes, names, limits.MONEY_GBP
     )
     patients, patient_year = _load_by_service(
-        folder, "patients.csv", PATIENT_COLUMNS, "patients", codes, names
+        folder, "patients.csv", PATIENT_COLUMNS, "patients", codes, names, limits.PATIENTS
     )
     if patient_year != base_year:
         raise AllocError(
@@ -425,7 +458,7 @@ def _add_optional(ds: xr.Dataset, folder: Path, codes: list[str], years: list[in
         if (ages != np.round(ages)).any():
             raise AllocError(path, "age_from", "expected whole years")
         frame["age_from"] = ages.astype(int)
-        frame["persons"] = _numeric(frame, "persons", path)
+        frame["persons"] = _numeric(frame, "persons", path, within=limits.PERSONS)
         _check_keys(frame, ["code", "year", "sex", "age_from"], path)
         as_years = sorted(set(frame["year"]))
         bands = sorted(set(frame["age_from"]))
@@ -464,7 +497,9 @@ def _add_optional(ds: xr.Dataset, folder: Path, codes: list[str], years: list[in
         frame = read_csv(path, MFF_COLUMNS)
         _check_codes(frame, path, codes)
         _check_keys(frame, ["code"], path)
-        frame["mff_index"] = _numeric(frame, "mff_index", path, positive=True)
+        frame["mff_index"] = _numeric(
+            frame, "mff_index", path, positive=True, within=limits.MFF_INDEX
+        )
         ds["mff"] = xr.DataArray(
             frame.set_index("code").loc[codes, "mff_index"].to_numpy(),
             dims="icb",

@@ -32,8 +32,9 @@ import numpy as np
 import pandas as pd
 
 from alloc.errors import AllocError
+from alloc.inputs import limits
 from alloc.inputs.dataset import read_csv
-from alloc.resources import data_dir
+from alloc.resources import data_dir, suggest
 
 #: ODS codes are 3 or 5 characters; placeholder codes of proposed areas (``P27-1``) up to 5.
 AREA_CODE = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,4}$")
@@ -147,6 +148,8 @@ def load_practices(path: str | Path | None = None) -> pd.DataFrame:
     pandas.DataFrame
         Indexed by ``practice_code``: ``icb_2025``, ``lat``, ``lon`` [degrees], ``gp_pop``
         [persons] and any ``wp_<component>`` [weighted persons] columns, as float where numeric.
+        Coordinates must lie inside England (:data:`alloc.inputs.limits.LATITUDE`,
+        :data:`~alloc.inputs.limits.LONGITUDE`).
     """
     path = Path(path) if path is not None else data_dir() / "practices.csv"
     frame = _read_csv(path, PRACTICE_COLUMNS, "the practice table (data/practices.csv layout)")
@@ -161,15 +164,24 @@ def load_practices(path: str | Path | None = None) -> pd.DataFrame:
     for col in numeric:
         values = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float)
         bad = ~np.isfinite(values)
-        if col != "lon":
+        if col not in ("lat", "lon"):  # coordinates: checked against England's extent below
             bad |= values < 0
         if bad.any():
             row = int(np.argmax(bad))
             raise AllocError(
                 path,
                 col,
-                f"expected a finite non-negative number, found '{frame[col].iloc[row]}' for "
+                f"expected a finite{'' if col in ('lat', 'lon') else ' non-negative'} number, "
+                f"found '{frame[col].iloc[row]}' for "
                 f"practice {frame['practice_code'].iloc[row]} (data row {row + 1})",
+            )
+        if col in ("lat", "lon"):
+            limits.check_range(
+                values,
+                limits.LATITUDE if col == "lat" else limits.LONGITUDE,
+                path,
+                col,
+                lambda row: f"for practice {frame['practice_code'].iloc[row]} (data row {row + 1})",
             )
         frame[col] = values
     frame.attrs["source"] = str(path)
@@ -422,7 +434,8 @@ def load_geography(
         "geography",
         text,
         f"expected a shipped geography ({', '.join(shipped_geographies())}), a folder with "
-        "areas.csv and practices.csv, or a practice mapping CSV",
+        f"areas.csv and practices.csv, or a practice mapping CSV.{suggest(text, shipped_geographies())}"
+        " `alloc list geographies` shows them",
     )
 
 

@@ -90,7 +90,11 @@ class Scenario(BaseModel):
 def parse_override(text: str, source: str = "--set") -> tuple[list[str], object]:
     """Parse ``key.sub=value`` (value in TOML syntax, bare words taken as text)."""
     if "=" not in text:
-        raise AllocError(source, text, "expected KEY=VALUE, e.g. policy.min_growth=0.02")
+        raise AllocError(
+            source,
+            text,
+            "expected KEY=VALUE with no spaces around '=', e.g. --set policy.min_growth=0.02",
+        )
     key, raw = (part.strip() for part in text.split("=", 1))
     if not key:
         raise AllocError(source, text, "expected KEY=VALUE with a non-empty key")
@@ -134,6 +138,8 @@ def load_scenario(
         The validated scenario, its file, and the raw dictionary after overrides (recorded in
         the result's provenance).
     """
+    for text in overrides or []:  # a malformed --set is reported before the scenario is looked up
+        parse_override(text)
     if str(path_or_name or "").lower().endswith(".xlsx"):  # a workbook from `alloc template`
         from alloc.inputs.scenario_workbook import read_scenario_workbook
 

@@ -17,6 +17,11 @@ A hidden sheet ``_alloc`` keeps the scenario as it was (JSON), so keys the sheet
 same raw dictionary a TOML scenario gives; :func:`alloc.inputs.scenario.load_scenario` then validates
 it as usual. Cell-level problems are reported as ``<workbook>: <Sheet>!<cell>: <problem>``.
 
+A formula cell is read by the value Excel saved with it. A workbook written by a program that
+does not calculate (openpyxl, some converters) holds formulas without saved values; such a cell
+is an error naming it (``Envelope!B7: holds the formula '=0.03+0.02' but no saved value``), never
+read as blank, which would silently mean "not set".
+
 Year-keyed values follow the TOML rule: a value holds from its year until the next value, so a
 blank cell repeats the value above it; a column left wholly blank means "not set" (the named
 policy's own value, or the data assumption).
@@ -108,17 +113,45 @@ POLICY_YEAR_COLUMNS = [
 ENVELOPE_COLUMN = ("envelope_growth", "rate:-0.5:1:open", "fraction per year, cash (0.035 = 3.5%)")
 
 
+class _Book:
+    """A workbook read for its saved values, and (only when needed) for its formulas."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.values = _open(path)
+        self._formulas = None
+
+    def formula(self, sheet: str, cell: str) -> str | None:
+        """The formula of a cell (``'=0.03+0.02'``), or None when it holds none."""
+        if self._formulas is None:
+            self._formulas = _open(self.path, data_only=False)
+        value = self._formulas[sheet][cell].value
+        if isinstance(value, str) and value.startswith("="):
+            return value
+        text = getattr(value, "text", None)  # array formulas (openpyxl ArrayFormula)
+        return text if isinstance(text, str) else None
+
+
 class _Cells:
     """Reads typed values from one sheet, raising AllocError that names the cell."""
 
-    def __init__(self, source: str, ws):
-        self.source, self.ws = source, ws
+    def __init__(self, source: str, ws, book: _Book | None = None):
+        self.source, self.ws, self.book = source, ws, book
 
     def fail(self, cell: str, problem: str):
         raise AllocError(self.source, f"{self.ws.title}!{cell}", problem)
 
     def value(self, cell: str):
         value = self.ws[cell].value
+        if value is None and self.book is not None:
+            formula = self.book.formula(self.ws.title, cell)
+            if formula is not None:
+                self.fail(
+                    cell,
+                    f"holds the formula '{formula}' but no saved value (the workbook was "
+                    "written by a program that does not calculate); open and save it in Excel "
+                    "or LibreOffice, or type the number itself",
+                )
         if isinstance(value, str):
             value = value.strip()
             if value == "":
@@ -175,11 +208,11 @@ class _Cells:
         return value
 
 
-def _open(path: Path):
+def _open(path: Path, data_only: bool = True):
     if not path.is_file():
         raise AllocError(path, "file", "expected an Excel workbook (.xlsx); it does not exist")
     try:
-        return load_workbook(path, data_only=True)
+        return load_workbook(path, data_only=data_only)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError) as exc:
         raise AllocError(
             path,
@@ -229,7 +262,7 @@ def _year_table(
     seen = set()
     for r in range(years_from, ws.max_row + 1):
         if all(
-            ws.cell(row=r, column=j).value in (None, "")
+            cells.value(ws.cell(row=r, column=j).coordinate) is None
             for j in [1] + [col_of.get(k, 0) or 1 for k, _ in columns]
         ):
             continue
@@ -279,7 +312,8 @@ def read_scenario_workbook(path: str | Path) -> dict:
     """
     path = Path(path)
     source = str(path)
-    wb = _open(path)
+    book = _Book(path)
+    wb = book.values
     raw: dict = {}
     if META_SHEET in wb.sheetnames:
         stored = wb[META_SHEET]["B2"].value
@@ -294,7 +328,7 @@ def read_scenario_workbook(path: str | Path) -> dict:
                     "JSON; write a new template with `alloc template`",
                 ) from None
 
-    cells = _Cells(source, _sheet(wb, source, "Scenario"))
+    cells = _Cells(source, _sheet(wb, source, "Scenario"), book)
     rows = _key_rows(cells, SCENARIO_ROWS, HEADER_ROW + 1)
     for key, kind, _, _ in SCENARIO_ROWS:
         required = key in ("name", "end_year")
@@ -304,7 +338,7 @@ def read_scenario_workbook(path: str | Path) -> dict:
         else:
             raw[key] = value
 
-    cells = _Cells(source, _sheet(wb, source, "Policy"))
+    cells = _Cells(source, _sheet(wb, source, "Policy"), book)
     rows = _key_rows(cells, POLICY_ROWS, HEADER_ROW + 1)
     policy = {
         k: v
@@ -332,7 +366,7 @@ def read_scenario_workbook(path: str | Path) -> dict:
             policy[key] = value
     raw["policy"] = {"use": policy.pop("use"), **policy}
 
-    cells = _Cells(source, _sheet(wb, source, "Envelope"))
+    cells = _Cells(source, _sheet(wb, source, "Envelope"), book)
     table = _year_table(
         cells, HEADER_ROW, [(ENVELOPE_COLUMN[0], ENVELOPE_COLUMN[1])], HEADER_ROW + 1
     )

@@ -481,6 +481,14 @@ def apply_user_baseline(
         ``baseline_hash``; ``input_hash`` then covers the file's bytes too.
     """
     path = resolve_baseline_path(str(baseline), base)
+    missing = not path.is_file() and path.suffix.lower() in SUFFIXES
+    if missing and not path.is_absolute() and base is not None:
+        raise AllocError(
+            path,
+            "baseline",
+            f"expected a baseline file (.csv or .xlsx); not found in the scenario's folder "
+            f"({base}) nor in the current folder",
+        )
     services = [str(s) for s in inputs["service"].values]
     scenario_codes = [str(c) for c in inputs["icb"].values]
     user = read_user_baseline(

@@ -252,9 +252,23 @@ def solve_into(P, W, L, U, E, out, scratch, lam0=np.nan):
         else:
             fixed_sum += _clip(P[i], L[i], U[i])
     lam = (E - fixed_sum - free_p) / free_w if free_w > 0.0 else probe
+    # The linear solve holds only on [lam_lo, lam_hi]. When a free ICB is tiny beside the fixed
+    # ones, E - fixed_sum - free_p cancels and rounding can put lam outside the segment, which
+    # would unclip ICBs the solve counted at a bound (sum(A) then misses E by far more than
+    # rounding). Clamp lam to the segment and fix each ICB by the segment's own classification.
+    if lam < lam_lo:
+        lam = lam_lo
+    elif lam > lam_hi:
+        lam = lam_hi
     for i in range(n):
         if W[i] > 0.0:
-            out[i] = _clip(P[i] + lam * W[i], L[i], U[i])
+            a = P[i] + probe * W[i]
+            if a <= L[i]:
+                out[i] = L[i]
+            elif a >= U[i]:
+                out[i] = U[i]
+            else:
+                out[i] = _clip(P[i] + lam * W[i], L[i], U[i])
         else:
             out[i] = _clip(P[i], L[i], U[i])
     return STATUS_OK, lam, 0.0

@@ -23,6 +23,7 @@ from alloc.errors import AllocError
 from alloc.inputs.scenario_workbook import EDITABLE_FILL, NHS_BLUE
 from alloc.inputs.user_baseline import BASELINE_SHEET, TEMPLATE_COLUMNS
 from alloc.inputs.years import year_label
+from alloc.outputs.atomic import check_output_file
 from alloc.outputs.scenario_template import atomic_save
 
 #: Column of the notes block (a blank column separates it from the table).
@@ -45,8 +46,8 @@ def _notes(inputs: xr.Dataset, name: str) -> list[str]:
         f"or alloc run --set baseline='\"{name}\"'.",
         "Your total is the base-year envelope. Keep every ICB x service line (0 where there is "
         "no spend); codes, service lines and the header are checked, other columns are ignored.",
-        "Or give one total per ICB: keep only the columns code and baseline (GBP), one row per "
-        "ICB; it is split by the national share of each service line.",
+        "Or give one total per ICB: delete the service columns and keep one row per ICB; "
+        "each total is split by the national share of each service line.",
         "Codes of another geography (e.g. icb_2025) are carried to the scenario's areas "
         "(alloc template-data --geography icb_2025 writes that footprint).",
         "Formulas are fine once Excel has saved their values. Errors name the sheet and cell.",
@@ -119,8 +120,5 @@ def write_data_template(inputs: xr.Dataset, out: str | Path, force: bool = False
     out = Path(out)
     if out.suffix.lower() != ".xlsx":
         raise AllocError(out, "--xlsx", f"expected a file name ending .xlsx, found '{out.name}'")
-    if out.exists() and not force:
-        raise AllocError(
-            out, "--xlsx", "already exists; choose another name or pass --force to replace it"
-        )
+    check_output_file(out, "--xlsx", force)  # a file only: never a folder
     return atomic_save(data_template_workbook(inputs, out.name), out)

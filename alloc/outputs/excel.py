@@ -26,6 +26,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from alloc.inputs.years import year_label
+from alloc.outputs.glossary import GLOSSARY
 from alloc.outputs.tables import crosswalk_table
 from alloc.rounding import Method, round_half_up, round_money
 
@@ -79,58 +80,7 @@ NOTES = [
         "Read results from it as a demonstration of the method, not as NHS England figures. The "
         "caution line at the top of each sheet says which applies.",
     ),
-    ("Baseline", "The historic-cost allocation of the base year (first year column)."),
-    (
-        "Target",
-        "The needs-based target: target share x national envelope. Target shares come "
-        "from the formula named on the Parameters sheet. ICB targets sum to the envelope.",
-    ),
-    (
-        "Distance from target (DfT)",
-        "(allocation - target) / target, as a percentage of target. "
-        "Negative = under target: the ICB receives less than its needs-based share; positive = "
-        "over target. -5.00% means the allocation is 5% below the target. Because allocations and "
-        "targets both sum to the envelope, England's DfT is 0%. This is NHS England's definition "
-        "(e.g. 2013/14 allocation working paper).",
-    ),
-    (
-        "Need index",
-        "Target per head of GP-registered population divided by the England target "
-        "per head: England = 1.000. An ICB with index 1.100 needs 10% more per head than the "
-        "England average. Indices are relative to England, not to the region.",
-    ),
-    (
-        "Growth",
-        "Cash growth of the allocation on the previous year. The England row is the "
-        "growth of the national envelope.",
-    ),
-    (
-        "Pace of change",
-        "Each year the envelope is shared out by the policy named on the "
-        "Parameters sheet: allocations move towards target subject to floors and caps, and always "
-        "sum exactly to the envelope.",
-    ),
-    (
-        "Spend and net position",
-        "When the scenario models pathways: projected specialised spend "
-        "and net position = allocation - spend (positive = headroom). Otherwise the sheet says "
-        "'not modelled in this scenario'.",
-    ),
-    (
-        "Left shift",
-        "When the scenario models pathway levers: specialised spend avoided by "
-        "upstream investment and the upstream cost, by payer. Otherwise 'not modelled in this "
-        "scenario'.",
-    ),
-    (
-        "Rounding",
-        "Largest remainder (default): each figure is rounded down to £k, then the "
-        "figures with the largest remainders are rounded up until the column sums to its England "
-        "total rounded half up, so published columns add up. Round half up (option): each figure "
-        "on its own, as NHS England's published tables and Excel's ROUND. Percentages are not "
-        "rounded; cell formats show two decimals. Unrounded pounds are in result.nc and the CSV "
-        "files.",
-    ),
+    *GLOSSARY,
     (
         "Provenance",
         "The Provenance sheet records the package version, scenario hash, input-data "

@@ -23,6 +23,8 @@ import xarray as xr
 
 from alloc.errors import AllocError
 from alloc.inputs.years import year_label
+from alloc.outputs.atomic import check_output_file
+from alloc.resources import suggest
 
 
 @dataclass
@@ -775,17 +777,15 @@ def write_report(
     out = Path(out)
     if out.suffix.lower() != ".pdf":
         raise AllocError(out, "--out", f"expected a file name ending .pdf, found '{out.name}'")
-    if out.exists() and not force:
-        raise AllocError(
-            out, "--out", "already exists; choose another name or pass --force to replace it"
-        )
+    check_output_file(out, "--out", force)  # a file only: never a folder
     if icb is not None and icb not in result["icb"].values:
         codes = result["icb"].values
         raise AllocError(
             source,
             "--icb",
-            f"expected one of the {codes.size} ICB codes (e.g. "
-            f"{', '.join(codes[:3])}; see `alloc list icbs`), found '{icb}'",
+            f"expected one of the {codes.size} ICB codes of {result.attrs.get('geography', 'the result')}"
+            f" (e.g. {', '.join(codes[:3])}; see `alloc list icbs`), found '{icb}'."
+            f"{suggest(icb, list(codes))}",
         )
     pages = report_figures(result, icb, ensemble, sensitivity)
     out.parent.mkdir(parents=True, exist_ok=True)

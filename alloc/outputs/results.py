@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
-from contextlib import contextmanager
 from pathlib import Path
 
 import xarray as xr
 
-from alloc.errors import AllocError
+from alloc.outputs.atomic import Note, atomic_folder
 from alloc.outputs.excel import write_workbook
 from alloc.outputs.tables import (
     allocations_long,
@@ -45,49 +41,21 @@ def read_result(path: str | Path) -> xr.Dataset:
         return ds.load()
 
 
-@contextmanager
-def atomic_folder(out_dir: str | Path, force: bool = False):
-    """Yield a temporary folder that replaces ``out_dir`` only if the block succeeds.
-
-    An existing ``out_dir`` is replaced only with ``force``; on any error the temporary folder is
-    removed and ``out_dir`` is left as it was.
-    """
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not force:
-        raise AllocError(
-            out_dir,
-            "output folder",
-            "already exists; choose another with --out or pass --force to replace it",
-        )
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    tmp.chmod(0o777 & ~umask)  # mkdtemp makes the folder private; results are ordinary files
-    try:
-        yield tmp
-        if out_dir.exists():
-            old = out_dir.with_name(f".{out_dir.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            out_dir.rename(old)
-            tmp.rename(out_dir)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
 def write_results(
-    result: xr.Dataset, out_dir: str | Path, force: bool = False, plots: bool = False
+    result: xr.Dataset,
+    out_dir: str | Path,
+    force: bool = False,
+    plots: bool = False,
+    note: Note | None = None,
 ) -> Path:
-    """Write every output file into ``out_dir`` atomically (see :func:`atomic_folder`).
+    """Write every output file into ``out_dir`` atomically (see :func:`atomic_folder`: with
+    ``force`` only a results folder alloc wrote is replaced; ``note`` hears of temporary folders
+    left by killed runs that were removed).
 
     With ``plots`` the standard charts are written too, as PNG and SVG in ``charts/``
     (:func:`alloc.outputs.plots.write_charts`; matplotlib is imported only then).
     """
-    with atomic_folder(out_dir, force) as tmp:
+    with atomic_folder(out_dir, force, note) as tmp:
         write_netcdf(result, tmp / "result.nc")
         allocations_long(result).to_csv(tmp / "allocations.csv", index=False)
         targets_by_service_long(result).to_csv(tmp / "targets_by_service.csv", index=False)

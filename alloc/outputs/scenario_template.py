@@ -32,6 +32,7 @@ from alloc.inputs.scenario_workbook import (
     SCENARIO_ROWS,
 )
 from alloc.inputs.years import resolve_year_param, year_label
+from alloc.outputs.atomic import check_output_file
 from alloc.resources import list_named
 
 if TYPE_CHECKING:
@@ -289,10 +290,7 @@ def write_template(prepared: Prepared, out: str | Path, force: bool = False) -> 
     out = Path(out)
     if out.suffix.lower() != ".xlsx":
         raise AllocError(out, "--xlsx", f"expected a file name ending .xlsx, found '{out.name}'")
-    if out.exists() and not force:
-        raise AllocError(
-            out, "--xlsx", "already exists; choose another name or pass --force to replace it"
-        )
+    check_output_file(out, "--xlsx", force)  # a file only: never a folder
     wb = template_workbook(prepared)
     return atomic_save(wb, out)
 

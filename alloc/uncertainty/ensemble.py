@@ -733,6 +733,10 @@ def summarise(prep: Prepared, plan: Plan, store: DrawStore, keep_full: bool) -> 
                 },
             )
     out = out.assign_coords(quantile=q)
+    if prep.left_shift is None:  # no levers: savings are not modelled, so blank rather than zero
+        for name in ("left_shift_saving_q", "left_shift_saving_central"):
+            if name in out:
+                out[name] = out[name].where(False)
     if keep_full:
         dims = plan.grid_names + ["draw", "year", "icb"]
         shape = grid_shape + [plan.spec.draws, n_year, n_icb]

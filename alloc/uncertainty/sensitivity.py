@@ -32,6 +32,7 @@ import pandas as pd
 
 from alloc.allocation.engine import Prepared, prepare
 from alloc.errors import AllocError
+from alloc.resources import suggest
 from alloc.uncertainty.ensemble import (
     EnsembleSpec,
     chunks,
@@ -123,7 +124,8 @@ def _outputs(
             "--icb",
             "icb",
             f"unknown ICB code '{icb}'; expected one of the {len(codes)} codes of the scenario's "
-            f"geography {prep.inputs.attrs.get('geography', '')} (alloc list icbs)",
+            f"geography {prep.inputs.attrs.get('geography', '')}.{suggest(icb, codes)} "
+            "`alloc list icbs` shows them",
         )
     if output != "dft" and prep.left_shift is None:
         raise AllocError(

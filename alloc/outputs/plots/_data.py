@@ -46,6 +46,8 @@ def is_illustrative(attrs: Mapping) -> bool | None:
     """
     if "illustrative" in attrs:
         return bool(attrs["illustrative"])
+    if attrs.get("baseline_source"):  # the user's own baseline replaced the generated one
+        return False
     folder = attrs.get("data_folder")
     if folder is None:
         scenario = attrs.get("scenario_json")
