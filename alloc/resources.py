@@ -65,6 +65,10 @@ def resolve_named(kind: str, name_or_path: str | Path, base: Path | None = None)
         if path.is_dir():
             raise AllocError(text, kind, "expected a TOML file, found a folder")
         return path
+    if Path(text).is_dir():
+        raise AllocError(
+            text, kind, f"expected a {kind.rstrip('s')} name or a .toml file, found a folder"
+        )
     path = models_dir() / kind / f"{text}.toml"
     if not path.is_file():
         names = list_named(kind)

@@ -108,3 +108,19 @@ def test_run_has_its_real_signature_and_docstring():
     params = list(inspect.signature(alloc.run).parameters)
     assert params[:2] == ["scenario", "overrides"]
     assert "xarray.Dataset" in alloc.run.__doc__ and "geography" in alloc.run.__doc__
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["report", "nonexistent/"], "expected a results folder"),
+        (["validate", "nonexistent_folder"], "expected a dataset folder or a scenario"),
+        (["run", "a_folder"], "found a folder"),
+    ],
+)
+def test_folder_or_file_says_which_was_expected_and_found(args, expected, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a_folder").mkdir()
+    result = invoke(*args)
+    assert result.exit_code == 2 and expected in result.output and args[1] in result.output
+    assert "expected a TOML file" not in result.output

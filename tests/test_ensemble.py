@@ -260,6 +260,7 @@ def test_cli_full_cube_and_quantile_table(tmp_path, monkeypatch):
     )
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (tmp_path / "e").iterdir()) == [
+        ".alloc-results",  # the marker: alloc wrote this folder (alloc.outputs.atomic)
         "ensemble.nc",
         "ensemble_full.nc",
         "ensemble_quantiles.csv",

@@ -7,6 +7,7 @@ pure-Python path is held to the same oracle.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import subprocess
@@ -22,6 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import reference_pace as ref  # noqa: E402
 
 from alloc.kernels.pace import (  # noqa: E402
+    ENVELOPE_RTOL,
     STATUS_BAD_INPUT,
     STATUS_CAPS_BELOW_ENVELOPE,
     STATUS_CAPS_RELAXED,
@@ -418,6 +420,142 @@ def test_solve_nan_envelope_is_bad_input(W):
 
 
 # --------------------------------------------------------------------------------------------
+# Weights spanning many orders of magnitude: the sum is right to rounding
+
+
+def _fsum_at(lam, P, W, L, U):
+    """sum_i clip(P_i + lam W_i, L_i, U_i), correctly rounded (W = 0 ICBs held)."""
+    return math.fsum(np.where(W > 0, np.clip(P + lam * W, L, U), np.clip(P, L, U)))
+
+
+@st.composite
+def wide_range_problems(draw, max_n=60):
+    """Positive problems with L < P < U, P and W spanning 1e-3 .. 1e12, and a few envelopes.
+
+    The envelopes that broke the exact solve sit within a few ulps of the kink where the last
+    large ICB reaches its cap (or leaves its floor), so that only tiny ICBs are free and the
+    linear solve on that segment cancels to a few ulps of E. ``tiny_last`` builds that shape
+    (the smaller ICBs are the last to bind) and ``kink`` envelopes scan the ulps around it.
+    """
+    n = draw(st.integers(1, max_n))
+    seed = draw(st.integers(0, 2**32 - 1))
+    sizes = draw(st.sampled_from(["log-uniform", "tiny and large", "tiny and large"]))
+    w_mode = draw(st.sampled_from(["W = P", "W = P", "independent", "some W = 0"]))
+    gaps = draw(st.sampled_from(["tenth", "wide", "narrow"]))
+    tiny_last = draw(st.sampled_from(["top", "bottom", None]))
+    mode = draw(st.sampled_from(["kink"] * 5 + ["lam", "frac", "floor", "cap"]))
+    frac = draw(st.floats(0.0, 1.0))
+    rng = np.random.default_rng(seed)
+
+    def magnitudes():
+        if sizes == "log-uniform":
+            return 10.0 ** rng.uniform(-3.0, 12.0, n)
+        tiny = rng.random(n) < 0.5
+        return np.where(tiny, 10.0 ** rng.uniform(-3.0, 0.0, n), 10.0 ** rng.uniform(6.0, 12.0, n))
+
+    P = magnitudes()
+    W = magnitudes() if w_mode == "independent" else P.copy()
+    if w_mode == "some W = 0":
+        W[rng.random(n) < 0.3] = 0.0
+    if gaps == "tenth":
+        lo, hi = np.full(n, 0.1), rng.uniform(0.01, 0.3, n)
+    elif gaps == "wide":
+        lo, hi = rng.uniform(0.01, 1.0, n), 10.0 ** rng.uniform(-3.0, 1.0, n)
+    else:
+        lo, hi = 10.0 ** rng.uniform(-9.0, -3.0, (2, n))
+    L = np.minimum(P * (1.0 - lo), np.nextafter(P, -INF))
+    U = np.maximum(P * (1.0 + hi), np.nextafter(P, INF))
+    pos = W > 0
+    small = pos & (P < np.median(P))  # the ICBs made to bind last
+    if tiny_last and small.any() and (pos & ~small).any():
+        if tiny_last == "top":
+            end = np.max((U[pos] - P[pos]) / W[pos])
+            U = np.where(small, P + end * rng.uniform(1.01, 2.0, n) * W, U)
+        else:
+            end = np.min((L[pos] - P[pos]) / W[pos])
+            L = np.where(small, P + end * rng.uniform(1.01, 2.0, n) * W, L)
+        L, U = np.minimum(L, np.nextafter(P, -INF)), np.maximum(U, np.nextafter(P, INF))
+    held = np.clip(P, L, U)
+    lowest = math.fsum(np.where(pos, L, held))
+    highest = math.fsum(np.where(pos, U, held))
+    lo_bp, hi_bp = (L[pos] - P[pos]) / W[pos], (U[pos] - P[pos]) / W[pos]
+    if not pos.any() or mode == "floor":
+        return P, W, L, U, [lowest]
+    if mode == "cap":
+        return P, W, L, U, [highest]
+    if mode == "frac":
+        return P, W, L, U, [lowest + frac * (highest - lowest)]
+    if mode == "lam":
+        lam = lo_bp.min() + frac * (hi_bp.max() - lo_bp.min())
+        return P, W, L, U, [_fsum_at(lam, P, W, L, U)]
+    if tiny_last and (pos & ~small).any():  # the kink of the last large ICB to bind
+        big = ~small[pos]
+        lam = hi_bp[big].max() if tiny_last == "top" else lo_bp[big].min()
+    else:  # a kink near either end (few ICBs free) or anywhere
+        bps = np.unique(np.concatenate([lo_bp, hi_bp]))
+        k = int(rng.integers(bps.size))
+        lam = bps[[0, 1, -2, -1, k][int(rng.integers(5))] % bps.size]
+    at_kink = _fsum_at(lam, P, W, L, U)
+    envelopes = [at_kink]
+    for direction in (-INF, INF):  # and 1 .. 6 ulps either side
+        e = at_kink
+        for _ in range(6):
+            e = float(np.nextafter(e, direction))
+            envelopes.append(e)
+    return P, W, L, U, [e for e in envelopes if lowest <= e <= highest]
+
+
+def check_wide_range(P, W, L, U, E):
+    """Sum equals E to ENVELOPE_RTOL, and the allocation matches the reference."""
+    status, lam, gap, A = kernel_solve(P, W, L, U, E)
+    assert status == STATUS_OK, status  # lowest <= E <= highest, correctly rounded
+    assert np.all(L <= A) and np.all(A <= U)
+    tol = ENVELOPE_RTOL * abs(E)
+    assert abs(math.fsum(A) - E) <= tol, (math.fsum(A) - E) / E
+    assert abs(float(np.sum(A)) - E) <= tol, (float(np.sum(A)) - E) / E
+    r = ref.reference_solve(P, W, L, U, E, rtol=0.0)
+    assert r.status == ref.OK
+    np.testing.assert_allclose(A, r.A, rtol=0, atol=tol)
+    pos = W > 0
+    np.testing.assert_allclose(
+        np.clip(P[pos] + lam * W[pos], L[pos], U[pos]), A[pos], rtol=0, atol=tol
+    )
+    # warm-started from the answer (or near it): the same sum
+    for lam0 in (r.lam, r.lam * (1.0 + 1e-6) + 1e-9):
+        out = np.empty(P.size)
+        status, _, _ = solve_into(P, W, L, U, float(E), out, np.empty(2 * P.size), lam0)
+        assert status == STATUS_OK
+        assert abs(math.fsum(out) - E) <= tol, (math.fsum(out) - E) / E
+        np.testing.assert_allclose(out, r.A, rtol=0, atol=tol)
+
+
+# The case of issue 13 item 6: every ICB at its cap but the smallest, whose free range spans
+# two ulps of E; the old solve put lam outside that segment and missed E by 4.4e-4 of E.
+_ISSUE_13_6 = dict(
+    P=[0.004171730149243051, 0.005281677640571992, 120291459526.27908, 18337897322.33272],
+    U=[0.005112974401713673, 0.005823422676646664, 142272121961.32083, 22206097235.595016],
+    E=164478219196.92673,
+)
+
+
+def test_wide_range_issue_case():
+    P, U = np.array(_ISSUE_13_6["P"]), np.array(_ISSUE_13_6["U"])
+    W, L, E = P.copy(), 0.9 * P, _ISSUE_13_6["E"]
+    check_wide_range(P, W, L, U, E)
+    status, lam, gap, A = kernel_solve(P, W, L, U, E)
+    np.testing.assert_array_equal(A[1:], U[1:])  # every ICB at its cap but the smallest
+    assert L[0] < A[0] < U[0]
+
+
+@settings(max_examples=_examples(200, 40), **SETTINGS)
+@given(wide_range_problems())
+def test_wide_range_matches_reference(prob):
+    P, W, L, U, envelopes = prob
+    for E in envelopes:
+        check_wide_range(P, W, L, U, E)
+
+
+# --------------------------------------------------------------------------------------------
 # Glide path
 
 
@@ -696,7 +834,7 @@ def test_same_results_with_jit_disabled():
     selected = (
         "test_nojit_child_really_uses_python or test_solve_matches_reference or "
         "test_solve_invariants or test_solve_bad_input or test_glide_matches_reference "
-        "or test_glide_hand_case or test_warm_started_solve"
+        "or test_glide_hand_case or test_warm_started_solve or test_wide_range"
     )
     proc = subprocess.run(
         [

@@ -122,6 +122,7 @@ def test_each_example_scenario_runs_through_the_cli(tmp_path):
                 "--out",
                 str(tmp_path / name),
                 "--quiet",
+                "--no-plots",  # charts are tested elsewhere; here the scenarios and outputs
             ],
             env=env,
             cwd=tmp_path,

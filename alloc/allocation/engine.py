@@ -29,6 +29,7 @@ from alloc.inputs.footprint import refootprint
 from alloc.inputs.geography import load_practices
 from alloc.inputs.scenario import (
     Scenario,
+    blame_overrides,
     load_scenario,
     resolve_data_folder,
     scenario_hash,
@@ -288,9 +289,15 @@ def prepare(
     inputs = load_scenario_inputs(scenario, scenario_path)
     formula, formula_path = load_formula(scenario.formula, scenario_path.parent)
     overrides_for_policy = {k: v for k, v in scenario.policy.model_dump().items() if k != "use"}
-    policy, policy_path = load_policy(
-        scenario.policy.use, overrides_for_policy, scenario_path.parent, source=f"{source} [policy]"
-    )
+    try:
+        policy, policy_path = load_policy(
+            scenario.policy.use,
+            overrides_for_policy,
+            scenario_path.parent,
+            source=f"{source} [policy]",
+        )
+    except AllocError as exc:  # a bad policy value given with --set policy.KEY=VALUE names it
+        raise blame_overrides(exc, scenario, prefix="policy.") from None
     # Name the file the policy's numbers came from: the scenario when it overrides any of them.
     policy_source = f"{source} [policy]" if overrides_for_policy else str(policy_path)
     years = _check_years(scenario, inputs, source)

@@ -228,6 +228,13 @@ def validate(path, overrides):
     """Validate a dataset folder or a scenario / policy / formula TOML (default: embedded data)."""
     from alloc.inputs.dataset import load_inputs
 
+    if path is not None and not path.exists():
+        raise AllocError(
+            path,
+            "path",
+            "expected a dataset folder or a scenario, policy, formula or pathway file "
+            "(.toml, or a scenario .xlsx); nothing exists at this path",
+        )
     if path is None or path.is_dir():
         inputs = load_inputs(path)
         click.echo(
@@ -299,6 +306,7 @@ COMMAND_MODULES: list[str] = [
     "alloc.cli.ensemble",
     "alloc.cli.outputs",
     "alloc.cli.formulas",
+    "alloc.cli.data",
 ]
 for _module in COMMAND_MODULES:
     for _command in importlib.import_module(_module).COMMANDS:

@@ -140,6 +140,13 @@ def _load_result(arg: str, overrides: list[str] | None = None):
     from alloc.outputs.results import read_result
 
     path = Path(arg)
+    if arg.endswith(("/", "\\")) and not path.exists():
+        raise AllocError(
+            arg,
+            "folder",
+            "expected a results folder written by `alloc run` (holding result.nc); "
+            "nothing exists at this path",
+        )
     if path.suffix.lower() == ".nc" or (path.is_dir() and (path / "result.nc").is_file()):
         nc = path if path.suffix.lower() == ".nc" else path / "result.nc"
         if not nc.is_file():

@@ -153,7 +153,7 @@ def _where(frame: pd.DataFrame):
 
     def where(row: int) -> str:
         named = ", ".join(
-            f"{k} {year_label(v) if k == 'year' and isinstance(v, int) else v}"
+            f"{k} {year_label(int(v)) if k == 'year' and isinstance(v, int | np.integer) else v}"
             for k in keys
             for v in [frame[k].iloc[row]]
         )

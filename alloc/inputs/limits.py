@@ -92,6 +92,10 @@ WEIGHTED_POPULATION = Range(
 )
 #: Persons in one cell of a population table (an age-sex band of an area, a practice) [persons].
 PERSONS = Range(0.0, 2e7, "persons", "cannot exceed the population limit of an area")
+#: Weighted persons in one cell of a table (a practice) [weighted persons].
+WEIGHTED_PERSONS = Range(
+    0.0, 4e7, "weighted persons", "cannot exceed the weighted-population limit of an area"
+)
 #: Patients of one service line in one area in a year [persons]: fewer than the area's people.
 PATIENTS = Range(0.0, 2e7, "persons", "cannot exceed the population limit of an area")
 #: Market forces factor [index, mean 1]: NHS England's published factors lie within about 0.9..1.3

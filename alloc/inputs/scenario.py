@@ -22,7 +22,7 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from alloc.errors import AllocError
 from alloc.inputs.pathway_spec import PathwaysSection, SavingsPolicy, SpendAssumptions
@@ -36,6 +36,11 @@ class PolicyChoice(BaseModel):
 
     model_config = ConfigDict(extra="allow")
     use: str = Field(description="policy name in models/policy/ or a path to a policy TOML")
+
+
+#: A scenario's name is its results folder's name: at most this long, without these characters.
+MAX_NAME_LENGTH = 100
+NAME_FORBIDDEN = '/\\:*?"<>|'
 
 
 class Scenario(BaseModel):
@@ -67,6 +72,36 @@ class Scenario(BaseModel):
     pathways: PathwaysSection | None = None
     savings: SavingsPolicy | None = None
     spend: SpendAssumptions | None = None
+    # The `--set KEY=VALUE` texts applied by load_scenario, so later checks (the policy's) can
+    # blame a bad value on the --set argument that gave it (blame_overrides).
+    _overrides: tuple[str, ...] = PrivateAttr(default=())
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        # The name becomes the results folder, results/<name>: a plain file name, nothing else.
+        problem = (
+            "is empty"
+            if not value.strip()
+            else f"is longer than {MAX_NAME_LENGTH} characters"
+            if len(value) > MAX_NAME_LENGTH
+            else "contains a path separator or a character not allowed in file names"
+            if set(value) & set(NAME_FORBIDDEN)
+            else "starts with '.' (hidden, or a path such as '..')"
+            if value.startswith(".")
+            else "starts or ends with a space"
+            if value != value.strip()
+            else "contains a control character"
+            if not value.isprintable()
+            else None
+        )
+        if problem is not None:
+            shown = value if len(value) <= 60 else value[:57] + "..."
+            raise ValueError(
+                "expected a plain file name, as it names the results folder results/<name> "
+                f'(e.g. name = "my_scenario"); {problem}, found {shown!r}'
+            )
+        return value
 
     @field_validator("base_year", "end_year", mode="before")
     @classmethod
@@ -119,6 +154,30 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
     return data
 
 
+def blame_overrides(
+    exc: AllocError, overrides: Scenario | list[str] | tuple[str, ...], prefix: str = ""
+) -> AllocError:
+    """``exc`` re-addressed to ``--set KEY=VALUE`` when that override gave the field at fault.
+
+    The field (``prefix`` + ``exc.field``, e.g. ``policy.`` + ``min_growth``) is matched against
+    each override's key: equal, or one inside the other (``--set envelope_growth.2026/27=5``
+    failing on ``envelope_growth``). The last matching override wins, as it does when applied.
+    Without a match ``exc`` is returned unchanged.
+    """
+    if isinstance(overrides, Scenario):
+        overrides = overrides._overrides
+    field = (prefix + exc.field).split(".")
+    for text in reversed(list(overrides)):
+        try:
+            key, _ = parse_override(text)
+        except AllocError:
+            continue
+        n = min(len(key), len(field))
+        if key[:n] == field[:n]:
+            return AllocError(f"--set {text}", prefix + exc.field, exc.problem)
+    return exc
+
+
 def load_scenario(
     path_or_name: str | Path | None = None, overrides: list[str] | None = None
 ) -> tuple[Scenario, Path, dict]:
@@ -148,7 +207,11 @@ def load_scenario(
     else:
         path = resolve_named("scenarios", path_or_name or "default")
         raw = apply_overrides(read_toml(path), overrides or [])
-    scenario = validate(Scenario, raw, path)
+    try:
+        scenario = validate(Scenario, raw, path)
+    except AllocError as exc:  # name the --set argument, not the file, when it gave the value
+        raise blame_overrides(exc, overrides or []) from None
+    scenario._overrides = tuple(overrides or ())
     return scenario, path, raw
 
 
@@ -189,6 +252,7 @@ __all__ = [
     "PolicyChoice",
     "load_scenario",
     "apply_overrides",
+    "blame_overrides",
     "parse_override",
     "scenario_json_schema",
     "scenario_hash",

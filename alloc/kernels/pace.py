@@ -28,6 +28,10 @@ STATUS_CAPS_RELAXED = 4  # caps were infeasible; fallback raised them to uniform
 STATUS_BAD_INPUT = 5  # L > U, W < 0, or NaN in an input
 STATUS_NOT_RUN = 6  # an earlier year was infeasible, so this year was not computed
 
+# The one tolerance on sum(A) = E, relative to |E|: the run-time checks (alloc.allocation.engine,
+# alloc.kernels.checks) and the tests use it. PROVISIONAL.
+ENVELOPE_RTOL = 1e-13
+
 # Relative slack used only to decide feasibility when sum(L) or sum(U) equals E up to rounding.
 _FEASIBILITY_SLACK = 1e-12
 

@@ -15,12 +15,13 @@ Nothing here prints: a caller passes ``note`` to hear what was removed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
+import random
 import re
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -100,7 +101,7 @@ def _foreign(folder: Path) -> str | None:
         else:  # written before the marker? Look at the top level first (it may be a home folder)
             top = {p.name for p in folder.iterdir()} - SYSTEM_FILES
             layout = next((allowed for needed, allowed in LEGACY_LAYOUTS if needed <= top), None)
-            if layout is None or not top <= layout:
+            if layout is None:
                 return f"is not a results folder written by alloc (it has no {MARKER} file)"
             allowed, legacy = set(layout), True
         contents = _contents(folder)
@@ -215,6 +216,8 @@ def remove_stale(out_dir: str | Path) -> list[Path]:
         marker = _read_marker(entry)
         if marker is None or marker.get("target") != target.name:
             continue
+        if entry.name.endswith(".old") and not target.exists():
+            continue  # the folder being replaced, and its replacement is not in place
         pid = marker.get("pid")
         if marker.get("host") != platform.node() or not isinstance(pid, int) or _alive(pid):
             continue
@@ -255,11 +258,16 @@ def atomic_folder(
         if note is not None:
             note(f"removed {stale}, a temporary folder left by an alloc run that was killed")
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    # Named before it is made, so that an interruption at any moment leaves nothing behind.
+    made = False
+    tmp = old = target.parent / f".{target.name}.{_random_suffix()}"
     try:
-        umask = os.umask(0)
-        os.umask(umask)
-        tmp.chmod(0o777 & ~umask)  # mkdtemp makes the folder private; results are ordinary files
+        while not made:
+            try:
+                tmp.mkdir(0o777)  # with the umask, as ordinary files (mkdtemp's are private)
+                made = True
+            except FileExistsError:
+                tmp = old = target.parent / f".{target.name}.{_random_suffix()}"
         _write_marker(tmp, target.name)
         yield tmp
         _write_marker(tmp, target.name, sorted(_contents(tmp) - {MARKER}))
@@ -272,9 +280,19 @@ def atomic_folder(
             except BaseException:
                 old.rename(target)
                 raise
-            shutil.rmtree(old, ignore_errors=True)
         else:
             tmp.rename(target)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if made:
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:  # interrupted in mkdir: remove the folder only if it was made (and so is empty)
+            with contextlib.suppress(OSError):
+                tmp.rmdir()
         raise
+    finally:
+        if old != tmp and target.exists() and not tmp.exists():  # the new folder is in place
+            shutil.rmtree(old, ignore_errors=True)  # the folder it replaced
+
+
+def _random_suffix() -> str:
+    return "".join(random.choices("abcdefghijklmnopqrstuvwxyz0123456789_", k=8))
