@@ -108,7 +108,9 @@ def import_practices(file, out_dir, year, force):
         )
     rows = to_weighted_populations_rows(aggregate_to_icb(practices), label)
     order = {code: i for i, code in enumerate(embedded_icb_codes())}  # as data/icbs.csv
-    rows = rows.sort_values("code", key=lambda c: c.map(order), kind="mergesort")
+    rows = rows.sort_values(  # as data/icbs.csv; codes of newer geographies after, sorted
+        "code", key=lambda c: c.map(order).fillna(len(order)), kind="mergesort"
+    )
     table = practice_table(practices)
     for col in table.columns[4:]:  # shortest plain decimals, as NHS England writes them
         table[col] = [np.format_float_positional(v, trim="-") for v in table[col]]

@@ -286,6 +286,13 @@ def year_from_name(path: str | Path) -> str | None:
     return None
 
 
+def known_icb_codes() -> list[str]:
+    """ICB codes of every shipped geography (2022-2026 and April 2026 ICBs, proposed areas)."""
+    from alloc.inputs.geography import shipped_area_codes, shipped_geographies
+
+    return sorted({c for name in shipped_geographies() for c in shipped_area_codes(name)})
+
+
 def embedded_icb_codes() -> list[str]:
     """ICB codes of the embedded dataset (``data/icbs.csv``), in its order."""
     from alloc.resources import data_dir
@@ -304,7 +311,7 @@ def read_practice_weighted_populations(
         CSV in one of the :data:`LAYOUTS` (UTF-8, with or without a byte-order mark): a practice
         code, an ICB code, a population and at least one ``* WP`` column.
     icb_codes : list of str, optional
-        Valid ICB ODS codes; default the 42 ICBs of the embedded dataset (``data/icbs.csv``).
+        Valid ICB codes; default those of every shipped geography (:func:`known_icb_codes`).
 
     Returns
     -------
@@ -371,7 +378,7 @@ def read_practice_weighted_populations(
             header_of["practice"],
             f"expected one row per practice, found '{out['practice'][dup].iloc[0]}' twice",
         )
-    codes = set(icb_codes if icb_codes is not None else embedded_icb_codes())
+    codes = set(icb_codes if icb_codes is not None else known_icb_codes())
     unknown = ~out["icb"].isin(codes)
     if unknown.any():
         row = int(np.argmax(unknown.to_numpy()))
@@ -379,8 +386,8 @@ def read_practice_weighted_populations(
             path,
             header_of["icb"],
             f"unknown ICB code '{out['icb'].iloc[row]}' for practice "
-            f"{out['practice'].iloc[row]} (expected one of the {len(codes)} ICB codes "
-            "of icbs.csv)",
+            f"{out['practice'].iloc[row]} (expected one of the {len(codes)} ICB codes of "
+            "the shipped geographies, `alloc list icbs --geography NAME`)",
         )
 
     def practice_at(row: int) -> str:

@@ -53,6 +53,7 @@ from alloc.inputs.geography import (
     shipped_geographies,
     source_geography,
 )
+from alloc.inputs.limits import MONEY_GBP
 from alloc.inputs.years import parse_year, year_label
 
 #: Sheet read from a workbook when present (else the first sheet).
@@ -243,6 +244,12 @@ def _number(table: _Table, row: int, value) -> float:
         table.fail(row, VALUE, f"expected a finite amount in GBP, found '{value}'")
     if number < 0:
         table.fail(row, VALUE, f"expected a non-negative amount in GBP, found {number:g}")
+    if not MONEY_GBP.contains(np.array([number]))[0]:  # 1e28 would overflow the £k rounding
+        table.fail(
+            row,
+            VALUE,
+            f"expected a value {MONEY_GBP.describe()} ({MONEY_GBP.reason}), found {number:g}",
+        )
     return number
 
 
