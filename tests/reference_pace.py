@@ -26,8 +26,9 @@ CAPS_RELAXED = 4
 BAD_INPUT = 5
 NOT_RUN = 6
 
-# Relative slack on the feasibility decision (sum of floors / caps equal to E up to rounding).
-FEASIBILITY_SLACK = 1e-12
+# Relative slack on the feasibility decision (sum of floors / caps equal to E up to rounding):
+# half the envelope tolerance, as documented for the kernel (alloc.kernels.pace.ENVELOPE_RTOL).
+FEASIBILITY_SLACK = 5e-14
 # Bisection stops when the bracket on lam moves any allocation by less than this, relative to
 # the problem's scale (or when the bracket cannot be split any further in floating point).
 BISECTION_RTOL = 1e-13

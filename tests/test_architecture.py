@@ -32,6 +32,7 @@ LAYER_OF = {
     "uncertainty": "uncertainty",
     "outputs": "outputs",
     "cli": "cli",
+    "explore": "explore",
 }
 #: What each layer may import, besides itself (docs/architecture.md draws this).
 MAY_IMPORT = {
@@ -44,6 +45,17 @@ MAY_IMPORT = {
     "uncertainty": {"base", "kernels", "inputs", "targets", "pathways", "allocation", "outputs"},
     "outputs": {"base", "inputs"},
     "cli": {
+        "base",
+        "kernels",
+        "inputs",
+        "targets",
+        "pathways",
+        "allocation",
+        "uncertainty",
+        "outputs",
+        "explore",
+    },
+    "explore": {
         "base",
         "kernels",
         "inputs",

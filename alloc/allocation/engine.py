@@ -45,7 +45,7 @@ from alloc.targets.formula import (
     target_shares,
 )
 
-ENVELOPE_RTOL = 1e-6  # run-time check: sum of allocations equals the envelope
+ENVELOPE_RTOL = pace.ENVELOPE_RTOL  # run-time check: sum = envelope (the one constant, in pace)
 BOUND_RTOL = 1e-9  # run-time check: floors and caps respected
 
 

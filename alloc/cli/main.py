@@ -14,7 +14,14 @@ import click
 
 from alloc.cli.errors import AllocGroup, note, reports_errors
 from alloc.errors import AllocError
-from alloc.inputs.years import year_label
+
+
+def year_label(year: int) -> str:
+    """:func:`alloc.inputs.years.year_label`, imported when first needed (numpy and pydantic
+    load with it; `alloc --help` and argument errors must not wait for them)."""
+    from alloc.inputs.years import year_label as label
+
+    return label(year)
 
 
 @click.group(cls=AllocGroup)
@@ -307,6 +314,7 @@ COMMAND_MODULES: list[str] = [
     "alloc.cli.outputs",
     "alloc.cli.formulas",
     "alloc.cli.data",
+    "alloc.cli.explore",
 ]
 for _module in COMMAND_MODULES:
     for _command in importlib.import_module(_module).COMMANDS:

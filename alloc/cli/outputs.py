@@ -44,8 +44,17 @@ from alloc.cli.errors import reports_errors
     type=click.Path(path_type=Path),
     help="Add a tornado chart from a table written by `alloc sensitivity --csv`.",
 )
+@click.option(
+    "--compare",
+    "compare_path",
+    type=click.Path(path_type=Path),
+    help="Add the charts comparing the result with another on the same ICBs and years "
+    "(a results folder or result.nc, as `alloc compare`).",
+)
 @reports_errors
-def report(result_or_scenario, icb, out, force, overrides, ensemble_path, sensitivity_path):
+def report(
+    result_or_scenario, icb, out, force, overrides, ensemble_path, sensitivity_path, compare_path
+):
     """Write a PDF board pack from a result (result.nc or its folder) or a scenario.
 
     A scenario (name, TOML or .xlsx) is run first; nothing else is written.
@@ -61,10 +70,24 @@ def report(result_or_scenario, icb, out, force, overrides, ensemble_path, sensit
     sensitivity = load_sensitivity(sensitivity_path) if sensitivity_path else None
     result, source = _load_result(result_or_scenario, list(overrides))
     ensemble = load_ensemble(ensemble_path, result) if ensemble_path else None
+    extra = None
+    if compare_path is not None:
+        from alloc.outputs.compare import load_result as load_compared
+        from alloc.outputs.compare import report_pages
+
+        other = load_compared(compare_path, "--compare")
+        extra = report_pages([result, other], [source, str(compare_path)])
     name = result.attrs.get("scenario_name", "result")
     out = out or Path(f"{name}_{icb}_pack.pdf" if icb else f"{name}_board_pack.pdf")
     written = write_report(
-        result, out, icb=icb, force=force, source=source, ensemble=ensemble, sensitivity=sensitivity
+        result,
+        out,
+        icb=icb,
+        force=force,
+        source=source,
+        ensemble=ensemble,
+        sensitivity=sensitivity,
+        extra_pages=extra,
     )
     click.echo(
         f"Wrote {len(written.pages)} pages ({', '.join(written.pages)}) to "
@@ -191,4 +214,47 @@ def glossary(term):
         click.echo(f"{name}\n{body}\n")
 
 
-COMMANDS = [glossary, report, template, template_data]
+@click.command()
+@click.argument("results", nargs=-1, required=True, metavar="RESULT_A RESULT_B [RESULT_C ...]")
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder to write: comparison.csv, comparison.xlsx, charts/ (and the PDF).",
+)
+@click.option("--pdf", is_flag=True, help="Also write comparison_pack.pdf.")
+@click.option("--force", is_flag=True, help="Replace an existing comparison folder.")
+@reports_errors
+def compare(results, out_dir, pdf, force):
+    """Compare results of `alloc run` (folders or result.nc) on the same ICBs and years.
+
+    Every difference is a scenario minus the first (RESULT_A).
+    """
+    from alloc.cli.errors import note
+    from alloc.inputs.years import year_label
+    from alloc.outputs.atomic import check_output_folder
+    from alloc.outputs.compare import headline, load_comparable, write_comparison
+
+    started = time.perf_counter()
+    check_output_folder(out_dir, force)  # before reading: fail fast, write nothing
+    loaded, names = load_comparable(results)
+    written = write_comparison(
+        loaded, out_dir, names=names, sources=results, pdf=pdf, force=force, note=note
+    )
+    first = loaded[0]
+    years = first["year"].values
+    click.echo(
+        f"Compared {len(names)} results on {first.attrs.get('geography', '')} "
+        f"({first.sizes['icb']} ICBs), {year_label(int(years[0]))} to "
+        f"{year_label(int(years[-1]))}: " + ", ".join(f"'{n}'" for n in names)
+    )
+    for line in headline(loaded, names):
+        click.echo(line)
+    tops = sorted({f.split("/")[0] + ("/" if "/" in f else "") for f in written.files})
+    click.echo(
+        f"Wrote {', '.join(tops)} to {written.path}/ in {time.perf_counter() - started:.1f} s"
+    )
+
+
+COMMANDS = [compare, glossary, report, template, template_data]

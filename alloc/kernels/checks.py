@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from alloc.kernels.pace import STATUS_CAPS_RELAXED, STATUS_FLOORS_RELAXED
+from alloc.kernels.pace import ENVELOPE_RTOL, STATUS_CAPS_RELAXED, STATUS_FLOORS_RELAXED
 
 
 @njit(cache=True)
@@ -19,7 +19,6 @@ def _row(arr, b):
     return arr[b] if arr.shape[0] > 1 else arr[0]
 
 
-@njit(parallel=True, cache=True, nogil=True)
 def count_violations(
     alloc, A0, T, E, floor_mult, cap_mult, below_target, base_adjust, status, rtol
 ):
@@ -31,8 +30,30 @@ def count_violations(
     (savings rebased; zeros for none): year ``t``'s bounds start from ``A[t-1] - base_adjust[t]``.
     A cell breaks an invariant when an allocation is NaN or negative, is below its floor or above
     its cap by more than ``rtol`` x envelope, or the row's allocations miss the envelope by more
-    than ``rtol`` x envelope.
+    than :data:`alloc.kernels.pace.ENVELOPE_RTOL` x envelope (the one envelope tolerance, also
+    used by ``alloc run``; a rounding-level bound, not a setting).
     """
+    # The tolerance is passed in, not read as a global inside the jitted loop: numba's on-disk
+    # cache would keep a global from another module at the value it was compiled with.
+    return _count_violations(
+        alloc,
+        A0,
+        T,
+        E,
+        floor_mult,
+        cap_mult,
+        below_target,
+        base_adjust,
+        status,
+        rtol,
+        ENVELOPE_RTOL,
+    )
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def _count_violations(
+    alloc, A0, T, E, floor_mult, cap_mult, below_target, base_adjust, status, rtol, env_rtol
+):
     n_rows, n_year, n = alloc.shape
     bad = np.zeros(n_rows, dtype=np.int64)
     for r in prange(n_rows):
@@ -50,7 +71,7 @@ def count_violations(
                 prev_total += (a0[i] if y == 0 else alloc[r, y - 1, i]) - adj[y, i]
                 total += alloc[r, y, i]
             tol = rtol * e[y]
-            broken = abs(total - e[y]) > tol or not np.isfinite(total)
+            broken = abs(total - e[y]) > env_rtol * abs(e[y]) or not np.isfinite(total)
             for i in range(n):
                 prev = (a0[i] if y == 0 else alloc[r, y - 1, i]) - adj[y, i]
                 a = alloc[r, y, i]

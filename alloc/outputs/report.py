@@ -737,6 +737,7 @@ def write_report(
     ensemble: xr.Dataset | xr.DataArray | None = None,
     sensitivity: pd.DataFrame | None = None,
     source: str = "result",
+    extra_pages: list[tuple[str, object]] | None = None,
 ) -> Report:
     """Write the PDF board pack for ``result`` to ``out`` atomically.
 
@@ -759,6 +760,9 @@ def write_report(
         Sensitivity table for a tornado chart (see :mod:`alloc.outputs.plots.uncertainty`).
     source : str
         Name of the result's origin, for error messages.
+    extra_pages : list of (str, Figure), optional
+        Pages added before the region tables, e.g. the comparison charts of
+        :func:`alloc.outputs.compare.report_pages` (``alloc report --compare``).
 
     Returns
     -------
@@ -788,6 +792,9 @@ def write_report(
             f"{suggest(icb, list(codes))}",
         )
     pages = report_figures(result, icb, ensemble, sensitivity)
+    if extra_pages:
+        at = next((k for k, (p, _) in enumerate(pages) if p.startswith("Region:")), len(pages))
+        pages[at:at] = extra_pages
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
     os.close(fd)

@@ -33,7 +33,7 @@ import xarray as xr
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from scipy import special
 
-from alloc.allocation.engine import Prepared, prepare, solve_glide_paths
+from alloc.allocation.engine import BOUND_RTOL, Prepared, prepare, solve_glide_paths
 from alloc.errors import AllocError, require_optional
 from alloc.inputs.specs import validate
 from alloc.kernels import pace
@@ -403,7 +403,7 @@ def run_rows(
         arrays["below_target"],
         adjust,
         status,
-        1e-9,
+        BOUND_RTOL,  # floors and caps; the envelope is checked to pace.ENVELOPE_RTOL
     ):
         raise AllocError(
             prep.source,

@@ -13,6 +13,7 @@ function                                 chart
 :func:`dft_dot_plot`                     first- vs final-year DfT for all ICBs, grouped by region
 :func:`allocation_waterfall`             one ICB: baseline, growth, convergence, left shift, final
 :func:`icb_map`                          bubbles at ICB centroids: size = allocation, colour = DfT
+:func:`icb_hexmap`                       one labelled hexagon per ICB, colour = DfT, names by region
 :func:`left_shift_chart`                 spend avoided vs upstream cost by year and payer
 :func:`fan_chart`                        ensemble quantile bands over the years
 :func:`tornado_chart`                    one-at-a-time sensitivities
@@ -35,6 +36,7 @@ _LAZY = {
     "glide_paths": "alloc.outputs.plots.dft",
     "dft_dot_plot": "alloc.outputs.plots.dft",
     "icb_map": "alloc.outputs.plots.maps",
+    "icb_hexmap": "alloc.outputs.plots.hexmap",
     "left_shift_chart": "alloc.outputs.plots.left_shift",
     "fan_chart": "alloc.outputs.plots.uncertainty",
     "tornado_chart": "alloc.outputs.plots.uncertainty",
@@ -58,10 +60,13 @@ PNG_DPI = 150
 def standard_charts(result: xr.Dataset) -> dict[str, Figure]:
     """The charts ``alloc run`` writes, by file stem.
 
-    ``dft_glide_paths``, ``dft_start_end`` and ``icb_map`` always; ``left_shift`` when the
-    result models left shift (``left_shift_saving`` / ``upstream_cost`` present, not all zero).
+    ``dft_glide_paths``, ``dft_start_end``, ``icb_map`` and ``icb_hexmap`` always (the hexagon
+    map is left out only for areas with neither a layout nor centroids); ``left_shift`` when
+    the result models left shift (``left_shift_saving`` / ``upstream_cost`` present, not all
+    zero). Each figure carries the data it shows (:func:`alloc.outputs.plots.style.chart_data`).
     """
     from alloc.outputs.plots.dft import dft_dot_plot, glide_paths
+    from alloc.outputs.plots.hexmap import NoLayout, icb_hexmap
     from alloc.outputs.plots.left_shift import left_shift_chart
     from alloc.outputs.plots.maps import icb_map
 
@@ -70,6 +75,10 @@ def standard_charts(result: xr.Dataset) -> dict[str, Figure]:
         "dft_start_end": dft_dot_plot(result),
         "icb_map": icb_map(result),
     }
+    try:
+        charts["icb_hexmap"] = icb_hexmap(result)
+    except NoLayout:
+        pass
     from alloc.outputs.plots._data import has_left_shift
 
     if has_left_shift(result):
@@ -82,19 +91,29 @@ def standard_charts(result: xr.Dataset) -> dict[str, Figure]:
 def write_charts(
     result: xr.Dataset, folder: str | Path, formats: tuple[str, ...] = FORMATS
 ) -> list[Path]:
-    """Write the standard charts of ``result`` into ``folder`` (created) in each format.
+    """Write the standard charts of ``result`` into ``folder`` (created) in each format, and
+    beside each chart the data it shows as ``<stem>.csv``.
 
-    Returns the files written. PNGs are rendered at :data:`PNG_DPI`; SVG text stays text.
+    Returns the files written. Every chart is saved in the house style
+    (:func:`alloc.outputs.plots.style.save_figure`), so it is drawn in the font its text was
+    laid out for; PNGs are rendered at :data:`PNG_DPI`; SVG text stays text.
     """
+    from alloc.outputs.plots.style import chart_data, save_figure
+
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for stem, fig in standard_charts(result).items():
         for fmt in formats:
             path = folder / f"{stem}.{fmt}"
-            fig.savefig(
-                path, dpi=PNG_DPI if fmt == "png" else None, metadata=_metadata(fmt, result)
+            save_figure(
+                fig, path, dpi=PNG_DPI if fmt == "png" else None, metadata=_metadata(fmt, result)
             )
+            written.append(path)
+        data = chart_data(fig)
+        if data is not None:
+            path = folder / f"{stem}.csv"
+            data.to_csv(path, index=False, lineterminator="\n")
             written.append(path)
     return written
 
@@ -115,6 +134,7 @@ __all__ = [
     "allocation_waterfall",
     "waterfall_steps",
     "icb_map",
+    "icb_hexmap",
     "left_shift_chart",
     "fan_chart",
     "tornado_chart",

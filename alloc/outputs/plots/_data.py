@@ -60,3 +60,109 @@ def is_illustrative(attrs: Mapping) -> bool | None:
         return Path(folder).resolve() == data_dir().resolve()
     except FileNotFoundError:
         return None
+
+
+# --------------------------------------------------------------------------------------------
+# Rounding for presentation: one rounding of each figure, shared by every chart and table
+# --------------------------------------------------------------------------------------------
+
+#: One presentation unit of money in the charts and the board pack: £0.1m [GBP].
+TENTH_M = 1e5
+
+#: Said wherever rounded figures are shown that cannot all add up.
+MAY_NOT_SUM = "Figures may not sum due to rounding."
+
+
+def rounded_tenths(result: xr.Dataset, name: str) -> xr.DataArray:
+    """``result[name]`` [GBP] in whole £0.1m, rounded once for every chart and table.
+
+    Each year's ICB figures are rounded together by largest remainder
+    (:func:`alloc.rounding.largest_remainder`), so they sum exactly to the England total rounded
+    half up, and any group of ICBs (a region) sums to the sum of its rounded figures. The ICB
+    table, the region table and the waterfall all show these numbers, so one ICB-year figure is
+    printed the same everywhere. Dims other than ``icb`` and ``year`` are reduced as
+    :func:`reduce_to` does (central draw, summed over pathways and payers).
+
+    Returns
+    -------
+    xarray.DataArray of int64
+        Same ``icb`` (and ``year``) coords, in units of £0.1m.
+    """
+    import numpy as np
+
+    from alloc.rounding import largest_remainder
+
+    da = reduce_to(result[name], ("icb", "year"))
+    if "year" not in da.dims:
+        return da.copy(data=largest_remainder(da.values, unit=TENTH_M))
+    da = da.transpose("icb", "year")
+    out = np.column_stack(
+        [largest_remainder(da.isel(year=k).values, unit=TENTH_M) for k in range(da.sizes["year"])]
+    )
+    return da.copy(data=out)
+
+
+def tenths_text(units: int, sign: bool = False, pound: bool = True) -> str:
+    """Whole £0.1m as text: ``2578 -> "£257.8m"``; ``sign`` adds + to gains (− typographic)."""
+    value = abs(int(units)) / 10
+    text = f"£{value:,.1f}m" if pound else f"{value:,.1f}"
+    if units < 0:
+        return "−" + text
+    return ("+" + text) if sign and units > 0 else text
+
+
+def round_steps(values, total: int, unit: float = TENTH_M):
+    """Round the steps of a waterfall [GBP] to whole ``unit`` summing exactly to ``total``.
+
+    ``total`` [units] is the rounded end minus the rounded start, as printed. Largest remainder
+    (:func:`alloc.rounding.largest_remainder`) when each step can reach it by rounding up or
+    down; otherwise (the start and end were rounded in other columns and differ from the sum of
+    the steps by more than one unit per step) each step is rounded half up and the difference
+    goes to the largest step. Every step then adds up to the total shown.
+    """
+    import numpy as np
+
+    from alloc.rounding import largest_remainder, round_half_up
+
+    values = [float(v) for v in values]
+    try:
+        return largest_remainder(values, unit=unit, total=int(total))
+    except ValueError:
+        out = np.array([round_half_up(v, unit) for v in values], dtype=np.int64)
+        out[int(np.argmax(np.abs(values)))] += int(total) - int(out.sum())
+        return out
+
+
+def aggregate_dft(result: xr.Dataset, year: int, by: str = "region"):
+    """Distance from target of groups of ICBs taken together [fraction]:
+    (sum of allocations - sum of targets) / sum of targets, by ``by`` (a coord of ``icb``).
+
+    This, not the simple average of the ICBs' distances, is a region's distance from target.
+    """
+    alloc = result["allocation"].sel(year=year).to_series()
+    target = result["target"].sel(year=year).to_series()
+    groups = result[by].to_series()
+    a, t = alloc.groupby(groups).sum(), target.groupby(groups).sum()
+    return (a - t) / t
+
+
+def real_growth(result: xr.Dataset) -> tuple[float, float]:
+    """Average annual growth of the envelope over the projection: (cash, real) [fraction a
+    year]. Real terms deflate cash by the result's ``gdp_deflator_growth`` (a number or a
+    year-keyed table)."""
+    import numpy as np
+
+    from alloc.inputs.years import growth_index
+
+    years = [int(y) for y in result["year"].values]
+    env = result["envelope"].values
+    n = max(years[-1] - years[0], 1)
+    cash = float((env[-1] / env[0]) ** (1 / n) - 1)
+    raw = result.attrs.get("gdp_deflator_growth", 0.0)
+    if isinstance(raw, str):
+        raw = json.loads(raw)
+    if isinstance(raw, np.generic):
+        raw = raw.item()
+    deflator = growth_index(raw, years, "result", "gdp_deflator_growth")
+    real = float((env[-1] / deflator[-1] / env[0]) ** (1 / n) - 1)
+    return cash, real

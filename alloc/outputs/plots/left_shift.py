@@ -20,20 +20,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 from matplotlib.figure import Figure
 
 from alloc.outputs.plots import style as s
-from alloc.outputs.plots._data import reduce_to
+from alloc.outputs.plots._data import MAY_NOT_SUM, TENTH_M, reduce_to, tenths_text
+from alloc.rounding import round_half_up
 
 #: Payers of the pathway modules (DESIGN.md section 6) with their chart labels and colours.
 PAYERS = {
     "ICB_delegated_specialised": ("ICB delegated specialised", s.NHS_DARK_BLUE),
     "ICB_core": ("ICB core", s.NHS_LIGHT_BLUE),
-    "NHSE_retained": ("NHS England retained", s.NHS_DARK_PINK),
+    "NHSE_retained": ("NHS England retained", s.NHS_AQUA_GREEN),
     "local_authority": ("Local authority", s.NHS_WARM_YELLOW),
 }
-_SPARE = [s.NHS_AQUA_GREEN, s.NHS_MID_GREY, s.NHS_PURPLE]
+_SPARE = [s.NHS_LIGHT_PURPLE, s.NHS_MID_GREY, s.NHS_PURPLE]
 
 
 def _by_payer(da: xr.DataArray, icb: str | None, what: str, default: str = "all") -> xr.DataArray:
@@ -111,18 +113,24 @@ def left_shift_chart(
         f"{who}: left shift avoids {s.fmt_gbp_m(last_s, 1)} of specialised spend in "
         f"{labels[-1]} for {s.fmt_gbp_m(last_c, 1)} of upstream cost{when}"
     )
+    avoided, spent = round_half_up(total_s, TENTH_M), round_half_up(total_c, TENTH_M)
     subtitle = (
         f"Spend avoided (above zero) and upstream cost (below zero) by payer, £ million "
         f"(cash) a year; line = net saving. Over {labels[0]}–{labels[-1]}: "
-        f"{s.fmt_gbp_m(total_s, 1)} avoided, {s.fmt_gbp_m(total_c, 1)} spent, net "
-        f"{s.fmt_gbp_m(total_s - total_c, 1, sign=True)}."
+        f"{tenths_text(avoided)} avoided, {tenths_text(spent)} spent, net "
+        f"{tenths_text(avoided - spent, sign=True)}."
     )
     attrs = provenance if provenance is not None else saving.attrs
 
     with s.house_style():
         fig = s.new_figure(s.A4_LANDSCAPE)
         s.set_titles(fig, title, subtitle)
-        s.add_footnote(fig, attrs)
+        s.add_footnote(
+            fig,
+            attrs,
+            "Pathway parameters are mostly illustrative (models/pathways/*.toml). "
+            + MAY_NOT_SUM,
+        )
         ax = fig.add_axes(s.plot_area(fig, left=0.09, right=0.72))
         ax.axhline(0, color=s.NHS_DARK_GREY, linewidth=1, zorder=3)
         ax.grid(axis="y")
@@ -192,4 +200,28 @@ def left_shift_chart(
         ax.set_ylabel("£ million a year (cash)")
         s.gbp_m_axis(ax.yaxis, 1 if max(up.max(initial=0), down.max(initial=0)) < 5e6 else 0)
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    rows = []
+    for measure, da in (("spend avoided", sav), ("upstream cost", cost)):
+        for payer in da["payer"].values:
+            for k, year in enumerate(years):
+                rows.append(
+                    {
+                        "who": who,
+                        "year": labels[k],
+                        "measure": measure,
+                        "payer": str(payer),
+                        "gbp": float(da.sel(payer=payer).values[k]),
+                    }
+                )
+    for k in range(len(years)):
+        rows.append(
+            {
+                "who": who,
+                "year": labels[k],
+                "measure": "net saving",
+                "payer": "all",
+                "gbp": float(net.values[k]),
+            }
+        )
+    s.set_data(fig, pd.DataFrame(rows))
     return fig

@@ -1,30 +1,48 @@
-"""Map of England's ICBs as bubbles at their population-weighted centroids (no boundary files)."""
+"""Map of England's ICBs as bubbles at their population-weighted centroids (no boundary files:
+GP practices drawn as faint dots give the outline of England)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
+from matplotlib.text import Text
 from matplotlib.transforms import Bbox
 
 from alloc.outputs.plots import style as s
+from alloc.outputs.plots._data import aggregate_dft
 
-#: Bubble area per pound [points^2 / GBP]: a £1bn allocation is drawn with area 1,600 pt^2.
-AREA_PER_GBP = 1600 / 1e9
+#: Bubble area per pound [points^2 / GBP]: a £1bn allocation is drawn with area 1,300 pt^2.
+AREA_PER_GBP = 1300 / 1e9
 #: Reference bubbles in the size key [GBP].
 SIZE_KEY = (2.5e8, 5e8, 1e9)
-#: Map extent [degrees]: longitude and latitude limits of the main map.
-EXTENT = (-6.0, 2.4, 49.2, 55.5)
-#: Where the London inset and the colour bar sit on the map [axes fraction: x, y, w, h]
-#: (the North Sea and the Irish Sea, clear of every ICB centroid).
-LONDON_INSET = (0.71, 0.70, 0.28, 0.29)
-COLORBAR = (0.03, 0.62, 0.025, 0.33)
+#: Map extent [degrees]: longitude and latitude limits of the main map (every GP practice).
+EXTENT = (-6.5, 1.95, 49.8, 55.9)
+#: The column to the right of the map holding, top to bottom, the colour bar, the London inset
+#: and the size key [figure fraction: left edge and width].
+SIDE = (0.58, 0.38)
 #: Mean latitude used to scale longitude [degrees].
 MID_LAT = 52.5
+
+
+def practice_points():
+    """Longitude and latitude of every GP practice (``data/practices.csv``) [degrees], drawn
+    as faint dots so that the map shows the shape of England without boundary files; None when
+    the file cannot be read."""
+    import pandas as pd
+
+    from alloc.resources import data_dir
+
+    try:
+        frame = pd.read_csv(data_dir() / "practices.csv", usecols=["lat", "lon"])
+    except (OSError, ValueError):
+        return None
+    return frame["lon"].to_numpy(dtype=float), frame["lat"].to_numpy(dtype=float)
 
 
 def icb_map(
@@ -45,18 +63,21 @@ def icb_map(
         distances from target are largest.
     label : int, default 4
         Name this many ICBs furthest below and this many furthest above target (ICBs in the
-        London inset are always named there).
+        London inset are always named there). :func:`alloc.outputs.plots.icb_hexmap` names
+        every ICB.
     highlight : str or list of str, optional
-        ICB code(s) to outline in black and name.
+        ICB code(s) to outline in the highlight colour and name.
 
     Returns
     -------
     matplotlib.figure.Figure
-        A4 portrait. Every ICB is one bubble of the collection ``gid="icbs"`` (area
+        A4 landscape. Every ICB is one bubble of the collection ``gid="icbs"`` (area
         proportional to the allocation, colour = DfT on a diverging scale centred on zero:
-        orange below target, blue above); London's ICBs are repeated in an inset
-        (``gid="london"``). A colour bar (% of target) and a size key (£m). Longitude is scaled
-        by cos(52.5°) so distances look right.
+        orange below target, blue above); every GP practice a faint dot (``gid="practices"``)
+        that draws the outline of England; London's ICBs are repeated in an inset
+        (``gid="london"``) to the right of the map, with a colour bar (% of target) and a size
+        key (£m). Longitude is scaled by cos(52.5°) so distances look right. The title's region
+        figure is the region's allocations against its targets taken together.
     """
     year = int(result["year"][0]) if year is None else int(year)
     label_year = s.year_labels([year])[0]
@@ -71,39 +92,53 @@ def icb_map(
         raise ValueError(f"unknown ICB code(s) {', '.join(unknown)}")
 
     regions = result["region"].values
-    means = {r: float(dft[regions == r].mean()) for r in dict.fromkeys(regions)}
-    low_region = min(means, key=means.get)
+    by_region = aggregate_dft(result, year)
+    low_region = str(by_region.idxmin())
     n_below = int((dft < 0).sum())
     title = (
-        f"In {label_year}, {n_below} of {len(codes)} ICBs are below target; on average "
-        f"those in {low_region} are furthest below ({s.fmt_pct(means[low_region])})"
+        f"In {label_year}, {n_below} of {len(codes)} ICBs are below target; {low_region} is "
+        f"furthest below ({s.fmt_pct(float(by_region[low_region]))}, its ICBs taken together)"
     )
     subtitle = (
         "Bubble area = allocation (£m, cash); colour = distance from target "
         "(% of target): orange below target, blue above. Bubbles at population-weighted "
-        "ICB centroids; no boundaries drawn."
+        "ICB centroids; grey dots: GP practices. Every ICB is named on the hexagon map."
     )
     london = regions == "London"
     box = _london_box(lon[london], lat[london])
     span = max(abs(float(dft.min())), abs(float(dft.max())), 1e-4)
     norm = TwoSlopeNorm(vcenter=0.0, vmin=-span, vmax=span)
     order = np.argsort(-alloc)  # big bubbles underneath
+    practices = practice_points()
 
     with s.house_style():
-        fig = s.new_figure(s.A4_PORTRAIT)
+        fig = s.new_figure(s.A4_LANDSCAPE)
         s.set_titles(fig, title, subtitle)
         s.add_footnote(
             fig,
             result.attrs,
             "Centroids: population-weighted means of GP practice "
-            "locations (NHS England 2025/26 practice file; data/practices.csv).",
+            "locations (NHS England 2025/26 practice file; data/practices.csv). Region "
+            "figures: the region's allocations against its targets, taken together.",
         )
-        ax = fig.add_axes(s.plot_area(fig, left=0.03, right=0.97, axis_room=0.1))
+        area = s.plot_area(fig, left=0.03, right=0.97, axis_room=0.1)
+        ax = fig.add_axes([area[0], area[1], 0.54, area[3]])
         ax.set_aspect(1 / np.cos(np.deg2rad(MID_LAT)))
         ax.set_xlim(EXTENT[0], EXTENT[1])
         ax.set_ylim(EXTENT[2], EXTENT[3])
         ax.set_axis_off()
         ax.apply_aspect()  # final axes box now, so label positions can be measured
+        if practices is not None:
+            ax.scatter(
+                *practices,
+                s=1.2,
+                color=s.NHS_MID_GREY,
+                alpha=0.6,
+                linewidths=0,
+                zorder=1,
+                gid="practices",
+                rasterized=True,
+            )
         sc = ax.scatter(
             lon[order],
             lat[order],
@@ -117,15 +152,15 @@ def icb_map(
             zorder=2,
             gid="icbs",
         )
-        if marked:
-            idx = [codes.index(c) for c in marked]
+        for i, code in enumerate(marked):
+            k = codes.index(code)
             ax.scatter(
-                lon[idx],
-                lat[idx],
-                s=alloc[idx] * AREA_PER_GBP,
+                [lon[k]],
+                [lat[k]],
+                s=alloc[k] * AREA_PER_GBP,
                 facecolor="none",
-                edgecolor=s.NHS_BLACK,
-                linewidth=2,
+                edgecolor=s.HIGHLIGHT[i % len(s.HIGHLIGHT)],
+                linewidth=2.5,
                 zorder=3,
                 gid="highlight",
             )
@@ -143,21 +178,32 @@ def icb_map(
                 )
             )
 
+        top = area[1] + area[3]
+        cax = fig.add_axes([SIDE[0], top - 0.06, SIDE[1] * 0.8, 0.022])
+        key_box = Bbox.from_bounds(SIDE[0], area[1], SIDE[1], 0.17)
+        inset = fig.add_axes([SIDE[0], area[1] + 0.24, SIDE[1] * 0.8, top - 0.16 - area[1] - 0.24])
         ranked = [i for i in np.argsort(dft) if not london[i]]
         chosen = (
             ranked[:label]
             + ranked[::-1][:label]
             + [codes.index(c) for c in marked if not london[codes.index(c)]]
         )
+        renderer = fig.canvas.get_renderer()
+        w, h = fig.bbox.width, fig.bbox.height
+        margin = 0.2 * fig.dpi
         reserved = [
-            ax.transAxes.transform_bbox(Bbox.from_bounds(*r))
-            for r in (LONDON_INSET, (0.0, 0.58, 0.2, 0.4), (0.55, 0.0, 0.45, 0.13))
+            inset.get_window_extent(renderer).expanded(1.0, 1.15),
+            cax.get_window_extent(renderer).expanded(1.1, 3.0),
+            fig.transFigure.transform_bbox(key_box),
+            Bbox.from_extents(-w, -h, margin, 2 * h),  # the page's margins
+            Bbox.from_extents(w - margin, -h, 2 * w, 2 * h),
+            Bbox.from_extents(-w, -h, 2 * w, ax.get_window_extent(renderer).y0),
+            Bbox.from_extents(-w, ax.get_window_extent(renderer).y1, 2 * w, 2 * h),
         ]
         _place_labels(
             fig, ax, list(dict.fromkeys(chosen)), lon, lat, alloc, names, codes, dft, reserved
         )
 
-        inset = ax.inset_axes(LONDON_INSET)
         inset.set_gid("london")
         inset.set_aspect(1 / np.cos(np.deg2rad(MID_LAT)), adjustable="box")
         inset.set_xlim(box[0], box[1])
@@ -168,7 +214,14 @@ def icb_map(
             spine.set_visible(True)
             spine.set_edgecolor(s.NHS_DARK_GREY)
             spine.set_linestyle("--")
-        inset.set_title("London", fontsize=s.SMALL_SIZE, color=s.NHS_DARK_GREY, loc="left")
+        inset.set_title(
+            f"London ({s.fmt_pct(float(by_region['London']))} taken together)"
+            if "London" in by_region
+            else "London",
+            fontsize=s.SMALL_SIZE,
+            color=s.NHS_DARK_GREY,
+            loc="left",
+        )
         li = np.flatnonzero(london)
         inset.scatter(
             lon[li],
@@ -181,11 +234,22 @@ def icb_map(
             edgecolor=s.NHS_DARK_GREY,
             linewidth=0.6,
         )
+        for i, code in enumerate(marked):
+            k = codes.index(code)
+            if london[k]:
+                inset.scatter(
+                    [lon[k]],
+                    [lat[k]],
+                    s=alloc[k] * AREA_PER_GBP,
+                    facecolor="none",
+                    edgecolor=s.HIGHLIGHT[i % len(s.HIGHLIGHT)],
+                    linewidth=2.5,
+                )
         for i in li:
             radius = np.sqrt(alloc[i] * AREA_PER_GBP / np.pi)  # points
             below = lat[i] < np.median(lat[li])
             inset.annotate(
-                f"{names[i].replace(' London', '')}\n{s.fmt_pct(float(dft[i]))}",
+                f"{codes[i]} {names[i].replace(' London', '')}\n{s.fmt_pct(float(dft[i]))}",
                 (lon[i], lat[i]),
                 fontsize=7.5,
                 ha="center",
@@ -195,52 +259,65 @@ def icb_map(
                 textcoords="offset points",
                 xytext=(0, -(radius + 2) if below else radius + 2),
             )
+        if not london.any():
+            inset.set_visible(False)
 
-        cax = ax.inset_axes(COLORBAR)
-        bar = fig.colorbar(sc, cax=cax)
-        bar.set_label(f"Distance from target {label_year} (% of target)")
-        s.pct_axis(bar.ax.yaxis)
-        _size_key(ax, label_year)
+        bar = fig.colorbar(sc, cax=cax, orientation="horizontal")
+        bar.set_label(f"Distance from target {label_year} (% of target)", fontsize=s.SMALL_SIZE)
+        bar.ax.xaxis.set_label_position("top")
+        s.pct_axis(bar.ax.xaxis)
+        _size_key(fig, key_box, label_year)
+
+    s.set_data(
+        fig,
+        pd.DataFrame(
+            {
+                "code": codes,
+                "name": result["icb_name"].values.astype(str),
+                "region": regions.astype(str),
+                "lat": lat,
+                "lon": lon,
+                f"allocation_{label_year.replace('/', '_')}_gbp": alloc,
+                f"dft_{label_year.replace('/', '_')}_fraction": dft,
+            }
+        ),
+    )
     return fig
 
 
 def _london_box(lon, lat, pad: float = 0.12) -> tuple[float, float, float, float]:
-    """Longitude and latitude limits around London's centroids [degrees]."""
+    """Longitude and latitude limits around London's centroids [degrees] (room above and below
+    for the labels)."""
     if lon.size == 0:
         return (0.0, 0.0, 0.0, 0.0)
-    return (lon.min() - pad * 1.6, lon.max() + pad * 1.6, lat.min() - pad, lat.max() + pad)
+    return (lon.min() - pad * 1.6, lon.max() + pad * 1.6, lat.min() - 2 * pad, lat.max() + 2 * pad)
 
 
-def _size_key(ax, label_year: str) -> None:
-    """Reference bubbles for £250m, £500m and £1bn in the sea south-east of England."""
-    x0, y = 0.60, 0.05
-    ax.text(
-        x0,
-        y + 0.05,
+def _size_key(fig, box: Bbox, label_year: str) -> None:
+    """Reference bubbles for £250m, £500m and £1bn in ``box`` (figure fraction)."""
+    fig.text(
+        box.x0,
+        box.y0 + box.height * 0.75,
         f"Allocation {label_year}",
-        transform=ax.transAxes,
         fontsize=s.SMALL_SIZE,
         color=s.NHS_BLACK,
         ha="left",
         va="bottom",
         gid="size-key",
     )
+    ax = fig.add_axes([box.x0, box.y0, box.width, box.height * 0.7])
+    ax.set_axis_off()
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
     for k, value in enumerate(SIZE_KEY):
-        x = x0 + 0.02 + (0.11, 0.24, 0.40)[k] - 0.11
+        x = (0.05, 0.3, 0.6)[k]
         ax.scatter(
-            [x],
-            [y],
-            s=value * AREA_PER_GBP,
-            transform=ax.transAxes,
-            facecolor="white",
-            edgecolor=s.NHS_DARK_GREY,
-            clip_on=False,
+            [x], [0.5], s=value * AREA_PER_GBP, facecolor="white", edgecolor=s.NHS_DARK_GREY
         )
         radius = np.sqrt(value * AREA_PER_GBP / np.pi)
         ax.annotate(
             s.fmt_gbp_m(value),
-            (x, y),
-            xycoords="axes fraction",
+            (x, 0.5),
             xytext=(radius + 3, 0),
             textcoords="offset points",
             va="center",
@@ -259,7 +336,7 @@ def _place_labels(fig, ax, indices, lon, lat, alloc, names, codes, dft, reserved
         Bbox.from_extents(cx - 0.8 * r, cy - 0.8 * r, cx + 0.8 * r, cy + 0.8 * r)
         for (cx, cy), r in zip(centres, radii)
     ]
-    taken = list(reserved)
+    taken = list(reserved)  # labels and areas kept clear: covering one costs 1000x a bubble
     directions = (
         (1, 0, "left", "center"),
         (-1, 0, "right", "center"),
@@ -271,11 +348,13 @@ def _place_labels(fig, ax, indices, lon, lat, alloc, names, codes, dft, reserved
         (-1, 1, "right", "bottom"),
     )
     for i in indices:
-        others = taken + [b for j, b in enumerate(bubbles) if j != i]
+        others = [(b, 1000.0) for b in taken] + [
+            (b, 1.0) for j, b in enumerate(bubbles) if j != i
+        ]
         radius = np.sqrt(alloc[i] * AREA_PER_GBP / np.pi)  # points
         text = f"{names[i]}\n{s.fmt_pct(float(dft[i]))}"
         best = None
-        for gap in (3, 16, 30):
+        for gap in (3, 16, 30, 48):
             for dx, dy, ha, va in directions:
                 scale = 0.75 if dx and dy else 1.0  # diagonals: keep the corner near the bubble
                 ann = ax.annotate(
@@ -298,8 +377,11 @@ def _place_labels(fig, ax, indices, lon, lat, alloc, names, codes, dft, reserved
                     ),
                     bbox=dict(boxstyle="round,pad=0.15", facecolor="white", alpha=0.8, linewidth=0),
                 )
-                box = ann.get_window_extent(renderer).expanded(1.05, 1.1)
-                clash = sum(_overlap(box, other) for other in others)
+                ann.update_positions(renderer)
+                # The text's own box: Annotation.get_window_extent would add the leader line,
+                # which always crosses the bubbles and labels between the text and its bubble.
+                box = Text.get_window_extent(ann, renderer).expanded(1.05, 1.1)
+                clash = sum(weight * _overlap(box, other) for other, weight in others)
                 if best is None or clash < best[0]:
                     if best is not None:
                         best[1].remove()

@@ -4,9 +4,17 @@ Every chart is a :class:`matplotlib.figure.Figure` created directly (not through
 nothing is shown, no global figure list grows and no backend is switched: PNG, SVG and PDF are
 rendered by matplotlib's Agg / vector canvases when the figure is saved.
 
-Colours follow the NHS identity guidelines (england.nhs.uk/nhsidentity). Pairs that carry meaning
-are blue against orange, which stay distinct under the common colour-vision deficiencies
-(deuteranopia, protanopia, tritanopia); categorical series never rely on red against green.
+Colours follow the NHS identity guidelines (england.nhs.uk/nhsidentity) and keep **one meaning
+each** across every chart and the board pack:
+
+- orange (:data:`BELOW`): below target, and only that (the distance-from-target scales);
+- dark blue (:data:`ABOVE`) at the other end of those scales: above target; elsewhere blues are
+  money (allocations, bars, bands);
+- dark pink and the rest of :data:`HIGHLIGHT`: the ICB(s) the reader asked about;
+- greys: the other ICBs, the base year, targets and context.
+
+Blue against orange stays distinct under the common colour-vision deficiencies (deuteranopia,
+protanopia, tritanopia); categorical series never rely on red against green.
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from contextlib import contextmanager
+from pathlib import Path
 
 import matplotlib as mpl
 import numpy as np
@@ -38,17 +47,35 @@ NHS_WARM_YELLOW = "#FFB81C"
 NHS_DARK_PINK = "#7C2855"
 NHS_PURPLE = "#330072"
 NHS_AQUA_GREEN = "#00A499"
+NHS_LIGHT_PURPLE = "#704C9C"
 
-#: Categorical series in order: distinct in colour and lightness, colour-blind safe.
-SERIES = [NHS_DARK_BLUE, NHS_ORANGE, NHS_LIGHT_BLUE, NHS_DARK_PINK, NHS_WARM_YELLOW, NHS_AQUA_GREEN]
+#: Below target: the one meaning of orange in every chart.
+BELOW = NHS_ORANGE
+#: Above target (the far end of the distance-from-target scale).
+ABOVE = NHS_DARK_BLUE
 
-#: Highlight colours for selected ICBs (the rest are grey).
-HIGHLIGHT = [NHS_BLUE, NHS_ORANGE, NHS_DARK_PINK, NHS_AQUA_GREEN, NHS_PURPLE]
+#: Categorical series in order (scenarios, ...): distinct in colour and lightness, colour-blind
+#: safe, and without orange (below target) or dark pink (a highlighted ICB).
+SERIES = [
+    NHS_DARK_BLUE,
+    NHS_AQUA_GREEN,
+    NHS_WARM_YELLOW,
+    NHS_LIGHT_PURPLE,
+    NHS_LIGHT_BLUE,
+    NHS_MID_GREY,
+]
+
+#: Highlight colours for the ICBs a reader asked about (the rest are grey); never orange or blue,
+#: which mean below and above target.
+HIGHLIGHT = [NHS_DARK_PINK, NHS_AQUA_GREEN, NHS_LIGHT_PURPLE, NHS_WARM_YELLOW]
 
 #: Diverging map for distance from target: orange = below target, blue = above.
 DFT_CMAP = LinearSegmentedColormap.from_list(
-    "alloc_dft", [NHS_ORANGE, "#F6D3A3", "#F4F6F7", "#A7C8EA", NHS_DARK_BLUE]
+    "alloc_dft", [BELOW, "#F6D3A3", "#F4F6F7", "#A7C8EA", ABOVE]
 )
+
+#: Fill of warning boxes (illustrative data): pale yellow, not a data colour.
+WARNING_FILL = "#FFF1CC"
 
 #: Page sizes [inches].
 A4_LANDSCAPE = (11.69, 8.27)
@@ -99,6 +126,30 @@ def house_style():
         yield
 
 
+def save_figure(fig: Figure, path, dpi: float | None = None, metadata: dict | None = None) -> None:
+    """Save ``fig`` to ``path`` inside :func:`house_style`, as every chart must be saved.
+
+    Fonts are resolved when a figure is drawn, not when it is built: saved outside the house
+    style a chart would be drawn in matplotlib's default font (wider than the house font its
+    text was wrapped for, so titles and footnotes ran off the right edge), and an SVG would
+    have its text turned into paths (``svg.fonttype``). Saving here keeps the text the width it
+    was measured at and SVG text as ``<text>`` elements.
+    """
+    with house_style():
+        fig.savefig(path, dpi=dpi, metadata=metadata)
+
+
+def set_data(fig: Figure, frame) -> Figure:
+    """Attach the data a chart shows (a :class:`pandas.DataFrame`) to ``fig``, for its CSV."""
+    fig.alloc_data = frame
+    return fig
+
+
+def chart_data(fig: Figure):
+    """The data attached to ``fig`` by :func:`set_data` (None if none)."""
+    return getattr(fig, "alloc_data", None)
+
+
 def new_figure(size: tuple[float, float] = A4_LANDSCAPE) -> Figure:
     """A blank figure of ``size`` [inches] (A4 landscape by default), white background.
 
@@ -134,7 +185,10 @@ def fmt_pct(fraction: float, decimals: int = 1, sign: bool = True) -> str:
 
 
 class _StepFormatter(Formatter):
-    """Tick labels with just enough decimals to tell neighbouring ticks apart."""
+    """Tick labels with just enough decimals to show every tick exactly (0.25% steps are shown
+    as 0.25%, 0.50%, 0.75%, never rounded to 0.2%, 0.5%, 0.8%)."""
+
+    MAX_DECIMALS = 4
 
     def __init__(self, scale: float, render, minimum: int = 0):
         self.scale, self.render, self.minimum = scale, render, minimum
@@ -142,14 +196,22 @@ class _StepFormatter(Formatter):
 
     def set_locs(self, locs):
         super().set_locs(locs)
-        steps = np.diff(np.asarray(locs, dtype=float)) / self.scale
-        steps = steps[steps > 0]
-        self.decimals = self.minimum
-        if steps.size:
-            self.decimals = max(self.minimum, int(np.ceil(-np.log10(steps.min()) - 1e-9)))
+        self.decimals = tick_decimals(np.asarray(locs, dtype=float) / self.scale, self.minimum)
 
     def __call__(self, value, pos=None):
-        return self.render(value, min(self.decimals, 3))
+        return self.render(value, self.decimals)
+
+
+def tick_decimals(values, minimum: int = 0, maximum: int = 4) -> int:
+    """Fewest decimals (at least ``minimum``) that show each of ``values`` exactly."""
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    span = float(np.ptp(values)) if values.size > 1 else float(np.abs(values).max(initial=1.0))
+    tol = 1e-6 * max(span, 1e-12)
+    for d in range(minimum, maximum + 1):
+        if np.all(np.abs(values - np.round(values, d)) <= tol):
+            return d
+    return maximum
 
 
 def gbp_m_axis(axis, decimals: int = 0) -> None:
@@ -280,16 +342,7 @@ def footnote_text(attrs: Mapping, extra: str = "") -> str:
     line = ", ".join(parts) + (
         ". Money in cash pounds." if price == "cash" else f". Money in pounds, {price} prices."
     )
-    status = is_illustrative(attrs)
-    if status is True:
-        warn = (
-            "ILLUSTRATIVE DATA: the baseline is generated (seeded) for demonstration; these are "
-            "not NHS England figures."
-        )
-    elif status is False:
-        warn = f"Data: {attrs.get('data_folder')} (user-supplied)."
-    else:
-        warn = "Data status not recorded: treat as illustrative."
+    warn = illustrative_text(attrs)
     if attrs.get("note"):
         warn = f"{warn} Note: {attrs['note']}."
     if extra:
@@ -297,12 +350,42 @@ def footnote_text(attrs: Mapping, extra: str = "") -> str:
     return f"{line}\n{warn}"
 
 
+def illustrative_text(attrs: Mapping) -> str:
+    """One sentence saying what in a result is illustrative or assumed (for footnotes).
+
+    With the embedded data the baseline is generated, the split of the envelope by service line
+    and the proxy target formula are illustrative, and the growth and pathway parameters are
+    assumptions; a user baseline replaces only the first.
+    """
+    status = is_illustrative(attrs)
+    assumed = "growth and pathway parameters are assumptions"
+    if status is True:
+        return (
+            "ILLUSTRATIVE DATA, not NHS England figures: the baseline is generated (seeded), the "
+            f"service split and the proxy target formula are illustrative, and {assumed}."
+        )
+    if status is False:
+        if attrs.get("baseline_source"):
+            return (
+                f"Baseline: {Path(str(attrs['baseline_source'])).name} (user-supplied); the "
+                f"service split and the proxy target formula are illustrative and {assumed}."
+            )
+        folder = Path(str(attrs.get("data_folder", ""))).name or "(not recorded)"
+        return f"Data: folder '{folder}' (user-supplied); {assumed}."
+    return f"Data status not recorded: treat as illustrative; {assumed}."
+
+
+#: Room kept free at the right of the footnote for a page number [inches].
+PAGE_NUMBER_ROOM = 1.1
+
+
 def add_footnote(fig: Figure, attrs: Mapping, extra: str = "") -> None:
     """Draw the source and scenario footnote along the bottom edge of ``fig``.
 
     Call it before :func:`plot_area`, which keeps the footnote's lines free.
     """
-    text = wrap_to_width(footnote_text(attrs, extra), fig.get_figwidth() * 0.92, FOOTNOTE_SIZE)
+    width = fig.get_figwidth() * 0.92 - PAGE_NUMBER_ROOM
+    text = wrap_to_width(footnote_text(attrs, extra), width, FOOTNOTE_SIZE)
     fig.text(
         0.04,
         _FOOT_BOTTOM / fig.get_figheight(),

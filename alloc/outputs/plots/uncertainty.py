@@ -39,12 +39,27 @@ def _formatter(units: str):
     return (lambda v: f"{v:,.3g}", lambda axis: None, units or "(units not recorded)")
 
 
+class FlatBand(ValueError):
+    """The ensemble's quantiles do not spread: a fan chart would show a line, not a fan."""
+
+
+def band_is_flat(ensemble: xr.DataArray, icb: str | None = None, rel: float = 1e-4) -> bool:
+    """Whether the outermost quantiles of ``ensemble`` (of ``icb``) are no wider than ``rel``
+    of the median in every year, i.e. the draws do not differ."""
+    da = ensemble.sel(icb=icb) if icb is not None and "icb" in ensemble.dims else ensemble
+    qs = da["quantile"].values
+    width = np.abs(da.sel(quantile=qs.max()) - da.sel(quantile=qs.min())).values
+    scale = np.abs(da.sel(quantile=qs[np.argmin(np.abs(qs - 0.5))])).values
+    return bool(np.all(width <= rel * np.maximum(scale, 1e-12)))
+
+
 def fan_chart(
     ensemble: xr.DataArray,
     icb: str | None = None,
     central: xr.DataArray | None = None,
     name: str | None = None,
     provenance: Mapping | None = None,
+    why: str | None = None,
 ) -> Figure:
     """Fan chart of an ensemble's quantiles over the years.
 
@@ -62,12 +77,21 @@ def fan_chart(
         ``attrs["long_name"]`` or the array's name).
     provenance : mapping, optional
         Attributes for the footnote; default ``ensemble.attrs``.
+    why : str, optional
+        Why this ICB is shown (e.g. "the widest 90% interval relative to its median"), said in
+        the subtitle.
 
     Returns
     -------
     matplotlib.figure.Figure
         A4 landscape. One shaded band per symmetric pair of quantiles (``gid="band:<lo>-<hi>"``),
         the median line (``gid="median"``) and, when given, the central line (``gid="central"``).
+        Data (``s.chart_data``): the quantiles by year.
+
+    Raises
+    ------
+    FlatBand
+        When the quantiles do not spread (:func:`band_is_flat`): there is no fan to draw.
     """
     da = ensemble
     if "icb" in da.dims:
@@ -88,6 +112,11 @@ def fan_chart(
     if not pairs:
         raise ValueError(
             "ensemble: expected at least one symmetric pair of quantiles (e.g. 0.05 and 0.95)"
+        )
+    if band_is_flat(da):
+        raise FlatBand(
+            "ensemble: the quantiles do not spread (every draw gives the same value), so "
+            "there is no fan to draw; widen the ensemble's uncertain ranges"
         )
     units = str(da.attrs.get("units", ensemble.attrs.get("units", "")))
     fmt, set_axis, ylabel = _formatter(units)
@@ -119,6 +148,7 @@ def fan_chart(
             f"{int(round(100 * (b - a)))}% interval (p{100 * a:g}–p{100 * b:g})" for a, b in pairs
         )
         + f"; {ylabel}."
+        + (f" Shown: {why}." if why else "")
     )
     attrs = provenance if provenance is not None else ensemble.attrs
 
@@ -153,8 +183,8 @@ def fan_chart(
             ax.plot(
                 c["year"].values,
                 c.values,
-                color=s.NHS_ORANGE,
-                linewidth=2,
+                color=s.NHS_BLACK,
+                linewidth=1.8,
                 linestyle="--",
                 gid="central",
                 label="Central projection (draw 0)",
@@ -175,6 +205,10 @@ def fan_chart(
         ax.set_ylabel(ylabel)
         set_axis(ax.yaxis)
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    frame = da.to_pandas().T
+    frame.columns = [f"q{100 * float(c):g}" for c in frame.columns]
+    frame.insert(0, "year", labels)
+    s.set_data(fig, frame.reset_index(drop=True))
     return fig
 
 
@@ -243,32 +277,51 @@ def tornado_chart(
             "with every parameter central)"
         )
     t = table.assign(swing=(table["high"] - table["low"]).abs())
-    t = t.sort_values("swing", ascending=False, kind="stable").head(top)
+    t = t.sort_values("swing", ascending=False, kind="stable")
+    moving = t[t["swing"] > 1e-9 * max(abs(base), 1.0)]
+    n_still = len(t) - len(moving)
+    t = (moving if len(moving) else t).head(top)
     fmt, set_axis, unit_label = _formatter(units)
     lead = t.iloc[0]
-    title = (
-        f"{lead['parameter']} moves {output} most: from {fmt(min(lead['low'], lead['high']))}"
-        f" to {fmt(max(lead['low'], lead['high']))} (central {fmt(base)})"
-    )
+    if len(moving):
+        title = (
+            f"{parameter_label(lead['parameter'])} moves {output} most: from "
+            f"{fmt(min(lead['low'], lead['high']))} to {fmt(max(lead['low'], lead['high']))} "
+            f"(central {fmt(base)})"
+        )
+    else:
+        title = f"No parameter moves {output} (central {fmt(base)})"
     subtitle = (
         f"{output[:1].upper()}{output[1:]} with one parameter at a time at its low or "
-        f"high value, all others "
-        f"central; {unit_label}. Widest swing at the top."
+        f"high value, all others central; {unit_label}. Widest swing at the top; the "
+        "value tried in brackets."
+        + (
+            f" {n_still} parameter{'s' if n_still != 1 else ''} with no effect not shown."
+            if n_still and len(moving)
+            else ""
+        )
     )
     attrs = provenance if provenance is not None else attrs_in
 
     with s.house_style():
         fig = s.new_figure(s.A4_LANDSCAPE)
         s.set_titles(fig, title, subtitle)
-        s.add_footnote(fig, attrs)
-        names = [str(p) for p in t["parameter"]]
-        widest = max(s.text_width(n, s.SMALL_SIZE) for n in names)
+        s.add_footnote(fig, attrs, "Parameter ranges are assumptions (mostly illustrative).")
+        names = [
+            s.wrap_to_width(parameter_label(p), 3.6, s.SMALL_SIZE) for p in t["parameter"]
+        ]
+        widest = max(
+            s.text_width(line, s.SMALL_SIZE) for n in names for line in n.split("\n")
+        )
         ax = fig.add_axes(s.plot_area(fig, left=(widest + 0.35) / fig.get_figwidth(), right=0.95))
         ys = np.arange(len(t))[::-1]
         for y, row in zip(ys, t.itertuples()):
             # Low in the upper half of the row, high in the lower half: both stay visible
             # when they fall on the same side of the central value.
-            for end, colour, dy in (("low", s.NHS_ORANGE, 0.17), ("high", s.NHS_BLUE, -0.17)):
+            for end, colour, dy in (
+                ("low", s.NHS_LIGHT_BLUE, 0.17),
+                ("high", s.NHS_DARK_BLUE, -0.17),
+            ):
                 value = getattr(row, end)
                 ax.barh(
                     y + dy,
@@ -281,7 +334,7 @@ def tornado_chart(
                 )
                 tried = getattr(row, f"{end}_value", None)
                 text = fmt(value) + (
-                    f" ({tried:g})"
+                    f" ({parameter_value(row.parameter, tried)})"
                     if isinstance(tried, (int, float)) and not pd.isna(tried)
                     else ""
                 )
@@ -308,4 +361,113 @@ def tornado_chart(
         ax.grid(axis="x")
         ax.set_axisbelow(True)
         ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=2, borderaxespad=0.3)
+    data = t.drop(columns=[c for c in ("swing",) if c in t.columns]).copy()
+    data.insert(1, "label", [parameter_label(p) for p in t["parameter"]])
+    data["output"] = output
+    data["units"] = units
+    s.set_data(fig, data.reset_index(drop=True))
     return fig
+
+
+# --------------------------------------------------------------------------------------------
+# Readable parameter names and values for the tornado
+# --------------------------------------------------------------------------------------------
+
+_SCENARIO_LABELS = {
+    "envelope_growth": ("Envelope growth (cash, a year)", "pct"),
+    "population_growth": ("Population growth (a year)", "pct"),
+    "gdp_deflator_growth": ("GDP deflator (a year)", "pct"),
+    "policy.min_growth": ("Policy floor: minimum cash growth", "pct"),
+    "policy.max_growth": ("Policy cap: maximum cash growth", "pct"),
+    "policy.max_below_target": ("Policy: largest shortfall below target", "pct"),
+    "policy.convergence_rate": ("Policy: convergence rate", "pct"),
+}
+_LEVER_FIELDS = {
+    "uptake": ("uptake", "pct"),
+    "eligible": ("share eligible", "pct"),
+    "unit_cost": ("unit cost", "gbp"),
+}
+
+
+def _words(key: str) -> str:
+    return str(key).replace("_", " ").strip()
+
+
+def _describe(name: str) -> tuple[str, str]:
+    """(label, kind of value) of a sensitivity parameter; kinds: pct, gbp, gbp_year, days,
+    per100k, per100k_year, ratio, number."""
+    name = str(name)
+    if name in _SCENARIO_LABELS:
+        return _SCENARIO_LABELS[name]
+    if ": " not in name:
+        if name.startswith("policy."):
+            return f"Policy: {_words(name.removeprefix('policy.'))}", "number"
+        return _words(name).replace(".", ": "), "number"
+    pathway, path = name.split(": ", 1)
+    who = _words(pathway).capitalize()
+    parts = path.split(".")
+    if parts[0] == "levers" and len(parts) >= 3:
+        lever = _words(parts[1])
+        field = parts[2]
+        if field == "effects":
+            n = int(parts[3]) + 1 if len(parts) > 3 and parts[3].isdigit() else 1
+            return f"{who}: lever '{lever}', effect {n} (ratio)", "ratio"
+        label, kind = _LEVER_FIELDS.get(field, (_words(field), "number"))
+        return f"{who}: lever '{lever}', {label}", kind
+    if parts[0] == "cohorts" and len(parts) >= 4:
+        section, rest = parts[2], parts[3:]
+        if section == "transitions" and len(rest) >= 3 and rest[1] == "to":
+            return f"{who}: {_words(rest[0])} → {_words(rest[2])} (a year)", "pct"
+        if section == "transitions" and len(rest) >= 2 and rest[1] == "los":
+            return f"{who}: length of stay, {_words(rest[0])}", "days"
+        if section == "states" and len(rest) >= 2:
+            state = _words(rest[0])
+            if rest[1] == "prevalence":
+                return f"{who}: prevalence, {state}", "per100k"
+            if rest[1] == "costs":
+                n = int(rest[2]) + 1 if len(rest) > 2 and rest[2].isdigit() else 1
+                return f"{who}: cost {n} of {state} (a person-year)", "gbp"
+        if section == "inflows" and len(rest) >= 2:
+            return f"{who}: {_words(rest[0])} {_words(rest[-1])}", "per100k_year"
+        if section == "strata":
+            return f"{who}: share in stratum '{_words(rest[-1])}'", "pct"
+        if section == "parameters":
+            field = rest[-1]
+            return f"{who}: {_words(field)}", "pct" if "share" in field else "number"
+    return f"{who}: {_words(path).replace('.', ', ')}", "number"
+
+
+def parameter_label(name: str) -> str:
+    """A sensitivity parameter as a reader would name it: ``"renal:
+    cohorts.renal.transitions.CKD_G4_diagnosed.to.CKD_G5"`` -> ``"Renal: CKD G4 diagnosed →
+    CKD G5 (a year)"``; ``"policy.min_growth"`` -> ``"Policy floor: minimum cash growth"``."""
+    return _describe(name)[0]
+
+
+def _plain(value: float) -> str:
+    """A number without scientific notation, at most 4 significant figures."""
+    text = np.format_float_positional(float(value), precision=4, unique=False, fractional=False)
+    text = text.rstrip("0").rstrip(".") if "." in text else text
+    if abs(float(value)) >= 1000:
+        return f"{float(text):,.0f}"
+    return text
+
+
+def parameter_value(name: str, value: float) -> str:
+    """A parameter value tried, with its unit: ``0.35`` uptake -> ``"35%"``, ``20000`` unit
+    cost -> ``"£20,000"``, a prevalence ``1.3e-05`` -> ``"1.3 per 100,000"``."""
+    kind = _describe(name)[1]
+    v = float(value)
+    if kind == "pct":
+        return f"{_plain(100 * v)}%"
+    if kind == "gbp":
+        return f"£{_plain(v)}"
+    if kind == "days":
+        return f"{_plain(v)} days"
+    if kind == "per100k":
+        return f"{_plain(1e5 * v)} per 100,000"
+    if kind == "per100k_year":
+        return f"{_plain(1e5 * v)} per 100,000 a year"
+    if kind == "ratio":
+        return f"×{_plain(v)}"
+    return _plain(v)

@@ -8,7 +8,13 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 from alloc.outputs.plots import style as s
-from alloc.outputs.plots._data import has_left_shift, reduce_to
+from alloc.outputs.plots._data import (
+    has_left_shift,
+    reduce_to,
+    round_steps,
+    rounded_tenths,
+    tenths_text,
+)
 
 
 def waterfall_steps(result: xr.Dataset, icb: str, year: int | None = None) -> pd.Series:
@@ -67,6 +73,33 @@ def waterfall_steps(result: xr.Dataset, icb: str, year: int | None = None) -> pd
     )
 
 
+def rounded_steps(result: xr.Dataset, icb: str, year: int | None = None) -> pd.Series:
+    """The waterfall's steps in whole £0.1m, as printed: they add up exactly.
+
+    ``baseline`` and the allocation inside ``final`` are the same rounded figures as every
+    table of the board pack (:func:`alloc.outputs.plots._data.rounded_tenths`: largest
+    remainder across ICBs); with left shift ``final`` adds the ICB's rounded saving. Growth,
+    convergence and left shift are then rounded to add up to ``final - baseline`` exactly
+    (:func:`alloc.outputs.plots._data.round_steps`).
+
+    Returns
+    -------
+    pandas.Series of int
+        Index ``baseline, growth, convergence, left_shift, final`` [£0.1m].
+    """
+    year = int(result["year"][-1]) if year is None else int(year)
+    exact = waterfall_steps(result, icb, year)
+    base = int(rounded_tenths(result, "baseline").sel(icb=icb))
+    final = int(rounded_tenths(result, "allocation").sel(icb=icb, year=year))
+    if "left_shift_saving" in result:
+        final += int(rounded_tenths(result, "left_shift_saving").sel(icb=icb, year=year))
+    middle = round_steps(exact[["growth", "convergence", "left_shift"]].values, final - base)
+    return pd.Series(
+        [base, *(int(v) for v in middle), final],
+        index=["baseline", "growth", "convergence", "left_shift", "final"],
+    )
+
+
 def allocation_waterfall(result: xr.Dataset, icb: str, year: int | None = None) -> Figure:
     """Waterfall of one ICB's allocation from its baseline to the final year.
 
@@ -82,12 +115,15 @@ def allocation_waterfall(result: xr.Dataset, icb: str, year: int | None = None) 
     Returns
     -------
     matplotlib.figure.Figure
-        A4 landscape. Five bars (``gid="bar:<step>"``) with £m value labels
-        (``gid="value:<step>"``); y axis in £m from zero.
+        A4 landscape. Five bars (``gid="bar:<step>"``, exact heights) with £m value labels
+        (``gid="value:<step>"``) from :func:`rounded_steps`, so the labels add up to the
+        total and match the board pack's tables; y axis in £m from zero. Data
+        (``s.chart_data``): each step exact [GBP] and as printed [£m].
     """
     if icb not in result["icb"].values:
         raise ValueError(f"unknown ICB code {icb!r}")
     steps = waterfall_steps(result, icb, year)
+    shown = rounded_steps(result, icb, year)
     year = int(result["year"][-1]) if year is None else int(year)
     first, last = s.year_labels([result["year"][0], year])
     name = s.short_name(result["icb_name"].sel(icb=icb).item())
@@ -101,13 +137,13 @@ def allocation_waterfall(result: xr.Dataset, icb: str, year: int | None = None) 
         final_label,
     ]
 
-    conv = steps["convergence"]
+    conv = int(shown["convergence"])
     verb = "adds" if conv > 0 else "takes away"
     what = "allocation plus avoided spend" if has_ls else "allocation"
     title = (
-        f"{name}: {what} {'rises' if steps['final'] >= steps['baseline'] else 'falls'} "
-        f"from {s.fmt_gbp_m(steps['baseline'])} to {s.fmt_gbp_m(steps['final'])} by "
-        f"{last}; moving towards target {verb} {s.fmt_gbp_m(abs(conv), 1)}"
+        f"{name}: {what} {'rises' if shown['final'] >= shown['baseline'] else 'falls'} "
+        f"from {tenths_text(shown['baseline'])} to {tenths_text(shown['final'])} by "
+        f"{last}; moving towards target {verb} {tenths_text(abs(conv))}"
     )
     dft0 = float(result["dft"].sel(icb=icb).isel(year=0))
     dft1 = float(result["dft"].sel(icb=icb, year=year))
@@ -130,7 +166,7 @@ def allocation_waterfall(result: xr.Dataset, icb: str, year: int | None = None) 
     colours = [
         s.NHS_DARK_BLUE
         if k in ("baseline", "final")
-        else (s.NHS_LIGHT_BLUE if steps[k] >= 0 else s.NHS_ORANGE)
+        else (s.NHS_LIGHT_BLUE if steps[k] >= 0 else s.NHS_MID_GREY)
         for k in keys
     ]
 
@@ -139,7 +175,8 @@ def allocation_waterfall(result: xr.Dataset, icb: str, year: int | None = None) 
         s.set_titles(fig, title, subtitle)
         extra = (
             "Growth: the baseline grown with the national envelope. Convergence: the "
-            "policy's move towards the needs-based target."
+            "policy's move towards the needs-based target (grey bars take money away). "
+            "Figures rounded to £0.1m so that the steps add up to the total."
         )
         if has_ls:
             extra += (
@@ -163,9 +200,8 @@ def allocation_waterfall(result: xr.Dataset, icb: str, year: int | None = None) 
             )
         top = max(starts + np.maximum(heights, 0))
         for i, key in enumerate(keys):
-            value = steps[key]
             sign = key not in ("baseline", "final")
-            text = s.fmt_gbp_m(value, 1, sign=sign) if not (sign and value == 0) else "£0.0m"
+            text = tenths_text(int(shown[key]), sign=sign)
             y = max(starts[i], starts[i] + heights[i])
             ax.text(
                 x[i],
@@ -193,4 +229,16 @@ def allocation_waterfall(result: xr.Dataset, icb: str, year: int | None = None) 
         ax.set_ylim(0, top * 1.1)
         ax.set_ylabel("£ million (cash)")
         s.gbp_m_axis(ax.yaxis)
+    s.set_data(
+        fig,
+        pd.DataFrame(
+            {
+                "icb": icb,
+                "year": last,
+                "step": keys,
+                "exact_gbp": [float(steps[k]) for k in keys],
+                "shown_gbp_m": [int(shown[k]) / 10 for k in keys],
+            }
+        ),
+    )
     return fig
