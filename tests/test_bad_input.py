@@ -415,7 +415,7 @@ RUN_CASES = [
         {},
         {},
         ["--set", "envelope_grwth=0.03"],
-        "--set envelope_grwth=0.03"  # a bad --set is blamed on --set,
+        "--set envelope_grwth=0.03",  # a bad --set is blamed on --set
         "envelope_grwth",
         id="scenario-key-unknown-set",
     ),
@@ -485,7 +485,7 @@ RUN_CASES = [
         {},
         {},
         ["--set", "policy.min_growth=abc"],
-        "--set policy.min_growth=abc"  # a bad --set is blamed on --set,
+        "--set policy.min_growth=abc",  # a bad --set is blamed on --set
         "min_growth",
         id="min-growth-text",
     ),
@@ -494,7 +494,7 @@ RUN_CASES = [
         {},
         {},
         ["--set", "policy.max_growth=true"],
-        "--set policy.max_growth=true"  # a bad --set is blamed on --set,
+        "--set policy.max_growth=true",  # a bad --set is blamed on --set
         "max_growth",
         id="max-growth-bool",
     ),
@@ -504,7 +504,7 @@ RUN_CASES = [
         {},
         {},
         ["--set", "policy.min_growth=0.07"],
-        "--set policy.min_growth=0.07"  # a bad --set is blamed on --set,
+        "--set policy.min_growth=0.07",  # a bad --set is blamed on --set
         "min_growth",
         id="min-growth-above-max-growth",
     ),
@@ -513,7 +513,7 @@ RUN_CASES = [
         {},
         {},
         ["--set", "policy.min_growth=0.2"],
-        "--set policy.min_growth=0.2"  # a bad --set is blamed on --set,
+        "--set policy.min_growth=0.2",  # a bad --set is blamed on --set
         "min_growth",
         id="min-growth-0.2-above-max-growth",
     ),

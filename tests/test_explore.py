@@ -108,8 +108,7 @@ def test_a_new_policy_starts_from_its_own_parameters(explorer):
     assert effective["convergence_rate"] == 0.2 and effective["min_growth"] == 0.0
     explorer.update(choices={"convergence_rate": 0.3})
     assert explorer.command() == (
-        "alloc run default --set 'policy.use=\"proportional\"' "
-        "--set policy.convergence_rate=0.3"
+        "alloc run default --set 'policy.use=\"proportional\"' --set policy.convergence_rate=0.3"
     )
 
 
@@ -148,51 +147,53 @@ def test_toml_writer_round_trips(data):
 
 
 @pytest.fixture(scope="module")
-def page():
-    pytest.importorskip("panel", reason="the page needs the explore extra: pip install '.[explore]'")
+def app_page():
+    pytest.importorskip(
+        "panel", reason="the page needs the explore extra: pip install '.[explore]'"
+    )
     from alloc.explore.app import Page
 
     return Page("default")
 
 
-def test_page_floor_change_updates_the_table_and_the_url_state(page):
-    page.rate_inputs["min_growth"].value = 2.0  # percent on the page
-    assert page.view.min_growth == 0.02
-    page._run()  # what the server runs on its next tick
+def test_page_floor_change_updates_the_table_and_the_url_state(app_page):
+    app_page.rate_inputs["min_growth"].value = 2.0  # percent on the page
+    assert app_page.view.min_growth == 0.02
+    app_page._run()  # what the server runs on its next tick
     expected = _expected_table(alloc.run("default", ["policy.min_growth=0.02"]))
-    shown = page.table.value
+    shown = app_page.table.value
     assert list(shown["icb"]) == list(expected["ICB"])
-    money = [c for c, t in page.table.titles.items() if t.startswith("Allocation")][0]
+    money = [c for c, t in app_page.table.titles.items() if t.startswith("Allocation")][0]
     assert list(shown[money]) == list(expected["allocation"])
-    assert "policy.min_growth=0.02" in page.command.object
-    assert not page.alert.visible
+    assert "policy.min_growth=0.02" in app_page.command.object
+    assert not app_page.alert.visible
 
 
-def test_page_infeasible_floor_shows_the_message_and_keeps_the_table(page):
-    page.rate_inputs["min_growth"].value = 2.0
-    page._run()
-    before = page.table.value.copy()
-    page.rate_inputs["min_growth"].value = 20.0
-    page._run()
-    assert page.alert.visible
-    assert "error: --set policy.min_growth=0.2: policy.min_growth:" in page.alert.object
-    pd.testing.assert_frame_equal(page.table.value, before)
-    assert page.rate_inputs["min_growth"].value == 20.0  # what the user typed stays
-    page.reset_button.clicks += 1
-    page._run()
-    assert not page.alert.visible and page.view.min_growth is None
-    assert page.rate_inputs["min_growth"].value == 1.7
+def test_page_infeasible_floor_shows_the_message_and_keeps_the_table(app_page):
+    app_page.rate_inputs["min_growth"].value = 2.0
+    app_page._run()
+    before = app_page.table.value.copy()
+    app_page.rate_inputs["min_growth"].value = 20.0
+    app_page._run()
+    assert app_page.alert.visible
+    assert "error: --set policy.min_growth=0.2: policy.min_growth:" in app_page.alert.object
+    pd.testing.assert_frame_equal(app_page.table.value, before)
+    assert app_page.rate_inputs["min_growth"].value == 20.0  # what the user typed stays
+    app_page.reset_button.clicks += 1
+    app_page._run()
+    assert not app_page.alert.visible and app_page.view.min_growth is None
+    assert app_page.rate_inputs["min_growth"].value == 1.7
 
 
-def test_page_policy_without_a_floor_disables_it(page):
-    page.policy_select.value = "historic_cost"
-    page._run()
-    assert page.rate_inputs["min_growth"].disabled
-    assert page.explorer.ran_overrides == ['policy.use="historic_cost"']
-    page.policy_select.value = "proportional"
-    page._run()
-    assert not page.rate_inputs["convergence_rate"].disabled
-    assert page.rate_inputs["convergence_rate"].value == 20.0
-    assert "(% a year, real)" in page.rate_inputs["min_growth"].name
-    page._reset()
-    page._run()
+def test_page_policy_without_a_floor_disables_it(app_page):
+    app_page.policy_select.value = "historic_cost"
+    app_page._run()
+    assert app_page.rate_inputs["min_growth"].disabled
+    assert app_page.explorer.ran_overrides == ['policy.use="historic_cost"']
+    app_page.policy_select.value = "proportional"
+    app_page._run()
+    assert not app_page.rate_inputs["convergence_rate"].disabled
+    assert app_page.rate_inputs["convergence_rate"].value == 20.0
+    assert "(% a year, real)" in app_page.rate_inputs["min_growth"].label
+    app_page._reset()
+    app_page._run()

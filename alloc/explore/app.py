@@ -192,22 +192,20 @@ class Page:
     def _build(self) -> None:
         ex = self.explorer
         self.scenario_select = pn.widgets.Select(
-            name="Scenario", options=self.scenarios, value=self.view.scenario, width=300
+            label="Scenario", options=self.scenarios, value=self.view.scenario, width=300
         )
-        self.policy_select = pn.widgets.Select(name="Pace-of-change policy", width=300)
+        self.policy_select = pn.widgets.Select(label="Pace-of-change policy", width=300)
         self.policy_text = _html("", width=300, styles={"font-size": "12px"})
         self.rate_inputs = {
-            name: pn.widgets.FloatInput(name=label, step=0.1, width=300, format="0.0[00]")
+            name: pn.widgets.FloatInput(label=label, step=0.1, width=300, format="0.0[00]")
             for name, label in RATE_WIDGETS.items()
         }
         self.rate_help = {
             name: _html(f"<div class='alloc-help'>allowed {text}</div>", width=300)
             for name, text in RATE_RANGES.items()
         }
-        self.geography_select = pn.widgets.Select(name="Geography", width=300)
-        self.reset_button = pn.widgets.Button(
-            name="Undo all changes", button_type="light", width=300
-        )
+        self.geography_select = pn.widgets.Select(label="Geography", width=300)
+        self.reset_button = pn.widgets.Button(label="Undo all changes", color="light", width=300)
         self.reset_button.on_click(lambda _: self._reset())
 
         self.scenario_select.param.watch(self._on_scenario_widget, "value")
@@ -268,15 +266,20 @@ class Page:
         self.status = _html("", width=MAIN_WIDTH, css_classes=["alloc-status"])
         self.summary = _html("", width=MAIN_WIDTH, css_classes=["alloc-summary"])
         self.dot_plot = pn.pane.Matplotlib(
-            None, dpi=CHART_DPI, tight=False, format="svg", width=MAIN_WIDTH - 40, css_classes=["alloc-dot"]
+            None,
+            dpi=CHART_DPI,
+            tight=False,
+            format="svg",
+            width=MAIN_WIDTH - 40,
+            css_classes=["alloc-dot"],
         )
-        self.icb_select = pn.widgets.Select(name="ICB", width=380)
+        self.icb_select = pn.widgets.Select(label="ICB", width=380)
         self.chart_radio = pn.widgets.RadioButtonGroup(
-            name="Chart",
+            label="Chart",
             options=CHARTS,
             value=self.view.chart,
-            button_type="primary",
-            button_style="outline",
+            color="primary",
+            variant="outline",
             margin=(27, 10, 5, 10),
         )
         self.icb_select.param.watch(self._on_icb_widget, "value")
@@ -440,7 +443,7 @@ class Page:
                 label = RATE_WIDGETS[name]
                 if name in ("min_growth", "max_growth"):
                     label = label.replace("a year)", f"a year, {basis.replace('_', '-')})")
-                widget.name = label
+                widget.label = label
                 if name in ("min_growth", "max_growth", "convergence_rate") and name not in used:
                     widget.disabled, widget.value = True, None
                     widget.placeholder = "not used by this policy"
