@@ -1,9 +1,10 @@
 """The chart gallery of ``docs/charts.md``: every chart drawn from real alloc outputs.
 
-The standard charts, the waterfall and the map come from the default scenario; the left-shift
-chart from ``models/scenarios/left_shift_combined.toml`` (pathway levers); the fan and tornado
-charts from a small Monte Carlo ensemble and a one-at-a-time sensitivity of the default scenario
-(:data:`GALLERY_ENSEMBLE`). All run on the embedded data, whose baseline is illustrative.
+The standard charts (glide paths, dot plot, bubble and hexagon maps) and the waterfall come from
+the default scenario; the left-shift chart from ``models/scenarios/left_shift_combined.toml``
+(pathway levers); the fan and tornado charts from a small Monte Carlo ensemble and a one-at-a-time
+sensitivity of the default scenario (:data:`GALLERY_ENSEMBLE`). All run on the embedded data,
+whose baseline is illustrative.
 
 Regenerate the documentation images with ``python docs/gallery.py docs/img``.
 """
@@ -53,6 +54,7 @@ def gallery(icb: str = GALLERY_ICB) -> dict:
         central=ens["allocation_central"],
         name=f"{icb} allocation",
         provenance=result.attrs,
+        why="the ICB furthest below target in the base year",
     )
     table = sensitivity("default", relax, spec=GALLERY_ENSEMBLE, icb=icb)
     figures["tornado"] = tornado_chart(
@@ -62,11 +64,14 @@ def gallery(icb: str = GALLERY_ICB) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Write the gallery as PNG (110 dpi) into the folder given (default ``docs/img``)."""
+    """Write the gallery as PNG (110 dpi) into the folder given (default ``docs/img``), each
+    chart saved in the house style as ``alloc run`` saves it."""
+    from alloc.outputs.plots.style import save_figure
+
     folder = Path((argv or sys.argv[1:] or ["docs/img"])[0])
     folder.mkdir(parents=True, exist_ok=True)
     for stem, fig in gallery().items():
-        fig.savefig(folder / f"{stem}.png", dpi=110)
+        save_figure(fig, folder / f"{stem}.png", dpi=110)
 
 
 if __name__ == "__main__":

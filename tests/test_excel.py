@@ -53,11 +53,29 @@ def test_sheets_and_layout(written):
         assert ws.freeze_panes == f"D{HEADER_ROW + 1}", name
         assert ws.auto_filter.ref.startswith(f"A{HEADER_ROW}:"), name
         assert ws["A3"].value.startswith("ILLUSTRATIVE DATA"), name  # caution line
+        assert "proxy target formula" in ws["A3"].value, name  # not only the baseline
         assert all(ws.column_dimensions[c].width >= 10 for c in "ABCD"), name
     header, rows = table(wb["Allocations"])
     assert header[:3] == ["ICB code", "ICB name", "Region"]
     assert all(h.endswith("(£k)") for h in header[3:])
-    assert wb["Allocations"].cell(HEADER_ROW + 1, 4).number_format.startswith("£")
+    # £k as NHS England shows them: thousands separators, the unit in the header, no £ sign in
+    # the cells (a "£#,##0" format showed £546,623 for £546.6m).
+    money_cells = [
+        (name, cell)
+        for name in ("Summary", "Allocations", "Targets")
+        for row in wb[name].iter_rows(min_row=HEADER_ROW + 1)
+        for cell in row
+        if str(wb[name].cell(HEADER_ROW, cell.column).value).endswith("(£k)")
+    ]
+    assert money_cells
+    for name, cell in money_cells:
+        assert "£" not in cell.number_format, (name, cell.coordinate, cell.number_format)
+        assert cell.number_format == "#,##0;[Red]-#,##0", (name, cell.coordinate)
+    headers = [c.value for c in wb["Summary"][HEADER_ROW]]
+    assert any(h.endswith("(£k)") for h in headers)
+    assert all(
+        "£" not in str(h) or h.endswith(("(£k)", "(£000)")) for h in headers
+    )  # every money header names the unit
     dft_header, _ = table(wb["DfT"])
     assert all(h.endswith("(%)") for h in dft_header[3:])
     assert wb["DfT"].cell(HEADER_ROW + 1, 4).number_format.startswith("0.00%")

@@ -4,6 +4,7 @@ Figures are inspected through their artists (lines, collections, texts), not pix
 counts come from the data files and the result, never from the plotting code.
 """
 
+from decimal import Decimal
 from pathlib import Path
 
 import matplotlib
@@ -12,7 +13,8 @@ import pandas as pd
 import pytest
 import xarray as xr
 from conftest import reference_areas
-from matplotlib.collections import LineCollection, PathCollection
+from matplotlib.collections import PathCollection
+from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
@@ -119,17 +121,23 @@ def test_glide_paths_default_highlights_extremes(result):
 def test_dot_plot_all_icbs_sorted_within_regions(result):
     fig = plots.dft_dot_plot(result, highlight="QE1")
     check_house_style(fig, result.attrs)
-    (start,) = by_gid(fig, "start")
-    (end,) = by_gid(fig, "end")
-    assert len(start.get_offsets()) == len(end.get_offsets()) == len(ICBS)
-    ax = start.axes
-    ticks = [t.get_text() for t in ax.get_yticklabels()]
-    codes = [t.rsplit("(", 1)[1].rstrip(")") for t in ticks]
-    assert sorted(codes) == sorted(ICBS["code"])
+    assert fig.get_figwidth() > fig.get_figheight()  # landscape, as every page of the pack
+    starts, ends = by_gid(fig, "start"), by_gid(fig, "end")
+    assert len(starts) == len(ends) == 2  # two panels, regions not split between them
+    assert sum(len(s.get_offsets()) for s in starts) == len(ICBS)
     first = result["dft"].isel(year=0).to_series()
     last = result["dft"].isel(year=-1).to_series()
-    np.testing.assert_allclose(start.get_offsets()[:, 0], first[codes].values)
-    np.testing.assert_allclose(end.get_offsets()[:, 0], last[codes].values)
+    codes, ticks = [], []
+    for start, end in zip(starts, ends):
+        ax = start.axes
+        panel_ticks = [t.get_text() for t in ax.get_yticklabels()]
+        panel = [t.rsplit("(", 1)[1].rstrip(")") for t in panel_ticks]
+        np.testing.assert_allclose(start.get_offsets()[:, 0], first[panel].values)
+        np.testing.assert_allclose(end.get_offsets()[:, 0], last[panel].values)
+        assert "%" in ax.get_xlabel()
+        codes += panel
+        ticks += [(t, ax) for t in ax.get_yticklabels()]
+    assert sorted(codes) == sorted(ICBS["code"])
     # One header per region; ICB rows grouped under their region and sorted by start DfT.
     headers = by_gid(fig, "region:")
     assert sorted(h.get_gid()[7:] for h in headers) == sorted(ICBS["region"].unique())
@@ -141,11 +149,12 @@ def test_dot_plot_all_icbs_sorted_within_regions(result):
     for region in set(groups):
         members = [c for c in codes if region_of[c] == region]
         assert list(first[members].values) == sorted(first[members].values)
-    bold = [t.get_text() for t in ax.get_yticklabels() if t.get_fontweight() == "bold"]
-    assert bold == [t for t in ticks if t.endswith("(QE1)")]
-    assert "%" in ax.get_xlabel()
+    bold = [t.get_text() for t, _ in ticks if t.get_fontweight() == "bold"]
+    assert len(bold) == 1 and bold[0].endswith("(QE1)")
     below0 = int((first < -0.05).sum())
     assert by_gid(fig, "title")[0].get_text().startswith(str(below0))
+    data = style.chart_data(fig)
+    assert sorted(data["code"]) == sorted(ICBS["code"])
 
 
 def test_waterfall_steps_add_up(result):
@@ -167,7 +176,48 @@ def test_waterfall_steps_add_up(result):
     values = {t.get_gid()[6:]: t.get_text() for t in by_gid(fig, "value:")}
     assert values["final"] == f"£{a_end / 1e6:,.1f}m"
     assert "not modelled" in texts(fig)
+    assert labels_add_up(values)
     assert "£" in bars["baseline"].axes.get_ylabel() or "£" in texts(fig)
+
+
+def money(text: str) -> Decimal:
+    """A £m label as a number: "−£2.1m" -> -2.1, "+£40.5m" -> 40.5."""
+    text = text.replace("−", "-").replace("£", "").replace("m", "").replace(",", "")
+    return Decimal(text)
+
+
+def labels_add_up(values: dict[str, str]) -> bool:
+    steps = ("baseline", "growth", "convergence", "left_shift")
+    return sum(money(values[k]) for k in steps) == money(values["final"])
+
+
+def test_waterfall_labels_add_up_for_every_icb_and_year(result):
+    """The printed steps sum to the printed total (each £0.1m), for every ICB and year, and the
+    start and end are the figures the tables print (the pack's one rounding)."""
+    from alloc.outputs.plots._data import rounded_tenths
+    from alloc.outputs.plots.waterfall import rounded_steps
+
+    base = rounded_tenths(result, "baseline")
+    alloc_t = rounded_tenths(result, "allocation")
+    for year in result["year"].values[1:]:
+        for code in result["icb"].values:
+            steps = rounded_steps(result, code, year)
+            assert (
+                steps[["baseline", "growth", "convergence", "left_shift"]].sum() == (steps["final"])
+            ), (code, year)
+            assert steps["baseline"] == int(base.sel(icb=code))
+            assert steps["final"] == int(alloc_t.sel(icb=code, year=year))
+            exact = plots.waterfall_steps(result, code, year) / 1e5
+            assert (np.abs(steps - exact) <= 1.5).all(), (code, year)  # within £0.15m
+    # QK1's baseline, £228.75m exactly to the penny, is £228.7m once England adds up (largest
+    # remainder), though alone it would round to £228.8m: the chart prints the table's figure.
+    fig = plots.allocation_waterfall(result, "QK1", year=2026)
+    values = {t.get_gid()[6:]: t.get_text() for t in by_gid(fig, "value:")}
+    assert values["baseline"] == f"£{int(base.sel(icb='QK1')) / 10:,.1f}m"
+    assert labels_add_up(values)
+    data = style.chart_data(fig)
+    assert list(data["step"]) == ["baseline", "growth", "convergence", "left_shift", "final"]
+    assert data["shown_gbp_m"].iloc[:4].sum() == pytest.approx(data["shown_gbp_m"].iloc[4])
 
 
 def with_left_shift(result):
@@ -197,6 +247,7 @@ def test_waterfall_with_left_shift(result):
     assert bars["left_shift"].get_height() == pytest.approx(1e6)
     assert bars["final"].get_height() == pytest.approx(a_end + 1e6)
     assert "not modelled" not in texts(fig)
+    assert labels_add_up({t.get_gid()[6:]: t.get_text() for t in by_gid(fig, "value:")})
 
 
 def test_map_bubbles_at_centroids(result):
@@ -223,12 +274,34 @@ def test_map_bubbles_at_centroids(result):
     inset = london[0]
     n_london = int((ICBS["region"] == "London").sum())
     assert sum(len(c.get_offsets()) for c in inset.collections) == n_london
-    assert len(by_gid(fig, "highlight")) == 1
-    by_region = (
-        result["dft"].isel(year=0).to_series().groupby(ICBS.set_index("code")["region"]).mean()
-    )
-    assert by_region.idxmin() in by_gid(fig, "title")[0].get_text().replace("\n", " ")
+    (ring,) = by_gid(fig, "highlight")
+    assert to_hex(ring.get_edgecolor()[0]) == style.HIGHLIGHT[0].lower()
+    # GP practices drawn faintly give the outline of England.
+    (dots,) = by_gid(fig, "practices")
+    assert len(dots.get_offsets()) == len(pd.read_csv(REPO / "data" / "practices.csv"))
+    # The region in the title is the region's allocations against its targets taken together
+    # (what the region pages say), not the simple average of its ICBs' distances.
+    title = by_gid(fig, "title")[0].get_text().replace("\n", " ")
+    region, value = aggregate_region_dft(result, 0)
+    assert region in title and style.fmt_pct(value) in title
     assert "% of target" in texts(fig) and "£" in texts(fig)
+
+
+def aggregate_region_dft(result, k):
+    """(region furthest below target, its DfT) with its ICBs taken together, from pandas."""
+    frame = (
+        pd.DataFrame(
+            {
+                "alloc": result["allocation"].isel(year=k).values,
+                "target": result["target"].isel(year=k).values,
+                "region": ICBS.set_index("code").loc[result["icb"].values, "region"].values,
+            }
+        )
+        .groupby("region")[["alloc", "target"]]
+        .sum()
+    )
+    dft = (frame["alloc"] - frame["target"]) / frame["target"]
+    return dft.idxmin(), float(dft.min())
 
 
 def test_left_shift_chart_by_payer(result):
@@ -310,6 +383,21 @@ def test_fan_chart_bands_and_median():
         plots.fan_chart(da)
     with pytest.raises(ValueError, match="quantile"):
         plots.fan_chart(da.isel(quantile=2), icb="A")
+    why = plots.fan_chart(da, icb="A", why="the widest 90% interval")
+    assert "Shown: the widest 90% interval" in by_gid(why, "subtitle")[0].get_text().replace(
+        "\n", " "
+    )
+    assert list(style.chart_data(fig).columns) == ["year", "q5", "q25", "q50", "q75", "q95"]
+
+
+def test_fan_chart_refuses_a_flat_band():
+    from alloc.outputs.plots.uncertainty import FlatBand, band_is_flat
+
+    da, _ = synthetic_quantiles()
+    flat = (da * 0 + da.sel(quantile=0.5)).transpose(*da.dims)
+    assert band_is_flat(flat, "A") and not band_is_flat(da, "A")
+    with pytest.raises(FlatBand, match="no fan"):
+        plots.fan_chart(flat, icb="A")
 
 
 def test_tornado_sorted_by_swing():
@@ -364,6 +452,53 @@ def test_tornado_accepts_the_ensemble_sensitivity_table():
     assert "(0.01)" in texts(fig)  # the parameter value tried
 
 
+def test_tornado_names_units_and_ticks():
+    """Readable parameter names, values with their units, percentage ticks shown exactly, and
+    parameters that move nothing left out."""
+    table = pd.DataFrame(
+        {
+            "parameter": [
+                "renal: cohorts.renal.transitions.CKD_G4_diagnosed.to.CKD_G5",
+                "mental_health: levers.ed_integrated_inpatient_model.unit_cost",
+                "policy.min_growth",
+                "liver: cohorts.liver.states.hcc.prevalence",
+            ],
+            "low": [0.05, 5000.0, 0.012, 1e-5],
+            "high": [0.2, 20000.0, 0.02, 3e-5],
+            "output_low": [-0.0100, -0.0080, -0.0060, -0.007],
+            "output_high": [-0.0000, -0.0055, -0.0075, -0.007],
+            "output_central": [-0.007] * 4,
+        }
+    )
+    table.attrs.update(output="final-year DfT of QOC", units="1")
+    fig = plots.tornado_chart(table)
+    shown = texts(fig)
+    assert "Renal: CKD G4 diagnosed → CKD G5 (a year)" in shown
+    assert "Mental health: lever 'ed integrated inpatient model', unit cost" in shown.replace(
+        "\n", " "
+    )
+    assert "Policy floor: minimum cash growth" in shown
+    assert "cohorts." not in shown and "levers." not in shown  # no internal keys
+    assert "(£20,000)" in shown and "(£5,000)" in shown and "(1.2%)" in shown
+    assert "e+0" not in shown and "e-0" not in shown  # no scientific notation
+    assert "hcc" not in shown.lower()  # moves nothing: left out, and said
+    assert "1 parameter with no effect not shown" in shown.replace("\n", " ")
+    ax = [a for a in fig.axes if a.get_yticklabels()][0]
+    fig.canvas.draw()
+    ticks = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+    steps = np.diff(ax.get_xticks()) * 100
+    assert ticks and all(t.endswith("%") for t in ticks)
+    # Each tick label is its tick exactly (0.25% steps are not printed as 0.2%, 0.5%, 0.8%).
+    for tick, label in zip(ax.get_xticks(), ax.get_xticklabels()):
+        if label.get_text():
+            value = float(label.get_text().replace("−", "-").rstrip("%"))
+            assert value == pytest.approx(100 * tick, abs=1e-9 + 1e-6 * steps.max())
+    from alloc.outputs.plots.style import tick_decimals
+
+    assert tick_decimals([0.0, 0.25, 0.5, 0.75]) == 2
+    assert tick_decimals([0.0, 0.5, 1.0]) == 1 and tick_decimals([0, 5, 10]) == 0
+
+
 def test_palette_is_colour_blind_distinct():
     """Series colours stay apart under simulated deuteranopia and protanopia (Machado 2009)."""
     from matplotlib.colors import to_rgb
@@ -381,6 +516,7 @@ def test_palette_is_colour_blind_distinct():
         c = np.array(to_rgb(c))
         return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
 
+    assert style.NHS_ORANGE not in style.SERIES + style.HIGHLIGHT  # orange: below target only
     for colours in (style.SERIES[:4], style.HIGHLIGHT[:4]):
         for name, m in sims.items():
             sim = [np.clip(m @ linear(c), 0, 1) for c in colours]
@@ -389,15 +525,229 @@ def test_palette_is_colour_blind_distinct():
                     assert np.abs(sim[i] - sim[j]).max() > 0.08, (name, colours[i], colours[j])
 
 
-def test_write_charts_png_and_svg(result, tmp_path):
-    written = plots.write_charts(result, tmp_path / "charts")
-    names = sorted(p.name for p in written)
-    stems = ["dft_glide_paths", "dft_start_end", "icb_map"]
-    assert names == sorted(f"{s}.{e}" for s in stems for e in ("png", "svg"))
+def colours_in(fig) -> set[str]:
+    """Every face and edge colour of a figure's patches, lines and collections (hex)."""
+    found = set()
+    for artist in fig.findobj():
+        for getter in ("get_facecolor", "get_edgecolor", "get_color"):
+            if not hasattr(artist, getter) or isinstance(artist, matplotlib.text.Text):
+                continue
+            try:
+                value = getattr(artist, getter)()
+            except (TypeError, ValueError, AttributeError):
+                continue
+            arr = np.atleast_2d(np.asarray(matplotlib.colors.to_rgba_array(value)))
+            found |= {to_hex(c) for c in arr if c[3] > 0}
+    return found
+
+
+def test_orange_means_below_target_only(result):
+    """Orange appears only where it means below target (the DfT colour scales), never for a
+    year, a highlighted ICB, a parameter's low value or a fall in money."""
+    orange = style.NHS_ORANGE.lower()
+    res = with_left_shift(result)
+    da, _ = synthetic_quantiles()
+    table = pd.DataFrame(
+        {"parameter": ["a", "b"], "low": [1.0, 2.0], "high": [3.0, 2.5], "base": [2.0, 2.0]}
+    )
+    for fig in (
+        plots.glide_paths(result, highlight=["QE1", "QOC", "QOX"]),
+        plots.dft_dot_plot(result, highlight="QE1"),
+        plots.allocation_waterfall(result, "Z9B2Z"),  # above target: a negative convergence
+        plots.left_shift_chart(res["left_shift_saving"], res["upstream_cost"]),
+        plots.fan_chart(da, icb="A", central=da.sel(quantile=0.5)),
+        plots.tornado_chart(table, output="x", units="GBP"),
+    ):
+        assert orange not in colours_in(fig), by_gid(fig, "title")[0].get_text()
+    # ... and it is the below-target end of the map's scale.
+    assert to_hex(style.DFT_CMAP(0.0)) == orange
+
+
+@pytest.fixture(scope="module")
+def written(result, tmp_path_factory):
+    """The standard charts as `alloc run` writes them (write_results with plots), of the
+    default result with left shift added so that every standard chart is drawn.
+
+    matplotlib's own default font is set to a much wider one (DejaVu Sans Mono, shipped with
+    matplotlib) while they are written, as on a machine whose default font is not the house
+    font: a chart saved outside the house style is then drawn wider than its text was wrapped
+    for, and runs off the page."""
+    from alloc.outputs.results import write_results
+
+    with matplotlib.rc_context({"font.sans-serif": ["DejaVu Sans Mono"]}):
+        out = write_results(
+            with_left_shift(result), tmp_path_factory.mktemp("charts") / "r", plots=True
+        )
+    return out / "charts"
+
+
+STEMS = ["dft_glide_paths", "dft_start_end", "icb_map", "icb_hexmap", "left_shift"]
+
+
+def test_write_charts_png_svg_and_csv(written):
+    names = sorted(p.name for p in written.iterdir())
+    assert names == sorted(f"{s}.{e}" for s in STEMS for e in ("png", "svg", "csv"))
     from PIL import Image
 
-    with Image.open(tmp_path / "charts" / "dft_glide_paths.png") as im:
+    with Image.open(written / "dft_glide_paths.png") as im:
         assert abs(im.size[0] - 11.69 * 150) <= 1 and abs(im.size[1] - 8.27 * 150) <= 1
-    svg = (tmp_path / "charts" / "icb_map.svg").read_text()
-    assert "Distance from target" in svg  # text kept as text
-    assert isinstance(LineCollection, type)
+
+
+#: Blank margin every chart keeps on each side [pixels at 150 dpi]: 0.1 inch.
+MARGIN_PX = 15
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_chart_png_has_blank_margins(written, stem):
+    """Nothing is cut off: no ink within MARGIN_PX of any edge of the PNG (a title or footnote
+    drawn in a wider font than it was wrapped for runs off the right edge)."""
+    from PIL import Image
+
+    with Image.open(written / f"{stem}.png") as im:
+        pixels = np.asarray(im.convert("RGB")).astype(int)
+    ink = np.abs(pixels - 255).sum(axis=-1) > 30
+    m = MARGIN_PX
+    for side, strip in (
+        ("left", ink[:, :m]),
+        ("right", ink[:, -m:]),
+        ("top", ink[:m, :]),
+        ("bottom", ink[-m:, :]),
+    ):
+        assert not strip.any(), f"{stem}.png has ink within {m} px of the {side} edge"
+    assert ink.any()
+
+
+def test_other_charts_keep_blank_margins(result, tmp_path):
+    """The pack's other charts (waterfall with left shift, fan, tornado) keep the margins too."""
+    from PIL import Image
+
+    da, _ = synthetic_quantiles()
+    table = pd.DataFrame(
+        {
+            "parameter": ["renal: cohorts.renal.transitions.CKD_G4_diagnosed.to.CKD_G5", "b"],
+            "low": [1.0, 2.0],
+            "high": [3.0, 2.5],
+            "base": [2.0, 2.0],
+        }
+    )
+    figures = {
+        "waterfall": plots.allocation_waterfall(with_left_shift(result), "QOX"),
+        "fan": plots.fan_chart(da, icb="A", central=da.sel(quantile=0.5), why="a test"),
+        "tornado": plots.tornado_chart(table, output="x", units="GBP"),
+    }
+    with matplotlib.rc_context({"font.sans-serif": ["DejaVu Sans Mono"]}):
+        for stem, fig in figures.items():
+            style.save_figure(fig, tmp_path / f"{stem}.png", dpi=60)
+            with Image.open(tmp_path / f"{stem}.png") as im:
+                ink = np.abs(np.asarray(im.convert("RGB")).astype(int) - 255).sum(-1) > 30
+            m = 6  # 0.1 inch at 60 dpi
+            assert not (ink[:, :m].any() or ink[:, -m:].any()), stem
+            assert not (ink[:m].any() or ink[-m:].any()), stem
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_chart_svg_keeps_text_as_text(written, stem):
+    """SVG text stays <text> (searchable, editable), with the title and footnote in it."""
+    import xml.etree.ElementTree as ET
+
+    root = ET.parse(written / f"{stem}.svg").getroot()
+    found = [
+        "".join(el.itertext()) for el in root.iter() if el.tag.endswith("}text") or el.tag == "text"
+    ]
+    joined = " ".join(found)
+    assert len(found) >= 5, stem
+    assert "Source: alloc" in joined and "ILLUSTRATIVE" in joined, stem
+
+
+def test_chart_csvs_hold_the_charted_data(written, result):
+    dft = pd.read_csv(written / "dft_start_end.csv", keep_default_na=False).set_index("code")
+    first = result["dft"].isel(year=0).to_series()
+    np.testing.assert_allclose(dft.loc[first.index, "dft_2025_26_fraction"], first.values)
+    glide = pd.read_csv(written / "dft_glide_paths.csv", keep_default_na=False)
+    assert len(glide) == len(ICBS) and glide["highlighted"].sum() == 2
+    hexes = pd.read_csv(written / "icb_hexmap.csv", keep_default_na=False)
+    assert sorted(hexes["code"]) == sorted(ICBS["code"]) and set(hexes["layout"]) == {"shipped"}
+    bubbles = pd.read_csv(written / "icb_map.csv", keep_default_na=False).set_index("code")
+    alloc0 = result["allocation"].isel(year=0).to_series()
+    np.testing.assert_allclose(bubbles.loc[alloc0.index, "allocation_2025_26_gbp"], alloc0)
+    shift = pd.read_csv(written / "left_shift.csv", keep_default_na=False)
+    net = shift[shift["measure"] == "net saving"]["gbp"].to_numpy()
+    n, ramp = result.sizes["icb"], np.linspace(0, 1, result.sizes["year"])
+    np.testing.assert_allclose(net, n * 1e6 * ramp - n * 4e5)
+
+
+# --------------------------------------------------------------------------------------------
+# Hexagon map
+# --------------------------------------------------------------------------------------------
+
+GEOGRAPHIES = ["icb_2025", "icb_2026", "icb_2027_proposed"]
+
+
+@pytest.mark.parametrize("geography", GEOGRAPHIES)
+def test_hex_layout_one_cell_per_icb(geography):
+    """Each shipped layout has one hexagon per area of the geography, no two in one cell, in one
+    connected block, and is what the documented algorithm gives from the centroids."""
+    from alloc.outputs.plots._hexgrid import adjacent, layout_from_centroids
+
+    areas = reference_areas(geography)
+    layout = pd.read_csv(REPO / "data" / "geographies" / geography / "hex.csv")
+    assert list(layout.columns) == ["code", "q", "r"]
+    assert sorted(layout["code"]) == sorted(areas["code"])  # one hexagon per area
+    cells = list(zip(layout["q"], layout["r"]))
+    assert len(set(cells)) == len(cells)  # no two areas share a cell
+    seen, todo = {cells[0]}, [cells[0]]
+    while todo:  # every cell reachable from the first through neighbours: no islands
+        cell = todo.pop()
+        for other in cells:
+            if other not in seen and adjacent(cell, other):
+                seen.add(other)
+                todo.append(other)
+    assert seen == set(cells)
+    qr = layout_from_centroids(areas["lat"], areas["lon"])
+    again = pd.DataFrame({"code": areas["code"], "q": qr[:, 0], "r": qr[:, 1]})
+    pd.testing.assert_frame_equal(
+        again.sort_values("code").reset_index(drop=True), layout.reset_index(drop=True)
+    )
+
+
+@pytest.fixture(scope="module")
+def result_2025():
+    return alloc.run("default", ['geography="icb_2025"'])
+
+
+@pytest.mark.parametrize("which", ["icb_2026", "icb_2025"])
+def test_hexmap_labels_every_icb(which, result, result_2025):
+    res = result if which == "icb_2026" else result_2025
+    areas = reference_areas(which)
+    fig = plots.icb_hexmap(res, highlight=str(areas["code"].iloc[0]))
+    check_house_style(fig)
+    hexes = by_gid(fig, "hex:")
+    assert sorted(h.get_gid()[4:] for h in hexes) == sorted(areas["code"])
+    labels = {t.get_gid()[9:]: t.get_text() for t in by_gid(fig, "hexlabel:")}
+    assert labels == {c: c for c in areas["code"]}  # every ICB carries its code
+    shown = texts(fig)
+    for name in areas["name"]:  # and the key names every one
+        short = style.short_name(name)
+        assert short.split(" ")[0] in shown, name
+    centres = [h.xy for h in hexes]
+    assert len({(round(x, 6), round(y, 6)) for x, y in centres}) == len(areas)
+    assert len(by_gid(fig, "key:")) == areas["region"].nunique()
+    assert len(by_gid(fig, "highlight:")) == 1
+    # Colour is the ICB's distance from target on the diverging scale (orange below).
+    dft = res["dft"].isel(year=0).to_series()
+    low = dft.idxmin()
+    face = [h for h in hexes if h.get_gid() == f"hex:{low}"][0].get_facecolor()
+    assert face[0] > face[2]  # orange-ish: more red than blue
+
+
+def test_hexmap_falls_back_for_a_geography_without_a_layout(result, tmp_path):
+    from alloc.outputs.plots.hexmap import NoLayout
+
+    user = result.assign_attrs(geography="mine", geography_source=str(tmp_path / "mine.csv"))
+    fig = plots.icb_hexmap(user)
+    subtitle = by_gid(fig, "subtitle")[0].get_text().replace("\n", " ")
+    assert "COMPUTED" in subtitle and "'mine' ships no hexagon layout" in subtitle
+    assert set(style.chart_data(fig)["layout"]) == {"computed"}
+    bare = user.drop_vars(["lat", "lon"])
+    with pytest.raises(NoLayout, match="no hexagon layout"):
+        plots.icb_hexmap(bare)

@@ -21,8 +21,15 @@ from alloc.cli.errors import reports_errors
     "--out",
     "out",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="PDF to write (default: <scenario>_board_pack.pdf or "
-    "<scenario>_<ICB>_pack.pdf in the current folder).",
+    help="PDF to write (default: <scenario>_board_pack.pdf or <scenario>_<ICB>_pack.pdf, in "
+    "the results folder when given one, else in the current folder).",
+)
+@click.option("--author", metavar="TEXT", help="Author shown on the front page.")
+@click.option("--version", "paper_version", metavar="TEXT", help="Paper version, e.g. 0.3.")
+@click.option(
+    "--decision",
+    metavar="TEXT",
+    help="The decision asked of the board, on the front page (default: a line to complete).",
 )
 @click.option("--force", is_flag=True, help="Replace an existing PDF.")
 @click.option(
@@ -53,7 +60,17 @@ from alloc.cli.errors import reports_errors
 )
 @reports_errors
 def report(
-    result_or_scenario, icb, out, force, overrides, ensemble_path, sensitivity_path, compare_path
+    result_or_scenario,
+    icb,
+    out,
+    author,
+    paper_version,
+    decision,
+    force,
+    overrides,
+    ensemble_path,
+    sensitivity_path,
+    compare_path,
 ):
     """Write a PDF board pack from a result (result.nc or its folder) or a scenario.
 
@@ -77,8 +94,12 @@ def report(
 
         other = load_compared(compare_path, "--compare")
         extra = report_pages([result, other], [source, str(compare_path)])
-    name = result.attrs.get("scenario_name", "result")
-    out = out or Path(f"{name}_{icb}_pack.pdf" if icb else f"{name}_board_pack.pdf")
+    if out is None:
+        from alloc.outputs.report import default_pack_name
+
+        given = Path(source)  # a result read from a results folder: the pack goes beside it
+        folder = given.parent if given.suffix.lower() == ".nc" and given.is_file() else Path()
+        out = folder / default_pack_name(result, icb)
     written = write_report(
         result,
         out,
@@ -88,6 +109,9 @@ def report(
         ensemble=ensemble,
         sensitivity=sensitivity,
         extra_pages=extra,
+        author=author,
+        version=paper_version,
+        decision=decision,
     )
     click.echo(
         f"Wrote {len(written.pages)} pages ({', '.join(written.pages)}) to "

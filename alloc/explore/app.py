@@ -14,6 +14,7 @@ Every script and style sheet is served by this server from the installed package
 
 from __future__ import annotations
 
+import asyncio
 import html
 import io
 import socket
@@ -32,6 +33,9 @@ from alloc.resources import list_named, models_dir
 RESOURCE_MODE = "server"
 #: Charts are drawn at this resolution and scaled to the column [dots per inch].
 CHART_DPI = 110
+#: Charts are drawn this long after the table and summary are sent [ms]: drawing one takes
+#: about 0.5 s, and the table must not wait for it (alloc.explore.app.Page._run_in_session).
+CHART_DELAY_MS = 30
 SIDEBAR_WIDTH = 330
 MAIN_WIDTH = 1040
 
@@ -47,6 +51,17 @@ KIND_LABELS = {
     "proportional": "proportional convergence",
     "deadline": "fair share by a deadline",
 }
+#: Columns of the ICB table (Explorer.icb_table, in its order): money in £m, rates in %.
+TABLE_FIELDS = [
+    "icb",
+    "name",
+    "region",
+    "baseline_m",
+    "allocation_m",
+    "dft_start_pct",
+    "dft_end_pct",
+    "growth_pct",
+]
 TABS = {"england": "Distance from target, every ICB", "icb": "One ICB"}
 CHARTS = {"Glide path": "glide", "Waterfall": "waterfall"}
 #: The page's controls for rates, in percent on the page and fractions in the model.
@@ -79,8 +94,10 @@ CSS = """
 
 
 TABLE_CSS = """
+.tabulator { font-size: 14px; }
 .tabulator .tabulator-row .tabulator-cell { padding: 3px 6px; }
 .tabulator .tabulator-header .tabulator-col .tabulator-col-content { padding: 4px 6px; }
+.tabulator .tabulator-header .tabulator-col .tabulator-col-title { font-size: 13px; }
 """
 
 
@@ -93,9 +110,35 @@ DOWNLOAD_CSS = """
 """
 
 
+RESET_CSS = """
+.bk-btn { background: #fff !important; border: 1px solid #768692 !important; color: #425563; }
+.bk-btn:hover { background: #f0f4f5 !important; }
+.bk-btn:disabled { border-color: #d8dde0 !important; color: #aeb7bd; }
+"""
+
+
 def _html(text: str, **kwargs) -> pn.pane.HTML:
     """An HTML pane with the page's styles (each pane has its own shadow DOM)."""
     return pn.pane.HTML(text, stylesheets=[CSS], **kwargs)
+
+
+def _in_session() -> bool:
+    """Whether this runs for a browser tab on the server (not in a test or a script)."""
+    doc = pn.state.curdoc
+    return doc is not None and doc.session_context is not None
+
+
+def _describe(choices: dict) -> str:
+    """The changes in words, e.g. ``floor 2.0% a year, geography icb_2025``."""
+    words = {
+        "policy": "policy {}",
+        "min_growth": "floor {:.1%} a year",
+        "max_growth": "cap {:.1%} a year",
+        "convergence_rate": "convergence {:.1%} of each gap a year",
+        "envelope_growth": "envelope growth {:.1%} a year",
+        "geography": "geography {}",
+    }
+    return ", ".join(words[k].format(v) for k, v in choices.items() if k in words and v is not None)
 
 
 def _to_percent(value) -> float | None:
@@ -161,7 +204,11 @@ class Page:
         if url_error and not self.explorer.error:
             self.explorer.error = url_error
         self._build()
-        self._refresh_all(charts_later=True)
+        self._refresh_all()
+        if _in_session():  # the first charts once the page is on screen
+            pn.state.onload(self._on_loaded)
+        else:
+            self._on_loaded()
         self.view.param.watch(self._on_choice, ["scenario", *ViewState.CHOICES])
         self.view.param.watch(self._on_icb_view, ["icb", "chart", "tab"])
 
@@ -192,20 +239,35 @@ class Page:
     def _build(self) -> None:
         ex = self.explorer
         self.scenario_select = pn.widgets.Select(
-            label="Scenario", options=self.scenarios, value=self.view.scenario, width=300
+            label="Scenario",
+            options=self.scenarios,
+            value=self.view.scenario,
+            width=300,
+            css_classes=["alloc-scenario"],
         )
-        self.policy_select = pn.widgets.Select(label="Pace-of-change policy", width=300)
+        self.policy_select = pn.widgets.Select(
+            label="Pace-of-change policy", width=300, css_classes=["alloc-policy"]
+        )
         self.policy_text = _html("", width=300, styles={"font-size": "12px"})
         self.rate_inputs = {
-            name: pn.widgets.FloatInput(label=label, step=0.1, width=300, format="0.0[00]")
+            name: pn.widgets.FloatInput(
+                label=label, step=0.1, width=300, format="0.0[00]", css_classes=[f"alloc-{name}"]
+            )
             for name, label in RATE_WIDGETS.items()
         }
         self.rate_help = {
             name: _html(f"<div class='alloc-help'>allowed {text}</div>", width=300)
             for name, text in RATE_RANGES.items()
         }
-        self.geography_select = pn.widgets.Select(label="Geography", width=300)
-        self.reset_button = pn.widgets.Button(label="Undo all changes", color="light", width=300)
+        self.geography_select = pn.widgets.Select(
+            label="Geography", width=300, css_classes=["alloc-geography"]
+        )
+        self.reset_button = pn.widgets.Button(
+            label="Undo all changes",
+            width=300,
+            stylesheets=[RESET_CSS],
+            css_classes=["alloc-reset"],
+        )
         self.reset_button.on_click(lambda _: self._reset())
 
         self.scenario_select.param.watch(self._on_scenario_widget, "value")
@@ -273,7 +335,9 @@ class Page:
             width=MAIN_WIDTH - 40,
             css_classes=["alloc-dot"],
         )
-        self.icb_select = pn.widgets.Select(label="ICB", width=380)
+        self.icb_select = pn.widgets.Select(
+            label="ICB", width=380, css_classes=["alloc-icb-select"]
+        )
         self.chart_radio = pn.widgets.RadioButtonGroup(
             label="Chart",
             options=CHARTS,
@@ -303,6 +367,17 @@ class Page:
             css_classes=["alloc-table"],
             header_align="center",
             stylesheets=[TABLE_CSS],
+            formatters={
+                **{
+                    f: NumberFormatter(
+                        format="0,0.0" if f.endswith("_m") else "+0.00", text_align="right"
+                    )
+                    for f in TABLE_FIELDS[3:]
+                },
+                "name": {"type": "textarea"},
+                "region": {"type": "textarea"},
+            },
+            widths={**dict.fromkeys(TABLE_FIELDS[3:], 100), "icb": 70, "name": 260, "region": 200},
         )
         self.tabs = pn.Tabs(
             (TABS["england"], pn.Column(self.dot_plot)),
@@ -377,17 +452,31 @@ class Page:
             return
         self._run_pending = True
         self.outputs.loading = True
-        pn.state.execute(self._run, schedule=True)
+        if _in_session():
+            pn.state.execute(self._run_in_session)
+        else:
+            self._run()
 
-    def _run(self) -> None:
+    async def _run_in_session(self) -> None:
+        """Run, send the table and summary, then draw the chart: on the server's event loop,
+        each ``await`` lets what changed so far go to the browser."""
+        await asyncio.sleep(0)  # the loading spinner first
+        self._run(charts=False)
+        await asyncio.sleep(CHART_DELAY_MS / 1000)
+        self._draw_charts()
+
+    def _run(self, charts: bool = True) -> None:
+        """Run the changes in the view and show the result (or the message)."""
         self._run_pending = False
         try:
             outcome = self.explorer.update(
                 scenario=self.view.scenario, choices=self.view.choices(), replace=True
             )
-            self._refresh_all(outcome.seconds, charts_later=True)
+            self._refresh_all(outcome.seconds)
         finally:
             self.outputs.loading = False
+        if charts:
+            self._draw_charts()
 
     def _on_icb_view(self, *events) -> None:
         if self._refreshing:
@@ -395,21 +484,14 @@ class Page:
         self._refresh_widgets()
         self._draw_charts()
 
-    def _refresh_all(self, seconds: float | None = None, charts_later: bool = False) -> None:
-        self._refresh_widgets()
-        self._refresh_alert(seconds)
-        self._refresh_summary()
-        self._refresh_table()
-        self._refresh_downloads()
-        if not charts_later:
-            self._draw_charts()
-        elif pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
-            if self._loaded:  # after this change's table reaches the browser
-                pn.state.execute(self._draw_charts, schedule=True)
-            else:  # the first page: once it is on screen
-                pn.state.onload(self._on_loaded)
-        else:
-            self._draw_charts()
+    def _refresh_all(self, seconds: float | None = None) -> None:
+        """Everything but the charts (see :meth:`_draw_charts`)."""
+        with pn.io.hold():  # one message to the browser
+            self._refresh_widgets()
+            self._refresh_alert(seconds)
+            self._refresh_summary()
+            self._refresh_table()
+            self._refresh_downloads()
 
     def _on_loaded(self) -> None:
         self._loaded = True
@@ -477,17 +559,19 @@ class Page:
         ex = self.explorer
         if ex.error:
             self.alert.object = (
-                f"<b>Not run: the page still shows the last good result.</b><br>"
-                f"<code>{html.escape(ex.error)}</code>"
+                "<b>Not run: the page still shows the last good result.</b><br>"
+                f"<span style='font-family:monospace;font-size:13px;color:#212b32'>"
+                f"{html.escape(ex.error)}</span>"
             )
             self.alert.visible = True
         else:
             self.alert.visible = False
-        changed = ", ".join(ex.ran_overrides) if ex.ran_overrides else "no changes"
-        timing = f"; ran in {seconds:.1f} s" if seconds is not None and not ex.error else ""
+        changes = _describe(ex.ran_choices)
+        changed = f"with your changes: {changes}" if changes else "as it is, no changes"
+        timing = f" (ran in {seconds:.1f} s)" if seconds is not None and not ex.error else ""
         self.status.object = (
             f"<div class='alloc-caution'>Showing scenario <b>{html.escape(ex.ran_scenario)}</b> "
-            f"({html.escape(changed)}){timing}. {html.escape(self._caution())}</div>"
+            f"{html.escape(changed)}{timing}. {html.escape(self._caution())}</div>"
         )
 
     def _caution(self) -> str:
@@ -537,25 +621,10 @@ class Page:
 
     def _refresh_table(self) -> None:
         frame = self.explorer.icb_table()
-        columns = {
-            "ICB": "icb",
-            "Name": "name",
-            "Region": "region",
-        }
-        fields = [columns.get(c, f"c{i}") for i, c in enumerate(frame.columns)]
-        titles = dict(zip(fields, frame.columns))
-        frame.columns = fields
-        money = NumberFormatter(format="0,0.0", text_align="right")
-        rate = NumberFormatter(format="+0.00", text_align="right")
-        formatters = {
-            f: (money if "(£m)" in t else rate) for f, t in titles.items() if f.startswith("c")
-        }
-        widths = {f: 100 for f in formatters}
-        widths.update(icb=70, name=260, region=200)
-        formatters.update(name={"type": "textarea"}, region={"type": "textarea"})
-        self.table.titles = titles
-        self.table.formatters = formatters
-        self.table.widths = widths
+        titles = dict(zip(TABLE_FIELDS, frame.columns))
+        frame.columns = TABLE_FIELDS
+        if titles != self.table.titles:  # new years: new headings
+            self.table.titles = titles
         self.table.value = frame
 
     def _refresh_downloads(self) -> None:

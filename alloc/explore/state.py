@@ -107,6 +107,8 @@ class Explorer:
         self.choices: dict = {}
         self.result: xr.Dataset | None = None
         self.ran_overrides: list[str] = []
+        #: The changes behind :attr:`result` (keyed as :data:`CHOICE_KEYS`).
+        self.ran_choices: dict = {}
         self.ran_scenario = self.scenario
         self.error: str | None = None
         #: How many runs succeeded: a new number means a new result on screen.
@@ -169,6 +171,7 @@ class Explorer:
             self.exception = exc
             return Outcome(False, self.error, time.perf_counter() - started)
         self.result, self.ran_overrides, self.ran_scenario = result, overrides, new_scenario
+        self.ran_choices = wanted
         self.error, self.exception = None, None
         self.runs += 1
         return Outcome(True, None, time.perf_counter() - started)

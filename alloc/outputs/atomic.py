@@ -241,6 +241,19 @@ def _write_marker(folder: Path, target: str, files: list[str] | None = None) -> 
     (folder / MARKER).write_text(json.dumps(marker, indent=1) + "\n", encoding="utf-8")
 
 
+def record_file(folder: str | Path, name: str) -> None:
+    """Record ``name``, a file alloc has just written into the results folder ``folder`` (the
+    board pack), in the folder's marker, so that ``--force`` may still replace the folder.
+    Nothing happens for a folder without a complete marker (not a results folder alloc wrote).
+    """
+    folder = Path(folder)
+    marker = _read_marker(folder)
+    if marker is None or not isinstance(marker.get("files"), list):
+        return
+    files = sorted(set(marker["files"]) | {name})
+    _write_marker(folder, str(marker.get("target", folder.name)), files)
+
+
 @contextmanager
 def atomic_folder(
     out_dir: str | Path, force: bool = False, note: Note | None = None

@@ -384,6 +384,46 @@ def policy_text(attrs: Mapping) -> str:
     return f"{name} ({kind}): " + ("; ".join(terms) if terms else "no floors or caps")
 
 
+def _flat(value, prefix: str = "") -> dict[str, str]:
+    """A nested mapping as dotted keys and JSON-like values: {"policy": {"use": "x"}} ->
+    {"policy.use": "x"}."""
+    if isinstance(value, dict):
+        out: dict[str, str] = {}
+        for key, item in value.items():
+            out.update(_flat(item, f"{prefix}{key}."))
+        return out
+    return {prefix[:-1]: value if isinstance(value, str) else json.dumps(value)}
+
+
+def scenario_changes(first: xr.Dataset, other: xr.Dataset) -> list[str]:
+    """The scenario settings in which ``other`` differs from ``first``, as recorded in each
+    result (``scenario_json``): e.g. ``["policy.use = proportional (was common_dft)"]``; the
+    description is left out (``--set`` changes a setting, not the description)."""
+    try:
+        a = _flat(json.loads(first.attrs.get("scenario_json", "{}")))
+        b = _flat(json.loads(other.attrs.get("scenario_json", "{}")))
+    except ValueError:
+        return []
+    changes = []
+    for key in sorted(set(a) | set(b)):
+        if key == "description" or a.get(key) == b.get(key):
+            continue
+        if key not in b:
+            changes.append(f"{key} not set (was {a[key]})")
+        elif key not in a:
+            changes.append(f"{key} = {b[key]} (not set)")
+        else:
+            changes.append(f"{key} = {b[key]} (was {a[key]})")
+    return changes
+
+
+def _changes_text(results: Sequence[xr.Dataset], k: int) -> str:
+    if k == 0:
+        return "(the reference)"
+    changes = scenario_changes(results[0], results[k])
+    return "; ".join(changes) if changes else "no scenario setting (the data or code may differ)"
+
+
 def provenance_table(
     results: Sequence[xr.Dataset], names: Sequence[str], sources: Sequence[str | Path]
 ) -> pd.DataFrame:
@@ -391,6 +431,9 @@ def provenance_table(
     rows = {
         "Result": [str(s) for s in sources],
         "Scenario name (as recorded)": [r.attrs.get("scenario_name", "") for r in results],
+        "Scenario settings that differ from the first": [
+            _changes_text(results, k) for k in range(len(results))
+        ],
         "Scenario description": [r.attrs.get("scenario_description", "") for r in results],
         "Scenario file": [r.attrs.get("scenario_file", "") for r in results],
         "Scenario hash": [r.attrs.get("scenario_hash", "") for r in results],
@@ -682,7 +725,7 @@ def write_comparison_charts(
 ) -> list[Path]:
     """Write each chart as PNG and SVG (text kept as text) and its data as CSV."""
     from alloc.outputs.plots import PNG_DPI
-    from alloc.outputs.plots.style import house_style
+    from alloc.outputs.plots.style import save_figure
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -691,8 +734,7 @@ def write_comparison_charts(
         for fmt in formats:
             path = folder / f"{stem}.{fmt}"
             meta = {"Software": "alloc"} if fmt == "png" else {"Creator": "alloc", "Date": None}
-            with house_style():  # rcParams are read when saving: svg.fonttype "none" keeps text
-                fig.savefig(path, dpi=PNG_DPI if fmt == "png" else None, metadata=meta)
+            save_figure(fig, path, dpi=PNG_DPI if fmt == "png" else None, metadata=meta)
             written.append(path)
         data.to_csv(folder / f"{stem}.csv", index=False)
         written.append(folder / f"{stem}.csv")
@@ -705,13 +747,14 @@ def write_comparison_charts(
 
 
 def cover_page(results: Sequence[xr.Dataset], names: Sequence[str], sources: Sequence[str]):
-    """Cover: the scenarios compared, each with its policy and provenance."""
+    """Cover (A4 landscape): the scenarios compared side by side, two to a row, each with what
+    differs from the first, its policy and provenance; then the areas, years and contents."""
     from alloc.outputs.plots import style as s
 
     first = results[0]
     years = first["year"].values
     span = f"{year_label(int(years[0]))} to {year_label(int(years[-1]))}"
-    fig = s.new_figure(s.A4_PORTRAIT)
+    fig = s.new_figure(s.A4_LANDSCAPE)
     s.set_titles(
         fig,
         f"Comparing {len(names)} scenarios: specialised services allocations to the "
@@ -720,76 +763,81 @@ def cover_page(results: Sequence[xr.Dataset], names: Sequence[str], sources: Seq
         "positive = the ICB gets more.",
     )
     s.add_footnote(fig, footnote_attrs(results, names))
-    y = 1 - s.title_block_height(fig) - 0.02
-    status = _illustrative(results)
-    if any(st is not False for st in status):
+    h, w = fig.get_figheight(), fig.get_figwidth()
+    y = 1 - s.title_block_height(fig) - 0.01
+    if any(st is not False for st in _illustrative(results)):
         warn = (
             "ILLUSTRATIVE DATA. The historic-cost baseline is generated (seeded) to demonstrate "
             "the method. These are not NHS England figures and must not be read as any ICB's "
             "allocation."
         )
+        wrapped = s.wrap_to_width(warn, 0.9 * w - 0.4, 11, "bold")
         fig.text(
-            0.06,
+            0.05,
             y,
-            s.wrap_to_width(warn, 0.88 * fig.get_figwidth() - 0.3, 12, "bold"),
-            fontsize=12,
+            wrapped,
+            fontsize=11,
             fontweight="bold",
             color="white",
             va="top",
             gid="illustrative",
-            bbox=dict(boxstyle="round,pad=0.6", facecolor=s.NHS_ORANGE, linewidth=0),
+            bbox=dict(boxstyle="round,pad=0.5", facecolor=s.NHS_ORANGE, linewidth=0),
         )
-        y -= 0.09
-    size = s.BASE_SIZE - 0.5
-    step = size * 1.2 / 72 / fig.get_figheight()  # one line of text
-    x_value = 0.30
-    width = (1 - x_value - 0.05) * fig.get_figwidth()
+        y -= (11 * 1.25 * (wrapped.count("\n") + 1) + 22) / 72 / h
+    size = s.SMALL_SIZE if len(results) <= 4 else 8.0
+    line = size * 1.2 / 72 / h  # one line of text [figure fraction]
+    columns = [(0.05, 0.47), (0.53, 0.95)]  # two scenarios to a row [figure fraction]
+    label_w = 0.10
+    row_top = row_bottom = y
     for k, (r, name, src) in enumerate(zip(results, names, sources)):
+        x0, x1 = columns[k % 2]
+        if k % 2 == 0 and k:  # a new row starts below the lower block of the row above
+            row_top = row_bottom - line
+        y = row_top
         a = r.attrs
-        head = f"{k + 1}. {name}" + ("  (the reference: differences are from it)" if k == 0 else "")
+        head = f"{k + 1}. {name}" + ("  (the reference)" if k == 0 else "")
         fig.text(
-            0.06, y, head, fontsize=s.SUBTITLE_SIZE, fontweight="bold", color=s.SERIES[k], va="top"
+            x0, y, head, fontsize=s.SUBTITLE_SIZE, fontweight="bold", color=s.SERIES[k], va="top"
         )
-        y -= step * 1.8
+        y -= line * 1.9
+        description = a.get("scenario_description", "") or a.get("scenario_name", "")
+        same = k and all(
+            a.get(f) == first.attrs.get(f) for f in ("scenario_description", "scenario_file")
+        )
         rows = [
-            ("Scenario", a.get("scenario_description", "") or a.get("scenario_name", "")),
+            ("Scenario", "as 1 (the same scenario file)" if same else description),
+            *([("Differs from 1", _changes_text(results, k))] if k else []),
             ("Policy", policy_text(a)),
             ("Result", f"{src} (scenario hash {a.get('scenario_hash', '')})"),
             ("Input data", f"{a.get('data_folder', '')} (input hash {a.get('input_hash', '')})"),
         ]
         for label, value in rows:
             fig.text(
-                0.08, y, label, fontsize=size, fontweight="bold", color=s.NHS_DARK_BLUE, va="top"
+                x0, y, label, fontsize=size, fontweight="bold", color=s.NHS_DARK_BLUE, va="top"
             )
-            wrapped = s.wrap_to_width(str(value), width, size)
-            fig.text(x_value, y, wrapped, fontsize=size, color=s.NHS_BLACK, va="top")
-            y -= step * (wrapped.count("\n") + 1) + step * 0.75
-        y -= step * 1.0
-    geo = f"{first.attrs.get('geography', '')}, {first.sizes['icb']} ICBs; {span}"
-    fig.text(
-        0.06,
-        y,
-        "Areas and years",
-        fontsize=size,
-        fontweight="bold",
-        color=s.NHS_DARK_BLUE,
-        va="top",
-    )
-    fig.text(x_value, y, geo, fontsize=size, color=s.NHS_BLACK, va="top")
-    y -= step * 2.2
-    contents = (
-        "Contents: this cover; distance from target in the final year by scenario; the "
+            wrapped = s.wrap_to_width(str(value), (x1 - x0 - label_w) * w, size).split("\n")
+            if len(wrapped) > 3:  # the cover summarises: the workbook's Provenance has it all
+                wrapped = wrapped[:3]
+                wrapped[-1] += " …"
+            fig.text(x0 + label_w, y, "\n".join(wrapped), fontsize=size, va="top")
+            y -= line * len(wrapped) + line * 0.6
+        row_bottom = min(row_bottom, y) if k % 2 else y
+    y = row_bottom - line * 0.8
+    geo = (
+        f"Areas and years: {first.attrs.get('geography', '')}, {first.sizes['icb']} ICBs; {span}."
+        " Contents: this cover; distance from target in the final year by scenario; the "
         "allocation difference by ICB; the range of distance from target by year; one table per "
         "NHS England region. Distance from target (DfT) = (allocation - target) / target: "
         "negative means below the needs-based target. Money in £ million, cash."
     )
     fig.text(
-        0.06,
+        0.05,
         y,
-        s.wrap_to_width(contents, 0.88 * fig.get_figwidth(), s.BASE_SIZE),
-        fontsize=s.BASE_SIZE,
+        s.wrap_to_width(geo, 0.9 * w, s.BASE_SIZE - 0.5),
+        fontsize=s.BASE_SIZE - 0.5,
         color=s.NHS_DARK_GREY,
         va="top",
+        gid="contents",
     )
     return fig
 
@@ -803,7 +851,6 @@ def region_compare_table(
     from alloc.outputs.plots.style import fmt_pct, short_name
 
     first = results[0]
-    last = year_label(int(first["year"][-1]))
     mask = (first["region"] == region).values
     codes = first["icb"].values[mask]
     frame = pd.DataFrame(
@@ -815,15 +862,15 @@ def region_compare_table(
         values = r["allocation"].isel(year=-1).values[mask]
         tenths = largest_remainder(values, unit=1e5)
         rounded.append(tenths)
-        frame[f"{name}: allocation {last} (£m)"] = [f"{v / 10:,.1f}" for v in tenths]
-        totals[f"{name}: allocation {last} (£m)"] = f"{tenths.sum() / 10:,.1f}"
+        frame[f"{name} (£m)"] = [f"{v / 10:,.1f}" for v in tenths]
+        totals[f"{name} (£m)"] = f"{tenths.sum() / 10:,.1f}"
     for k in range(1, len(results)):
         col = f"{names[k]} − {names[0]} (£m)"
         diff = rounded[k] - rounded[0]
         frame[col] = [_signed_m(v) for v in diff]
         totals[col] = _signed_m(diff.sum())
     for r, name in zip(results, names):
-        col = f"{name}: DfT {last} (%)"
+        col = f"{name}: DfT (%)"
         sel = r.isel(year=-1).sel(icb=codes)
         frame[col] = [fmt_pct(v) for v in sel["dft"].values]
         a, t = float(sel["allocation"].sum()), float(sel["target"].sum())
@@ -867,22 +914,29 @@ def region_compare_page(results: Sequence[xr.Dataset], names: Sequence[str], reg
     s.set_titles(
         fig,
         title,
-        "Allocations in £ million (cash), rounded to £0.1m by largest remainder so ICBs sum to "
-        f"the region total; differences are from '{names[0]}'. DfT = (allocation - target) / "
-        "target; negative = below target.",
+        f"Allocation in {last} under each scenario, its difference from '{names[0]}' and "
+        f"distance from target (DfT) in {last}. £ million (cash), rounded to £0.1m by largest "
+        "remainder so ICBs sum to the region total. DfT = (allocation - target) / target; "
+        "negative = below target.",
     )
     s.add_footnote(fig, footnote_attrs(results, names))
     top = 1 - s.title_block_height(fig)
-    bottom = draw_table(fig, table, top=top, gid=f"region:{region}")
+    compact = 1.5 if len(table) > 9 else 1.75  # rows closer in a large region: room for bars
+    n_cols = len(table.columns)
+    font = 9 if n_cols <= 7 else 8 if n_cols <= 12 else 7  # more scenarios, smaller type
+    bottom = draw_table(fig, table, top=top, gid=f"region:{region}", font=font, row_factor=compact)
     floor = s.footnote_height(fig) + 0.65 / fig.get_figheight()
-    if bottom - floor > 0.18:
-        n = int(mask.sum()) * (len(names) - 1)
-        height = min(bottom - floor - 0.08, (0.3 * n + 0.2) / fig.get_figheight())
+    n_icb, n_comp = diffs.shape
+    per_icb = 0.115 if n_comp == 1 else 0.1 + 0.08 * n_comp  # least height of its bars [in]
+    room = bottom - floor - 0.08
+    if room >= (per_icb * n_icb + 0.3) / fig.get_figheight():
+        height = min(room, (0.3 * n_icb * n_comp + 0.2) / fig.get_figheight())
         codes = first["icb"].values[mask]
         labels = [f"{c} {s.short_name(nm)}" for c, nm in zip(codes, first["icb_name"].values[mask])]
         left = max(0.30, (max(s.text_width(lab, 8) for lab in labels) + 0.4) / fig.get_figwidth())
+        right = 0.90 if n_comp == 1 else 0.82  # room at the right for the legend
         region_difference_bars(
-            fig, [left, bottom - 0.08 - height, 0.90 - left, height], labels, diffs, names, last
+            fig, [left, bottom - 0.08 - height, right - left, height], labels, diffs, names, last
         )
     return fig
 
@@ -1093,6 +1147,7 @@ __all__ = [
     "scenario_names",
     "comparison_table",
     "compare_sheet_table",
+    "scenario_changes",
     "by_year_table",
     "write_comparison_workbook",
     "chart_data",

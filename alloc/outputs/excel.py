@@ -51,7 +51,9 @@ SHEETS = (
     "Notes",
 )
 
-GBP_K_FORMAT = "£#,##0;[Red]-£#,##0"
+#: Money in £ thousands: plain thousands separators, the unit in the column header ("(£k)"),
+#: as NHS England's allocation tables show it ("£#,##0" would show £546,623 for £546.6m).
+GBP_K_FORMAT = "#,##0;[Red]-#,##0"
 PCT_FORMAT = "0.00%;[Red]-0.00%"
 PERSONS_FORMAT = "#,##0"
 INDEX_FORMAT = "0.000"
@@ -76,7 +78,10 @@ NOTES = [
     (
         "Illustrative data",
         "In the shipped default data the historic-cost baseline is "
-        "ILLUSTRATIVE (generated, seeded), summing to the sourced £14bn delegated in April 2025. "
+        "ILLUSTRATIVE (generated, seeded), summing to the sourced £14bn delegated in April 2025; "
+        "the split of the envelope by service line and the proxy target formula are "
+        "illustrative too, and envelope and population growth, the GDP deflator, the policy's "
+        "floor and cap and most pathway parameters are assumptions (see the Parameters sheet). "
         "Read results from it as a demonstration of the method, not as NHS England figures. The "
         "caution line at the top of each sheet says which applies.",
     ),
@@ -322,10 +327,15 @@ def _caution(result: xr.Dataset) -> str:
     )
     status = is_illustrative(result.attrs)
     if status is False:
-        return f"Data: {result.attrs.get('data_folder')} (user-supplied). {stamp}."
+        folder = Path(str(result.attrs.get("data_folder", ""))).name
+        return (
+            f"Data: folder '{folder}' (user-supplied); growth and pathway parameters are "
+            f"assumptions. {stamp}."
+        )
     return (
-        "ILLUSTRATIVE DATA: the historic-cost baseline is generated (seeded) for "
-        f"demonstration; these are not NHS England figures. {stamp}."
+        "ILLUSTRATIVE DATA, not NHS England figures: the baseline is generated (seeded), the "
+        "service split and the proxy target formula are illustrative, and growth and pathway "
+        f"parameters are assumptions. {stamp}."
     )
 
 

@@ -6,6 +6,7 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
+import numpy as np
 import xarray as xr
 
 
@@ -88,12 +89,15 @@ def rounded_tenths(result: xr.Dataset, name: str) -> xr.DataArray:
     xarray.DataArray of int64
         Same ``icb`` (and ``year``) coords, in units of £0.1m.
     """
-    import numpy as np
-
     from alloc.rounding import largest_remainder
 
     da = reduce_to(result[name], ("icb", "year"))
     if "year" not in da.dims:
+        if name == "baseline" and "allocation" in result:
+            first = result["allocation"].isel(year=0)
+            if np.allclose(first.values, da.values, rtol=0, atol=1e-3):
+                # the base-year allocation is the baseline: one figure, one rounding
+                return rounded_tenths(result, "allocation").isel(year=0, drop=True)
         return da.copy(data=largest_remainder(da.values, unit=TENTH_M))
     da = da.transpose("icb", "year")
     out = np.column_stack(
@@ -120,8 +124,6 @@ def round_steps(values, total: int, unit: float = TENTH_M):
     the steps by more than one unit per step) each step is rounded half up and the difference
     goes to the largest step. Every step then adds up to the total shown.
     """
-    import numpy as np
-
     from alloc.rounding import largest_remainder, round_half_up
 
     values = [float(v) for v in values]
@@ -146,23 +148,38 @@ def aggregate_dft(result: xr.Dataset, year: int, by: str = "region"):
     return (a - t) / t
 
 
-def real_growth(result: xr.Dataset) -> tuple[float, float]:
-    """Average annual growth of the envelope over the projection: (cash, real) [fraction a
-    year]. Real terms deflate cash by the result's ``gdp_deflator_growth`` (a number or a
-    year-keyed table)."""
-    import numpy as np
-
+def deflator_index(result: xr.Dataset):
+    """GDP deflator index by year, 1 in the base year, from the result's
+    ``gdp_deflator_growth`` (a number or a year-keyed table; 0 when not recorded)."""
     from alloc.inputs.years import growth_index
 
-    years = [int(y) for y in result["year"].values]
-    env = result["envelope"].values
-    n = max(years[-1] - years[0], 1)
-    cash = float((env[-1] / env[0]) ** (1 / n) - 1)
     raw = result.attrs.get("gdp_deflator_growth", 0.0)
     if isinstance(raw, str):
         raw = json.loads(raw)
     if isinstance(raw, np.generic):
         raw = raw.item()
-    deflator = growth_index(raw, years, "result", "gdp_deflator_growth")
-    real = float((env[-1] / deflator[-1] / env[0]) ** (1 / n) - 1)
-    return cash, real
+    if isinstance(raw, dict):
+        raw = {str(k): float(v) for k, v in raw.items()}
+    years = [int(y) for y in result["year"].values]
+    return growth_index(raw, years, "result", "gdp_deflator_growth")
+
+
+def growth_rates(result: xr.Dataset, first, last, k0: int = 0, k1: int = -1):
+    """Average annual growth from ``first`` in year ``k0`` to ``last`` in year ``k1`` (by
+    position): (cash, real) [fraction a year]; real terms deflate by :func:`deflator_index`.
+    ``first`` and ``last`` may be arrays (one rate per element)."""
+    years = result["year"].values
+    n = int(years[k1]) - int(years[k0])
+    if n <= 0:
+        return 0.0 * first, 0.0 * first
+    ratio = last / first
+    deflate = float(deflator_index(result)[k1] / deflator_index(result)[k0])
+    return ratio ** (1 / n) - 1, (ratio / deflate) ** (1 / n) - 1
+
+
+def real_growth(result: xr.Dataset) -> tuple[float, float]:
+    """Average annual growth of the envelope over the projection: (cash, real) [fraction a
+    year]. Real terms deflate cash by the result's ``gdp_deflator_growth``."""
+    env = result["envelope"].values
+    cash, real = growth_rates(result, float(env[0]), float(env[-1]))
+    return float(cash), float(real)

@@ -34,16 +34,82 @@ def _quoted(names: Sequence[str]) -> list[str]:
     return [f"'{n}'" for n in names]
 
 
-def _region_rows(frame: pd.DataFrame, key: pd.Series) -> list[tuple[str, str]]:
-    """("region", name) headers and ("icb", code) rows, regions in NHS England order and ICBs
-    within a region sorted by ``key`` (indexed by ICB code)."""
-    rows: list[tuple[str, str]] = []
+def _region_blocks(frame: pd.DataFrame, key: pd.Series) -> list[tuple[str, list[str]]]:
+    """(region, ICB codes) in NHS England order, ICBs within a region sorted by ``key``
+    (indexed by ICB code)."""
     regions = frame.drop_duplicates("icb").set_index("icb")["region"]
-    for region in ordered_regions(regions.values):
-        members = key[regions[regions == region].index].sort_values(kind="stable").index
-        rows.append(("region", region))
-        rows.extend(("icb", code) for code in members)
-    return rows
+    return [
+        (region, list(key[regions[regions == region].index].sort_values(kind="stable").index))
+        for region in ordered_regions(regions.values)
+    ]
+
+
+def _two_panels(blocks: list[tuple[str, list[str]]]) -> list[list[tuple[str, str]]]:
+    """Rows of two side-by-side panels: ("region", name) headers and ("icb", code) rows, regions
+    kept whole and the left panel about half (one panel for one region)."""
+    rows = [[("region", name)] + [("icb", c) for c in codes] for name, codes in blocks]
+    total = sum(len(r) for r in rows)
+    left, acc = [], 0
+    for k, r in enumerate(rows):
+        if k and acc + len(r) / 2 > total / 2:
+            break
+        left += r
+        acc += len(r)
+    right = [row for r in rows for row in r][len(left) :]
+    return [left, right] if right else [left]
+
+
+def _panel_axes(fig: Figure, panels, labels: Mapping[str, str], size: float, legend: bool):
+    """One axes per panel, side by side under the title, each with room at its left for its
+    ICB names; returns the axes and the row positions of each panel (``{row: y}``)."""
+    area = s.plot_area(fig, left=0.03, right=0.97, axis_room=0.62)
+    if legend:
+        area[3] -= 0.25 / fig.get_figheight()  # room for the legend above the panels
+    label_ws = [
+        (max(s.text_width(labels[c], size) for kind, c in rows if kind == "icb") + 0.2)
+        / fig.get_figwidth()
+        for rows in panels
+    ]
+    gap = 0.35 / fig.get_figwidth()
+    panel_w = (area[2] - sum(label_ws) - (len(panels) - 1) * gap) / len(panels)
+    rows_max = max(len(rows) for rows in panels)
+    axes, positions, left = [], [], area[0]
+    for rows, label_w in zip(panels, label_ws):
+        left += label_w
+        ax = fig.add_axes([left, area[1], panel_w, area[3]])
+        y_of = {row: -float(i) for i, row in enumerate(rows)}
+        icbs = [c for kind, c in rows if kind == "icb"]
+        ax.set_yticks([y_of[("icb", c)] for c in icbs], [labels[c] for c in icbs])
+        for tick in ax.get_yticklabels():
+            tick.set_fontsize(size)
+        ax.tick_params(axis="y", length=0)
+        ax.spines["left"].set_visible(False)
+        ax.set_ylim(-rows_max + 0.4, 0.8)
+        for row in rows:
+            if row[0] == "region":
+                ax.text(
+                    left - label_w + 0.004,
+                    y_of[row],
+                    row[1],
+                    transform=blended_transform_factory(fig.transFigure, ax.transData),
+                    fontsize=s.BASE_SIZE - 0.5,
+                    fontweight="bold",
+                    color=s.NHS_DARK_BLUE,
+                    va="center",
+                    ha="left",
+                    gid=f"region:{row[1]}",
+                )
+                ax.axhline(y_of[row] + 0.5, color=s.NHS_PALE_GREY, linewidth=0.8, zorder=0)
+        axes.append(ax)
+        positions.append(y_of)
+        left += panel_w + gap
+    return axes, positions
+
+
+def _xlabel(fig: Figure, ax, text: str) -> None:
+    """An x axis label wrapped to the width of ``ax``."""
+    width = ax.get_position().width * fig.get_figwidth()
+    ax.set_xlabel(s.wrap_to_width(text, width, s.SMALL_SIZE), fontsize=s.SMALL_SIZE)
 
 
 def dft_by_scenario(data: pd.DataFrame, names: Sequence[str], provenance: Mapping) -> Figure:
@@ -62,19 +128,18 @@ def dft_by_scenario(data: pd.DataFrame, names: Sequence[str], provenance: Mappin
     Returns
     -------
     matplotlib.figure.Figure
-        A4 portrait: one row per ICB (tick label name and code), one marker per scenario
-        (``gid="scenario:<k>"``), a grey line joining an ICB's lowest and highest; regions top to
-        bottom in NHS England order, ICBs within a region from furthest below target (on average
+        A4 landscape, two panels side by side (regions are not split between panels): one row
+        per ICB (tick label name and code), one marker per scenario (``gid="scenario:<k>"``), a
+        grey line joining an ICB's lowest and highest; regions in NHS England order
+        (``gid="region:<name>"``), ICBs within a region from furthest below target (on average
         over the scenarios).
     """
     wide = data.pivot(index="icb", columns="scenario", values="dft")[list(names)]
     icb_names = data.drop_duplicates("icb").set_index("icb")["icb_name"]
+    labels = {c: _label(c, icb_names[c]) for c in wide.index}
     last = str(data["financial_year"].iloc[0])
-    rows = _region_rows(data, wide.mean(axis=1))
-    y_of = {key: -i for i, key in enumerate(rows)}
-    icbs = [k[1] for k in rows if k[0] == "icb"]
-    ys = np.array([y_of[("icb", c)] for c in icbs], dtype=float)
-    values = wide.loc[icbs].to_numpy()
+    panels = _two_panels(_region_blocks(data, wide.mean(axis=1)))
+    values = wide.to_numpy()
 
     spread = values.max(0) - values.min(0)
     ranges = [
@@ -97,69 +162,40 @@ def dft_by_scenario(data: pd.DataFrame, names: Sequence[str], provenance: Mappin
         f"Distance from target by ICB in {last}, % of target (negative = below target), one "
         "marker per scenario: " + "; ".join(f"{q[k]} {ranges[k]}" for k in range(len(names)))
     )
+    lo, hi = min(float(values.min()), 0.0), max(float(values.max()), 0.0)
+    pad = 0.06 * (hi - lo if hi > lo else 0.01)
 
     with s.house_style():
-        fig = s.new_figure(s.A4_PORTRAIT)
+        fig = s.new_figure(s.A4_LANDSCAPE)
         s.set_titles(fig, title, subtitle)
         s.add_footnote(fig, provenance, "A grey line joins an ICB's lowest and highest marker.")
-        tick_labels = [_label(c, icb_names[c]) for c in icbs]
-        widest = max(s.text_width(t, 8) for t in tick_labels)
-        left = (widest + 0.45) / fig.get_figwidth()
-        area = s.plot_area(fig, left=left, right=0.96)
-        area[3] -= 0.25 / fig.get_figheight()  # room for the legend above the axes
-        ax = fig.add_axes(area)
-        ax.axvline(0, color=s.NHS_DARK_GREY, linewidth=1, zorder=1, gid="zero")
-        ax.grid(axis="x")
-        ax.hlines(
-            ys,
-            values.min(1),
-            values.max(1),
-            color=s.NHS_MID_GREY,
-            linewidth=1.2,
-            zorder=2,
-            gid="spread",
-        )
-        for k, name in enumerate(names):
-            colour = s.SERIES[k % len(s.SERIES)]
-            style = dict(s=58, facecolor="white", edgecolor=colour, linewidth=1.8)
-            if k:
-                style = dict(s=30, color=colour, edgecolor="white", linewidth=0.4)
-            ax.scatter(
-                values[:, k],
-                ys,
-                marker=MARKERS[k % len(MARKERS)],
-                zorder=3 + k,
-                gid=f"scenario:{k}",
-                label=name,
-                **style,
-            )
-        ax.set_yticks(ys, tick_labels)
-        for tick in ax.get_yticklabels():
-            tick.set_fontsize(8)
-        lo, hi = float(values.min()), float(values.max())
-        pad = 0.06 * (hi - lo if hi > lo else 0.01)
-        ax.set_xlim(min(lo, 0) - pad, max(hi, 0) + pad)
-        ax.set_ylim(-len(rows) + 0.4, 0.8)
-        for key in rows:
-            if key[0] == "region":
-                ax.text(
-                    0.03,
-                    y_of[key],
-                    key[1],
-                    transform=blended_transform_factory(fig.transFigure, ax.transData),
-                    fontsize=s.BASE_SIZE,
-                    fontweight="bold",
-                    color=s.NHS_DARK_BLUE,
-                    va="center",
-                    ha="left",
-                    gid=f"region:{key[1]}",
+        size = 8.0 if max(len(p) for p in panels) <= 30 else 7.5
+        axes, positions = _panel_axes(fig, panels, labels, size, legend=True)
+        for ax, y_of in zip(axes, positions):
+            icbs = [c for kind, c in y_of if kind == "icb"]
+            ys = np.array([y_of[("icb", c)] for c in icbs])
+            vals = wide.loc[icbs].to_numpy()
+            ax.axvline(0, color=s.NHS_DARK_GREY, linewidth=1, zorder=1, gid="zero")
+            ax.grid(axis="x")
+            ax.hlines(ys, vals.min(1), vals.max(1), color=s.NHS_MID_GREY, linewidth=1.2, zorder=2)
+            for k, name in enumerate(names):
+                colour = s.SERIES[k % len(s.SERIES)]
+                style = dict(s=52, facecolor="white", edgecolor=colour, linewidth=1.8)
+                if k:
+                    style = dict(s=28, color=colour, edgecolor="white", linewidth=0.4)
+                ax.scatter(
+                    vals[:, k],
+                    ys,
+                    marker=MARKERS[k % len(MARKERS)],
+                    zorder=3 + k,
+                    gid=f"scenario:{k}",
+                    label=name,
+                    **style,
                 )
-                ax.axhline(y_of[key] + 0.5, color=s.NHS_PALE_GREY, linewidth=0.8, zorder=0)
-        ax.tick_params(axis="y", length=0)
-        ax.spines["left"].set_visible(False)
-        ax.set_xlabel(f"Distance from target in {last} (% of target)")
-        s.pct_axis(ax.xaxis)
-        ax.legend(
+            ax.set_xlim(lo - pad, hi + pad)
+            _xlabel(fig, ax, f"Distance from target in {last} (% of target)")
+            s.pct_axis(ax.xaxis)
+        axes[-1].legend(
             loc="lower right",
             bbox_to_anchor=(1.0, 1.0),
             ncol=min(len(names), 3),
@@ -185,18 +221,18 @@ def allocation_difference(data: pd.DataFrame, names: Sequence[str], provenance: 
     Returns
     -------
     matplotlib.figure.Figure
-        A4 portrait: horizontal bars in £ million, one row per ICB (name and code), sorted from
-        the largest gain under the second scenario; with one comparison, gains blue and losses
-        orange, each labelled with its value; with more, one bar per scenario in its colour
-        (``gid="scenario:<k>"``).
+        A4 landscape: horizontal bars in £ million, one row per ICB (name and code), sorted
+        from the largest gain under the second scenario; with one comparison, gains blue and losses orange, each labelled with its
+        value; with more, one bar per scenario in its colour (``gid="scenario:<k>"``).
     """
     later = list(names[1:])
     wide = data.pivot(index="icb", columns="scenario", values="allocation_diff_gbp")[later]
     icb_names = data.drop_duplicates("icb").set_index("icb")["icb_name"]
+    labels = {c: _label(c, icb_names[c]) for c in wide.index}
     last = str(data["financial_year"].iloc[0])
-    order = wide[later[0]].sort_values(ascending=False, kind="stable").index
+    order = list(wide[later[0]].sort_values(ascending=False, kind="stable").index)
     values = wide.loc[order].to_numpy()
-    n_icb, n_comp = values.shape
+    n_comp = values.shape[1]
     q = _quoted(names)
 
     def moved(k):
@@ -220,68 +256,55 @@ def allocation_difference(data: pd.DataFrame, names: Sequence[str], provenance: 
         + f" minus the allocation under {q[0]}, by ICB, £ million (cash); sorted from the "
         "largest gain"
     )
+    lo, hi = float(min(values.min(), 0)), float(max(values.max(), 0))
+    pad = 0.2 * (hi - lo if hi > lo else 1.0)
+    span = float(np.abs(values).max()) or 1.0
 
     with s.house_style():
-        fig = s.new_figure(s.A4_PORTRAIT)
+        fig = s.new_figure(s.A4_LANDSCAPE)
         s.set_titles(fig, title, subtitle)
         s.add_footnote(fig, provenance)
-        tick_labels = [_label(c, icb_names[c]) for c in order]
-        widest = max(s.text_width(t, 8) for t in tick_labels)
-        left = (widest + 0.3) / fig.get_figwidth()
-        area = s.plot_area(fig, left=left, right=0.95)
-        if n_comp > 1:
-            area[3] -= 0.25 / fig.get_figheight()
-        ax = fig.add_axes(area)
-        ax.axvline(0, color=s.NHS_DARK_GREY, linewidth=1, zorder=3, gid="zero")
-        ax.grid(axis="x")
-        ys = -np.arange(n_icb, dtype=float)
+        panels = [[("icb", c) for c in order]]  # one sorted list: read top to bottom
+        size = 8.0 if len(order) <= 36 else 7.5
+        axes, positions = _panel_axes(fig, panels, labels, size, legend=n_comp > 1)
         height = 0.72 / n_comp
-        for k in range(n_comp):
-            offset = (k - (n_comp - 1) / 2) * height
-            if n_comp == 1:
-                colours = [s.NHS_BLUE if v >= 0 else s.NHS_ORANGE for v in values[:, k]]
-            else:
-                colours = s.SERIES[(k + 1) % len(s.SERIES)]
-            ax.barh(
-                ys - offset,
-                values[:, k],
-                height=height,
-                color=colours,
-                zorder=2,
-                gid=f"scenario:{k + 1}",
-                label=later[k],
-            )
-        span = float(np.abs(values).max()) or 1.0
-        if n_comp == 1:
-            for y, v in zip(ys, values[:, 0]):
-                ax.text(
-                    v + (0.01 if v >= 0 else -0.01) * span,
-                    y,
-                    s.fmt_gbp_m(float(v), 1, sign=True),
-                    va="center",
-                    ha="left" if v >= 0 else "right",
-                    fontsize=7.5,
-                    color=s.NHS_DARK_GREY,
+        for ax, y_of in zip(axes, positions):
+            icbs = [c for kind, c in y_of if kind == "icb"]
+            ys = np.array([y_of[("icb", c)] for c in icbs])
+            vals = wide.loc[icbs].to_numpy()
+            ax.axvline(0, color=s.NHS_DARK_GREY, linewidth=1, zorder=3, gid="zero")
+            ax.grid(axis="x")
+            for k in range(n_comp):
+                offset = (k - (n_comp - 1) / 2) * height
+                if n_comp == 1:
+                    colours = [s.NHS_BLUE if v >= 0 else s.NHS_ORANGE for v in vals[:, k]]
+                else:
+                    colours = s.SERIES[(k + 1) % len(s.SERIES)]
+                ax.barh(
+                    ys - offset,
+                    vals[:, k],
+                    height=height,
+                    color=colours,
+                    zorder=2,
+                    gid=f"scenario:{k + 1}",
+                    label=later[k],
                 )
-        lo, hi = float(min(values.min(), 0)), float(max(values.max(), 0))
-        pad = 0.16 * (hi - lo if hi > lo else 1.0)
-        ax.set_xlim(lo - pad, hi + pad)
-        ax.set_ylim(-n_icb + 0.4, 0.6)
-        ax.set_yticks(ys, tick_labels)
-        for tick in ax.get_yticklabels():
-            tick.set_fontsize(8)
-        ax.tick_params(axis="y", length=0)
-        ax.spines["left"].set_visible(False)
-        ax.set_xlabel(
-            s.wrap_to_width(
-                f"Allocation difference from {q[0]} in {last} (£ million, cash)",
-                area[2] * fig.get_figwidth(),
-                s.BASE_SIZE,
-            )
-        )
-        s.gbp_m_axis(ax.xaxis)
+            if n_comp == 1:
+                for y, v in zip(ys, vals[:, 0]):
+                    ax.text(
+                        v + (0.012 if v >= 0 else -0.012) * span,
+                        y,
+                        s.fmt_gbp_m(float(v), 1, sign=True),
+                        va="center",
+                        ha="left" if v >= 0 else "right",
+                        fontsize=7.5,
+                        color=s.NHS_DARK_GREY,
+                    )
+            ax.set_xlim(lo - pad, hi + pad)
+            _xlabel(fig, ax, f"Difference from {q[0]}, {last} (£ million, cash)")
+            s.gbp_m_axis(ax.xaxis)
         if n_comp > 1:
-            ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=min(n_comp, 3))
+            axes[-1].legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=min(n_comp, 3))
     return fig
 
 
@@ -335,11 +358,16 @@ def dft_range(data: pd.DataFrame, names: Sequence[str], provenance: Mapping) -> 
         "ICB furthest below target to the ICB furthest above; the line is the median ICB"
     )
 
+    n_entries = len(names) + 2
+    ncol = n_entries if n_entries <= 5 else int(np.ceil(n_entries / 2))
+    legend_rows = int(np.ceil(n_entries / ncol))
     with s.house_style():
         fig = s.new_figure(s.A4_LANDSCAPE)
         s.set_titles(fig, title, subtitle)
         s.add_footnote(fig, provenance)
-        ax = fig.add_axes(s.plot_area(fig, left=0.08, right=0.70))
+        area = s.plot_area(fig, left=0.08, right=0.70)
+        area[3] -= (0.1 + 0.22 * legend_rows) / fig.get_figheight()  # the legend above the axes
+        ax = fig.add_axes(area)
         ax.axhline(0, color=s.NHS_DARK_GREY, linewidth=1, zorder=1, gid="zero")
         ax.grid(axis="y")
         handles = []
@@ -374,9 +402,11 @@ def dft_range(data: pd.DataFrame, names: Sequence[str], provenance: Mapping) -> 
         ax.legend(
             [h for h, _ in handles],
             [t for _, t in handles],
-            loc="upper right",
-            ncol=1,
+            loc="lower left",
+            bbox_to_anchor=(0.0, 1.0),
+            ncol=ncol,
             borderaxespad=0.3,
+            handlelength=2.2,
         )
         ax.set_xticks(years, labels)
         ax.set_xlim(years[0] - 0.2, years[-1] + 0.2)
@@ -406,7 +436,7 @@ def _label_extremes(fig, ax, frames, names, years) -> None:
     y_lo, y_hi = ax.get_ylim()
     axis_in = ax.get_position().height * fig.get_figheight()
     per_in = (y_hi - y_lo) / axis_in
-    gap = 2.3 * s.SMALL_SIZE / 72 * per_in  # two lines of small type
+    gap = 2.7 * s.SMALL_SIZE / 72 * per_in  # two lines of small type, boxed
     placed: list[float] = []
     width = (0.985 - ax.get_position().x1) * fig.get_figwidth() - 0.35
     for value, *_ in items:
@@ -425,12 +455,13 @@ def _label_extremes(fig, ax, frames, names, years) -> None:
             xytext=(years[-1] + 0.35, y),
             textcoords="data",
             fontsize=s.SMALL_SIZE - 0.5,
-            color=colour,
+            color=s.NHS_BLACK,  # dark text on a tint of the band's colour: legible in any
+            bbox=dict(boxstyle="round,pad=0.25", facecolor=colour, alpha=0.18, linewidth=0),
             va="center",
             ha="left",
             annotation_clip=False,
             gid=f"label:{k}:{'high' if end == 'max' else 'low'}",
-            arrowprops=dict(arrowstyle="-", color=colour, linewidth=0.7),
+            arrowprops=dict(arrowstyle="-", color=colour, linewidth=0.9),
         )
 
 
@@ -445,7 +476,7 @@ def draw_table(
     top: float,
     gid: str,
     font: float = 9,
-    first_col_width: float = 0.28,
+    first_col_width: float = 0.2,
     left: float = 0.04,
     width: float = 0.92,
     row_factor: float = 1.75,
@@ -520,6 +551,8 @@ def region_difference_bars(
         else:
             colours = s.SERIES[(k + 1) % len(s.SERIES)]
         ax.barh(ys - offset, values, height=height, color=colours, label=names[k + 1])
+        if n_comp > 1:
+            continue  # the table beside gives the figures; labels on paired bars would collide
         for y, v in zip(ys - offset, values):
             ax.text(
                 v + (0.01 if v >= 0 else -0.01) * span,
@@ -546,7 +579,7 @@ def region_difference_bars(
         fontweight="bold",
     )
     if n_comp > 1:
-        ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=min(n_comp, 3))
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), ncol=1)
 
 
 __all__ = [

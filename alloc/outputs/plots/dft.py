@@ -293,9 +293,7 @@ def dft_dot_plot(result: xr.Dataset, highlight: str | Iterable[str] | None = Non
                 )
             )
             ends.append(
-                ax.scatter(
-                    x1, ys, s=30, color=s.NHS_BLACK, zorder=4, gid="end", label=labels[-1]
-                )
+                ax.scatter(x1, ys, s=30, color=s.NHS_BLACK, zorder=4, gid="end", label=labels[-1])
             )
             tick_labels = [f"{s.short_name(names[c])} ({c})" for c in icbs]
             ticks_all.extend(tick_labels)

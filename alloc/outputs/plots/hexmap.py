@@ -100,8 +100,7 @@ def icb_hexmap(
         f"is furthest below ({s.fmt_pct(float(by_region[low_region]))} taken together)"
     )
     where = (
-        "Layout: one equal hexagon per ICB near its centroid (derived, illustrative; not to "
-        "scale)"
+        "Layout: one equal hexagon per ICB near its centroid (derived, illustrative; not to scale)"
         if source == "shipped"
         else "Layout COMPUTED from the ICB centroids: geography "
         f"'{result.attrs.get('geography', '')}' ships no hexagon layout"
@@ -189,12 +188,12 @@ def icb_hexmap(
         left = area[0] + 0.51 + col * (2.3 / fig.get_figwidth() + 0.012)
         room = 0.85 / fig.get_figheight()  # colour bar with its label and ticks
         if bottoms[col] - area[1] >= room:
-            rect = [left, area[1] + 0.4 / fig.get_figheight(), 0.19, 0.018]
+            rect = [left, area[1] + 0.4 / fig.get_figheight(), 0.17, 0.018]
         else:  # a key too long for the bar below it: the bar goes in the map's top left corner
             rect = [area[0], area[1] + area[3] - 0.04, 0.16, 0.018]
         cax = fig.add_axes(rect)
         bar = fig.colorbar(_mappable(norm), cax=cax, orientation="horizontal")
-        bar.set_label(f"Distance from target {label_year} (% of target)", fontsize=s.SMALL_SIZE)
+        bar.set_label(f"Distance from target {label_year} (%)", fontsize=s.SMALL_SIZE - 0.5)
         bar.ax.xaxis.set_label_position("top")
         s.pct_axis(bar.ax.xaxis)
         bar.ax.tick_params(labelsize=s.FOOTNOTE_SIZE + 0.5)
@@ -257,7 +256,7 @@ def _key(fig, result, codes, names, regions, by_region, marked, area) -> list[fl
     code_w = max(s.text_width(c, size, "bold") for c in codes) + 0.08
     blocks = []
     for region in ordered_regions(regions):
-        members = sorted((c for c in codes if regions[codes.index(c)] == region))
+        members = sorted(c for c in codes if regions[codes.index(c)] == region)
         rows = []
         for c in members:
             weight = "bold" if c in marked else "normal"

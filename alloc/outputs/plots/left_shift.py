@@ -128,8 +128,7 @@ def left_shift_chart(
         s.add_footnote(
             fig,
             attrs,
-            "Pathway parameters are mostly illustrative (models/pathways/*.toml). "
-            + MAY_NOT_SUM,
+            "Pathway parameters are mostly illustrative (models/pathways/*.toml). " + MAY_NOT_SUM,
         )
         ax = fig.add_axes(s.plot_area(fig, left=0.09, right=0.72))
         ax.axhline(0, color=s.NHS_DARK_GREY, linewidth=1, zorder=3)
@@ -203,7 +202,7 @@ def left_shift_chart(
     rows = []
     for measure, da in (("spend avoided", sav), ("upstream cost", cost)):
         for payer in da["payer"].values:
-            for k, year in enumerate(years):
+            for k in range(len(years)):
                 rows.append(
                     {
                         "who": who,

@@ -206,8 +206,9 @@ def icb_map(
 
         inset.set_gid("london")
         inset.set_aspect(1 / np.cos(np.deg2rad(MID_LAT)), adjustable="box")
-        inset.set_xlim(box[0], box[1])
-        inset.set_ylim(box[2], box[3])
+        if london.any():
+            inset.set_xlim(box[0], box[1])
+            inset.set_ylim(box[2], box[3])
         inset.set_xticks([])
         inset.set_yticks([])
         for spine in inset.spines.values():
@@ -245,19 +246,18 @@ def icb_map(
                     edgecolor=s.HIGHLIGHT[i % len(s.HIGHLIGHT)],
                     linewidth=2.5,
                 )
-        for i in li:
-            radius = np.sqrt(alloc[i] * AREA_PER_GBP / np.pi)  # points
-            below = lat[i] < np.median(lat[li])
-            inset.annotate(
-                f"{codes[i]} {names[i].replace(' London', '')}\n{s.fmt_pct(float(dft[i]))}",
-                (lon[i], lat[i]),
-                fontsize=7.5,
-                ha="center",
-                va="top" if below else "bottom",
-                color=s.NHS_BLACK,
-                gid=f"label:{codes[i]}",
-                textcoords="offset points",
-                xytext=(0, -(radius + 2) if below else radius + 2),
+        if li.size:
+            inset.apply_aspect()
+            box_px = inset.get_window_extent(renderer)
+            outside = [
+                Bbox.from_extents(-w, -h, box_px.x0, 2 * h),
+                Bbox.from_extents(box_px.x1, -h, 2 * w, 2 * h),
+                Bbox.from_extents(-w, -h, 2 * w, box_px.y0),
+                Bbox.from_extents(-w, box_px.y1, 2 * w, 2 * h),
+            ]
+            short = [f"{c} {n.replace(' London', '')}" for c, n in zip(codes, names)]
+            _place_labels(
+                fig, inset, list(li), lon, lat, alloc, short, codes, dft, outside, size=7.5
             )
         if not london.any():
             inset.set_visible(False)
@@ -285,12 +285,15 @@ def icb_map(
     return fig
 
 
-def _london_box(lon, lat, pad: float = 0.12) -> tuple[float, float, float, float]:
-    """Longitude and latitude limits around London's centroids [degrees] (room above and below
-    for the labels)."""
+def _london_box(lon, lat, pad: float = 0.07) -> tuple[float, float, float, float]:
+    """Longitude and latitude limits around London's centroids [degrees]: a box as wide as it
+    is tall on the map, with room above and below the bubbles for their labels."""
     if lon.size == 0:
         return (0.0, 0.0, 0.0, 0.0)
-    return (lon.min() - pad * 1.6, lon.max() + pad * 1.6, lat.min() - 2 * pad, lat.max() + 2 * pad)
+    scale = np.cos(np.deg2rad(MID_LAT))
+    half = max((lon.max() - lon.min()) * scale / 2 + pad, (lat.max() - lat.min()) / 2 + 2 * pad)
+    x, y = (lon.max() + lon.min()) / 2, (lat.max() + lat.min()) / 2
+    return (x - half / scale, x + half / scale, y - half, y + half)
 
 
 def _size_key(fig, box: Bbox, label_year: str) -> None:
@@ -311,9 +314,7 @@ def _size_key(fig, box: Bbox, label_year: str) -> None:
     ax.set_ylim(0, 1)
     for k, value in enumerate(SIZE_KEY):
         x = (0.05, 0.3, 0.6)[k]
-        ax.scatter(
-            [x], [0.5], s=value * AREA_PER_GBP, facecolor="white", edgecolor=s.NHS_DARK_GREY
-        )
+        ax.scatter([x], [0.5], s=value * AREA_PER_GBP, facecolor="white", edgecolor=s.NHS_DARK_GREY)
         radius = np.sqrt(value * AREA_PER_GBP / np.pi)
         ax.annotate(
             s.fmt_gbp_m(value),
@@ -326,7 +327,9 @@ def _size_key(fig, box: Bbox, label_year: str) -> None:
         )
 
 
-def _place_labels(fig, ax, indices, lon, lat, alloc, names, codes, dft, reserved) -> None:
+def _place_labels(
+    fig, ax, indices, lon, lat, alloc, names, codes, dft, reserved, size: float = 8
+) -> None:
     """Name ICBs beside their bubbles, trying positions until a label covers no other label,
     no other bubble and no reserved area (inset, colour bar, size key)."""
     renderer = fig.canvas.get_renderer()
@@ -348,9 +351,7 @@ def _place_labels(fig, ax, indices, lon, lat, alloc, names, codes, dft, reserved
         (-1, 1, "right", "bottom"),
     )
     for i in indices:
-        others = [(b, 1000.0) for b in taken] + [
-            (b, 1.0) for j, b in enumerate(bubbles) if j != i
-        ]
+        others = [(b, 1000.0) for b in taken] + [(b, 1.0) for j, b in enumerate(bubbles) if j != i]
         radius = np.sqrt(alloc[i] * AREA_PER_GBP / np.pi)  # points
         text = f"{names[i]}\n{s.fmt_pct(float(dft[i]))}"
         best = None
@@ -362,7 +363,7 @@ def _place_labels(fig, ax, indices, lon, lat, alloc, names, codes, dft, reserved
                     (lon[i], lat[i]),
                     xytext=(dx * scale * (radius + gap), dy * scale * (radius + gap)),
                     textcoords="offset points",
-                    fontsize=8,
+                    fontsize=size,
                     ha=ha,
                     va=va,
                     color=s.NHS_BLACK,

@@ -231,6 +231,11 @@ def short_name(icb_name: str) -> str:
     return str(icb_name).removeprefix("NHS ").removesuffix(" ICB").strip()
 
 
+#: Text drawn into a PNG is hinted to the pixel grid and comes out up to 3% wider than its
+#: outline (1.7% at 150 dpi, 3% at 100 dpi): widths are measured that much wider.
+_HINTING = 1.03
+
+
 @functools.lru_cache(maxsize=4096)
 def _word_width(word: str, size: float, weight: str) -> float:
     """Width of ``word`` in the house font [inches] (cached: measuring text is slow)."""
@@ -240,7 +245,7 @@ def _word_width(word: str, size: float, weight: str) -> float:
     with house_style():
         prop = FontProperties(size=size, weight=weight)
         w, _, _ = TextToPath().get_text_width_height_descent(word, prop, ismath=False)
-    return w / 72
+    return w / 72 * _HINTING
 
 
 def wrap_to_width(text: str, width_in: float, size: float, weight: str = "normal") -> str:

@@ -30,22 +30,46 @@ from alloc.outputs.plots import style as s
 _BAND_COLOURS = ["#C6DDF2", "#8DBBE6", "#4C94D6", "#1F6FBF"]  # light to dark NHS blues
 
 
-def _formatter(units: str):
-    """(value formatter, axis setter, axis label) for ``units``."""
+def _formatter(units: str, decimals: int = 1):
+    """(value formatter, axis setter, axis label) for ``units``; values shown to ``decimals``
+    (of £m or of %)."""
     if units == "GBP":
-        return (lambda v: s.fmt_gbp_m(v, 1), lambda axis: s.gbp_m_axis(axis), "£ million (cash)")
+        return (
+            lambda v: s.fmt_gbp_m(v, decimals),
+            lambda axis: s.gbp_m_axis(axis),
+            "£ million (cash)",
+        )
     if units == "1":
-        return (lambda v: s.fmt_pct(v, 1, sign=False), lambda axis: s.pct_axis(axis, 1), "%")
+        return (
+            lambda v: s.fmt_pct(v, decimals, sign=False),
+            lambda axis: s.pct_axis(axis),
+            "%",
+        )
     return (lambda v: f"{v:,.3g}", lambda axis: None, units or "(units not recorded)")
+
+
+def _decimals(t: pd.DataFrame, units: str) -> int:
+    """Decimals (of £m or %) that tell the widest swing's low, central and high apart: 1, or
+    more for small swings, at most 3."""
+    scale = 1e6 if units == "GBP" else 0.01
+    swing = float(t["swing"].max()) / scale if "swing" in t and len(t) else 0.0
+    if swing <= 0:
+        return 1
+    return int(min(3, max(1, np.ceil(-np.log10(swing)) + 1)))
 
 
 class FlatBand(ValueError):
     """The ensemble's quantiles do not spread: a fan chart would show a line, not a fan."""
 
 
-def band_is_flat(ensemble: xr.DataArray, icb: str | None = None, rel: float = 1e-4) -> bool:
+#: A band no wider than this fraction of the median in every year is flat: on a chart it is a
+#: line (0.2% is £0.5m on a £250m allocation).
+FLAT = 2e-3
+
+
+def band_is_flat(ensemble: xr.DataArray, icb: str | None = None, rel: float = FLAT) -> bool:
     """Whether the outermost quantiles of ``ensemble`` (of ``icb``) are no wider than ``rel``
-    of the median in every year, i.e. the draws do not differ."""
+    of the median in every year: the draws hardly differ and a fan chart would show a line."""
     da = ensemble.sel(icb=icb) if icb is not None and "icb" in ensemble.dims else ensemble
     qs = da["quantile"].values
     width = np.abs(da.sel(quantile=qs.max()) - da.sel(quantile=qs.min())).values
@@ -115,8 +139,8 @@ def fan_chart(
         )
     if band_is_flat(da):
         raise FlatBand(
-            "ensemble: the quantiles do not spread (every draw gives the same value), so "
-            "there is no fan to draw; widen the ensemble's uncertain ranges"
+            f"ensemble: the quantiles hardly spread (the outermost band is within {100 * FLAT:g}% "
+            "of the median in every year), so there is no fan to draw"
         )
     units = str(da.attrs.get("units", ensemble.attrs.get("units", "")))
     fmt, set_axis, ylabel = _formatter(units)
@@ -156,7 +180,7 @@ def fan_chart(
         fig = s.new_figure(s.A4_LANDSCAPE)
         s.set_titles(fig, title, subtitle)
         s.add_footnote(fig, attrs, "Quantiles across Monte Carlo draws.")
-        ax = fig.add_axes(s.plot_area(fig, left=0.10, right=0.80))
+        ax = fig.add_axes(s.plot_area(fig, left=0.10, right=0.88))
         ax.grid(axis="y")
         ax.set_axisbelow(True)
         colours = _BAND_COLOURS[: len(pairs)]  # outermost band lightest
@@ -204,7 +228,7 @@ def fan_chart(
         ax.set_xlabel("Financial year")
         ax.set_ylabel(ylabel)
         set_axis(ax.yaxis)
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        ax.legend(loc="upper left")
     frame = da.to_pandas().T
     frame.columns = [f"q{100 * float(c):g}" for c in frame.columns]
     frame.insert(0, "year", labels)
@@ -281,7 +305,7 @@ def tornado_chart(
     moving = t[t["swing"] > 1e-9 * max(abs(base), 1.0)]
     n_still = len(t) - len(moving)
     t = (moving if len(moving) else t).head(top)
-    fmt, set_axis, unit_label = _formatter(units)
+    fmt, set_axis, unit_label = _formatter(units, _decimals(t, units))
     lead = t.iloc[0]
     if len(moving):
         title = (
@@ -307,13 +331,11 @@ def tornado_chart(
         fig = s.new_figure(s.A4_LANDSCAPE)
         s.set_titles(fig, title, subtitle)
         s.add_footnote(fig, attrs, "Parameter ranges are assumptions (mostly illustrative).")
-        names = [
-            s.wrap_to_width(parameter_label(p), 3.6, s.SMALL_SIZE) for p in t["parameter"]
-        ]
-        widest = max(
-            s.text_width(line, s.SMALL_SIZE) for n in names for line in n.split("\n")
+        names = [s.wrap_to_width(parameter_label(p), 3.6, s.SMALL_SIZE) for p in t["parameter"]]
+        widest = max(s.text_width(line, s.SMALL_SIZE) for n in names for line in n.split("\n"))
+        ax = fig.add_axes(
+            s.plot_area(fig, left=(1.08 * widest + 0.5) / fig.get_figwidth(), right=0.95)
         )
-        ax = fig.add_axes(s.plot_area(fig, left=(widest + 0.35) / fig.get_figwidth(), right=0.95))
         ys = np.arange(len(t))[::-1]
         for y, row in zip(ys, t.itertuples()):
             # Low in the upper half of the row, high in the lower half: both stay visible
