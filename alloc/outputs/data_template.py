@@ -19,12 +19,10 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 
 from alloc._version import __version__
-from alloc.errors import AllocError
 from alloc.inputs.scenario_workbook import EDITABLE_FILL, NHS_BLUE
 from alloc.inputs.user_baseline import BASELINE_SHEET, TEMPLATE_COLUMNS
 from alloc.inputs.years import year_label
-from alloc.outputs.atomic import check_output_file
-from alloc.outputs.scenario_template import atomic_save
+from alloc.outputs.scenario_template import atomic_save, check_xlsx_out
 
 #: Column of the notes block (a blank column separates it from the table).
 NOTES_COLUMN = len(TEMPLATE_COLUMNS) + 2
@@ -117,8 +115,5 @@ def write_data_template(inputs: xr.Dataset, out: str | Path, force: bool = False
     AllocError
         If ``out`` exists and ``force`` is false, or is not an ``.xlsx`` path.
     """
-    out = Path(out)
-    if out.suffix.lower() != ".xlsx":
-        raise AllocError(out, "--xlsx", f"expected a file name ending .xlsx, found '{out.name}'")
-    check_output_file(out, "--xlsx", force)  # a file only: never a folder
+    out = check_xlsx_out(out, force)
     return atomic_save(data_template_workbook(inputs, out.name), out)

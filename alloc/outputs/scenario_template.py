@@ -287,12 +287,18 @@ def write_template(prepared: Prepared, out: str | Path, force: bool = False) -> 
     AllocError
         If ``out`` exists and ``force`` is false, or is not an ``.xlsx`` path.
     """
+    out = check_xlsx_out(out, force)
+    return atomic_save(template_workbook(prepared), out)
+
+
+def check_xlsx_out(out: str | Path, force: bool) -> Path:
+    """An ``.xlsx`` path that may be written: refused if it exists (without force) or is not a
+    file name ending ``.xlsx``, or names a folder."""
     out = Path(out)
     if out.suffix.lower() != ".xlsx":
         raise AllocError(out, "--xlsx", f"expected a file name ending .xlsx, found '{out.name}'")
     check_output_file(out, "--xlsx", force)  # a file only: never a folder
-    wb = template_workbook(prepared)
-    return atomic_save(wb, out)
+    return out
 
 
 def atomic_save(wb: Workbook, out: Path) -> Path:

@@ -17,10 +17,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
-from matplotlib.transforms import blended_transform_factory
 
 from alloc.outputs.plots import style as s
-from alloc.outputs.plots.dft import ordered_regions
+from alloc.outputs.plots.dft import ordered_regions, region_headings
 
 #: Marker of each scenario, in order (with :data:`alloc.outputs.plots.style.SERIES` colours).
 MARKERS = ["o", "s", "D", "^", "v", "P"]
@@ -85,21 +84,7 @@ def _panel_axes(fig: Figure, panels, labels: Mapping[str, str], size: float, leg
         ax.tick_params(axis="y", length=0)
         ax.spines["left"].set_visible(False)
         ax.set_ylim(-rows_max + 0.4, 0.8)
-        for row in rows:
-            if row[0] == "region":
-                ax.text(
-                    left - label_w + 0.004,
-                    y_of[row],
-                    row[1],
-                    transform=blended_transform_factory(fig.transFigure, ax.transData),
-                    fontsize=s.BASE_SIZE - 0.5,
-                    fontweight="bold",
-                    color=s.NHS_DARK_BLUE,
-                    va="center",
-                    ha="left",
-                    gid=f"region:{row[1]}",
-                )
-                ax.axhline(y_of[row] + 0.5, color=s.NHS_PALE_GREY, linewidth=0.8, zorder=0)
+        region_headings(fig, ax, rows, y_of, left - label_w + 0.004)
         axes.append(ax)
         positions.append(y_of)
         left += panel_w + gap

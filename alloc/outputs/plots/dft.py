@@ -315,21 +315,7 @@ def dft_dot_plot(result: xr.Dataset, highlight: str | Iterable[str] | None = Non
                     )
             ax.set_xlim(lo - pad, hi + pad)
             ax.set_ylim(-rows_max + 0.4, 0.8)
-            for key in rows:
-                if key[0] == "region":
-                    ax.text(
-                        left - label_w + 0.004,
-                        y_of[key],
-                        key[1],
-                        transform=blended_transform_factory(fig.transFigure, ax.transData),
-                        fontsize=s.BASE_SIZE - 0.5,
-                        fontweight="bold",
-                        color=s.NHS_DARK_BLUE,
-                        va="center",
-                        ha="left",
-                        gid=f"region:{key[1]}",
-                    )
-                    ax.axhline(y_of[key] + 0.5, color=s.NHS_PALE_GREY, linewidth=0.8, zorder=0)
+            region_headings(fig, ax, rows, y_of, left - label_w + 0.004)
             ax.tick_params(axis="y", length=0)
             ax.spines["left"].set_visible(False)
             ax.set_xlabel("Distance from target (% of target)", fontsize=s.SMALL_SIZE)
@@ -363,3 +349,22 @@ def _count(n: int, lower: bool = False) -> str:
     if n == 0:
         return "none" if lower else "No ICB is"
     return f"{n} ICB{'s' if n != 1 else ''}" + ("" if lower else (" are" if n != 1 else " is"))
+
+
+def region_headings(fig, ax, rows, y_of, x: float) -> None:
+    """Region names (rows ``("region", name)``) at figure x ``x``, each over a faint rule."""
+    for key in rows:
+        if key[0] == "region":
+            ax.text(
+                x,
+                y_of[key],
+                key[1],
+                transform=blended_transform_factory(fig.transFigure, ax.transData),
+                fontsize=s.BASE_SIZE - 0.5,
+                fontweight="bold",
+                color=s.NHS_DARK_BLUE,
+                va="center",
+                ha="left",
+                gid=f"region:{key[1]}",
+            )
+            ax.axhline(y_of[key] + 0.5, color=s.NHS_PALE_GREY, linewidth=0.8, zorder=0)
