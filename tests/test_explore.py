@@ -4,6 +4,7 @@ TOML it downloads, and the page's callbacks (alloc.explore.app, when Panel is in
 from __future__ import annotations
 
 import io
+import sys
 import tomllib
 
 import pandas as pd
@@ -17,6 +18,8 @@ from alloc.explore._toml import dumps
 from alloc.explore.state import Explorer
 from alloc.inputs.scenario import load_scenario
 from alloc.outputs.tables import summary
+
+pytestmark = pytest.mark.filterwarnings("ignore:The inplace keyword:DeprecationWarning")
 
 
 @pytest.fixture(scope="module")
@@ -141,6 +144,16 @@ def test_a_scenario_that_does_not_run_raises_and_bad_changes_fall_back():
 )
 def test_toml_writer_round_trips(data):
     assert tomllib.loads(dumps(data, header="a\nb")) == data
+
+
+def test_explore_without_panel_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "panel", None)  # as if not installed
+    result = CliRunner().invoke(main, ["explore", "--no-browser"])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "error: alloc explore: panel: needs the optional dependency 'panel': "
+        "pip install 'alloc[explore]'"
+    )
 
 
 # -- the page's callbacks (Panel, no browser) --------------------------------------------------

@@ -31,10 +31,12 @@ def explore(scenario, port, no_browser):
     from alloc.errors import require_optional
 
     require_optional("panel", "explore", "alloc explore")
-    from alloc.explore.app import make_server
+    from alloc.explore.app import check_port, free_port, make_server
     from alloc.explore.state import Explorer
 
-    Explorer(scenario)  # a scenario that does not run is reported here, as `alloc run` does
+    port = port or free_port()
+    check_port(port)  # a taken port, then a scenario that does not run, are reported at once
+    Explorer(scenario)
     server, url = make_server(scenario, port)
     server.start()
     click.echo(f"alloc explore: scenario {scenario} at {url} (Ctrl-C to stop)")

@@ -18,6 +18,7 @@ import asyncio
 import html
 import io
 import socket
+from urllib.parse import parse_qsl, urlencode
 
 import panel as pn
 import param
@@ -26,6 +27,7 @@ from bokeh.models.widgets.tables import NumberFormatter
 from alloc.errors import AllocError
 from alloc.explore.state import PARAMETERS_OF_KIND, Explorer
 from alloc.inputs.geography import describe_geographies
+from alloc.inputs.scenario import load_scenario
 from alloc.inputs.specs import read_toml
 from alloc.resources import list_named, models_dir
 
@@ -122,6 +124,18 @@ def _html(text: str, **kwargs) -> pn.pane.HTML:
     return pn.pane.HTML(text, stylesheets=[CSS], **kwargs)
 
 
+def _tidy_url() -> None:
+    """Drop the ``KEY=null`` that Panel leaves in the URL for a value set back to ``None`` (it
+    would not read them back)."""
+    location = pn.state.location
+    if location is None or not location.search:
+        return
+    pairs = parse_qsl(location.search.lstrip("?"), keep_blank_values=True)
+    kept = [(k, v) for k, v in pairs if v != "null"]
+    if len(kept) != len(pairs):
+        location.search = "?" + urlencode(kept) if kept else ""
+
+
 def _in_session() -> bool:
     """Whether this runs for a browser tab on the server (not in a test or a script)."""
     doc = pn.state.curdoc
@@ -194,45 +208,70 @@ class Page:
         self.view = ViewState(scenario=self.home_scenario)
         self._refreshing = False
         self._run_pending = False
-        self._loaded = False
         self._drawn: dict[str, tuple] = {}  # what each tab's chart shows
+        self._url_problems: list[str] = []
         location = pn.state.location
         if location is not None:
-            location.sync(self.view)
-        url_error = self._check_url()
-        self.explorer = Explorer(self.view.scenario, self.view.choices())
-        if url_error and not self.explorer.error:
-            self.explorer.error = url_error
+            _tidy_url()
+            location.sync(self.view, on_error=self._on_url_error)
+            self.view.param.watch(lambda *_: _tidy_url(), list(self.view.param))
+        home = load_scenario(self.home_scenario)[2]  # its own policy and areas are offered too
+        self.policies = list_named("policy")
+        if home.get("policy", {}).get("use") not in self.policies:
+            self.policies.append(str(home["policy"]["use"]))
+        self.geographies = {
+            f"{GEOGRAPHY_LABELS.get(name, f'{n} areas')} ({name})": name
+            for name, n, _, _ in describe_geographies()
+        }
+        if home.get("geography", "icb_2026") not in self.geographies.values():
+            self.geographies[str(home["geography"])] = str(home["geography"])
+        refused = self._refused()
+        if refused:  # show the scenario as it is, and why
+            self.explorer = Explorer(self.home_scenario)
+            self.explorer.error = refused
+        else:
+            self.explorer = Explorer(self.view.scenario, self.view.choices())
         self._build()
         self._refresh_all()
         if _in_session():  # the first charts once the page is on screen
-            pn.state.onload(self._on_loaded)
+            pn.state.onload(self._draw_charts)
         else:
-            self._on_loaded()
+            self._draw_charts()
         self.view.param.watch(self._on_choice, ["scenario", *ViewState.CHOICES])
         self.view.param.watch(self._on_icb_view, ["icb", "chart", "tab"])
 
     # -- the URL -----------------------------------------------------------------------------
 
-    def _check_url(self) -> str | None:
-        """Refuse a scenario, policy or geography from the URL that the page does not offer."""
-        problems = []
-        if self.view.scenario not in self.scenarios:
-            problems.append(f"scenario {self.view.scenario!r}")
-            self.view.scenario = self.home_scenario
-        if self.view.policy is not None and self.view.policy not in list_named("policy"):
-            problems.append(f"policy {self.view.policy!r}")
-            self.view.policy = None
-        geographies = [g[0] for g in describe_geographies()]
-        if self.view.geography is not None and self.view.geography not in geographies:
-            problems.append(f"geography {self.view.geography!r}")
-            self.view.geography = None
+    def _on_url_error(self, values: dict) -> None:
+        """The URL's values could not all be applied: apply those that can be, one by one."""
+        for name, value in values.items():
+            try:
+                setattr(self.view, name, None if value == "null" else value)
+            except (ValueError, TypeError):
+                problem = f"{name} {value!r}"
+                if problem not in self._url_problems:
+                    self._url_problems.append(problem)
+
+    def _refused(self) -> str | None:
+        """Why the URL's values cannot run: a scenario, policy or geography the page does not
+        offer (the page reads no other file), or a value of the wrong kind."""
+        view, problems = self.view, list(self._url_problems)
+        self._url_problems.clear()
+        offered = {
+            "scenario": self.scenarios,
+            "policy": self.policies,
+            "geography": list(self.geographies.values()),
+        }
+        wrong = [k for k, ok in offered.items() if getattr(view, k) not in [*ok, None]]
+        problems += [f"{k} {getattr(view, k)!r}" for k in wrong]
         if not problems:
             return None
-        return (
-            f"error: URL: {', '.join(problems)}: not one this page offers; "
-            "showing the scenario as it is"
-        )
+        self._refreshing = True  # back to what the page offers, without a run
+        try:
+            view.param.update(**{k: self.home_scenario if k == "scenario" else None for k in wrong})
+        finally:
+            self._refreshing = False
+        return f"error: URL: {', '.join(problems)}: not one this page offers"
 
     # -- layout ------------------------------------------------------------------------------
 
@@ -448,7 +487,7 @@ class Page:
     # -- view -> run -> page -----------------------------------------------------------------
 
     def _on_choice(self, *events) -> None:
-        if self._run_pending:  # one run picks up every change made meanwhile
+        if self._run_pending or self._refreshing:  # one run picks up every change meanwhile
             return
         self._run_pending = True
         self.outputs.loading = True
@@ -469,10 +508,15 @@ class Page:
         """Run the changes in the view and show the result (or the message)."""
         self._run_pending = False
         try:
+            refused = self._refused()
+            if refused:
+                self.explorer.error, self.explorer.exception = refused, None
+                self._refresh_all()
+                return
             outcome = self.explorer.update(
                 scenario=self.view.scenario, choices=self.view.choices(), replace=True
             )
-            self._refresh_all(outcome.seconds)
+            self._refresh_all(None if outcome.cached else outcome.seconds)
         finally:
             self.outputs.loading = False
         if charts:
@@ -493,10 +537,6 @@ class Page:
             self._refresh_table()
             self._refresh_downloads()
 
-    def _on_loaded(self) -> None:
-        self._loaded = True
-        self._draw_charts()
-
     def _refresh_widgets(self) -> None:
         """Widgets show the user's value where there is one, else the value that ran."""
         ex, view = self.explorer, self.view
@@ -504,7 +544,7 @@ class Page:
         options = ex.icb_options()
         self._refreshing = True
         try:
-            policies = list_named("policy")
+            policies = list(self.policies)
             if effective["policy"] not in policies:
                 policies.append(effective["policy"])
             policy = view.policy or effective["policy"]
@@ -535,10 +575,7 @@ class Page:
                 widget.value = _to_percent(shown)
                 widget.placeholder = "varies by year" if isinstance(shown, dict) else "none"
                 self.rate_help[name].visible = True
-            geographies = {
-                f"{GEOGRAPHY_LABELS.get(name, f'{n} areas')} ({name})": name
-                for name, n, _, _ in describe_geographies()
-            }
+            geographies = dict(self.geographies)
             if effective["geography"] not in geographies.values():
                 geographies[str(effective["geography"])] = effective["geography"]
             self.geography_select.options = geographies
@@ -679,12 +716,32 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _port_error(port: int, exc: OSError) -> AllocError:
+    return AllocError(
+        "--port",
+        str(port),
+        f"cannot listen on 127.0.0.1:{port} ({exc.strerror or exc}); choose another with "
+        "--port N, or --port 0 for a free one",
+    )
+
+
+def check_port(port: int) -> None:
+    """Raise :class:`AllocError` when 127.0.0.1:``port`` is taken."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise _port_error(port, exc) from None
+
+
 def make_server(scenario: str, port: int):
     """A Bokeh server for the page on 127.0.0.1:``port`` (``0``: a free port), not started.
 
     Raises :class:`AllocError` when the port is taken. Returns ``(server, url)``.
     """
     port = port or free_port()
+    check_port(port)  # before the warm-up, so a taken port is reported at once
     warm_up(scenario)
     from bokeh.settings import settings
 
@@ -701,10 +758,5 @@ def make_server(scenario: str, port: int):
             verbose=False,
         )
     except OSError as exc:
-        raise AllocError(
-            "--port",
-            str(port),
-            f"cannot listen on 127.0.0.1:{port} ({exc.strerror or exc}); choose another with "
-            "--port N, or --port 0 for a free one",
-        ) from None
+        raise _port_error(port, exc) from None
     return server, f"http://127.0.0.1:{port}/"

@@ -81,11 +81,13 @@ def set_text(key: str, value) -> str:
 
 @dataclass
 class Outcome:
-    """What one :meth:`Explorer.update` did: ``ok``, the message if not, seconds taken."""
+    """What one :meth:`Explorer.update` did: ``ok``, the message if not, seconds taken, and
+    whether the result came from the cache of recent results."""
 
     ok: bool
     error: str | None
     seconds: float
+    cached: bool = False
 
 
 class Explorer:
@@ -111,7 +113,7 @@ class Explorer:
         self.ran_choices: dict = {}
         self.ran_scenario = self.scenario
         self.error: str | None = None
-        #: How many runs succeeded: a new number means a new result on screen.
+        #: How many new results there have been: a new number means a new result on screen.
         self.runs = 0
         #: The AllocError behind :attr:`error`.
         self.exception: AllocError | None = None
@@ -162,19 +164,21 @@ class Explorer:
             spec, path, raw = load_scenario(new_scenario, overrides)
             key = (str(path), _mtime(path), tuple(overrides))
             result = _CACHE.get(key)
-            if result is None:
+            cached = result is not None
+            if not cached:
                 result = run_scenario(spec, scenario_path=path, raw=raw)
-                _remember(key, result)
+            _remember(key, result)
         except AllocError as exc:
             # As the CLI prints it (alloc.cli.errors.report), on one line.
             self.error = "error: " + " ".join(str(exc).splitlines())
             self.exception = exc
             return Outcome(False, self.error, time.perf_counter() - started)
+        if result is not self.result:  # the same result again is not a new one
+            self.runs += 1
         self.result, self.ran_overrides, self.ran_scenario = result, overrides, new_scenario
         self.ran_choices = wanted
         self.error, self.exception = None, None
-        self.runs += 1
-        return Outcome(True, None, time.perf_counter() - started)
+        return Outcome(True, None, time.perf_counter() - started, cached)
 
     # -- what ran ----------------------------------------------------------------------------
 

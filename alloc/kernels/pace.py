@@ -28,14 +28,15 @@ STATUS_CAPS_RELAXED = 4  # caps were infeasible; fallback raised them to uniform
 STATUS_BAD_INPUT = 5  # L > U, W < 0, or NaN in an input
 STATUS_NOT_RUN = 6  # an earlier year was infeasible, so this year was not computed
 
-# The one tolerance on sum(A) = E, relative to |E| (about 450 ulps): the run-time checks of
-# `alloc run` (alloc.allocation.engine) and of ensembles (alloc.kernels.checks) and the tests
-# all use it. The solve is exact up to rounding: naive sums of N terms bound its error, plus the
-# checker's own sum, by about 3 * N ulps (N <= 150 fits). Measured worst |sum(A) - E| / |E|: 3.3
-# ulps on 42 ICBs x 10 years x 20,000 scenarios (benchmarks/bench_pace.py inputs), 2.2 ulps over
-# the shipped scenarios, 21 ulps (4.6e-15) over 4,000 hypothesis problems with P and W spanning
-# 1e-3 .. 1e12 (tests/test_pace_kernel.py::wide_range_problems, worst where a free ICB's P is
-# 200 x its allocation, so P + lam * W cancels). A wrong segment misses E by far more.
+# The one tolerance on sum(A) = E, relative to |E| (about 450 ulps): `alloc run`'s check
+# (alloc.allocation.engine), the ensembles' check (alloc.kernels.checks) and the tests use it.
+# The solve is exact up to rounding, so this is a rounding bound, not a setting: naive sums of N
+# terms bound the solve's error plus the checker's own sum by about 3 N ulps (fits N <= 150).
+# Measured worst |sum(A) - E| / |E|: 3.3 ulps on 42 ICBs x 10 years x 20,000 scenarios
+# (benchmarks/bench_pace.py inputs), 2.2 ulps over the shipped scenarios, 27 ulps (6.0e-15) over
+# 20,000 hypothesis problems with P and W spanning 1e-3 .. 1e12 (tests/test_pace_kernel.py,
+# wide_range_problems; worst where a free ICB's P is 65 x its allocation, so P + lam W cancels).
+# Before issue 13 item 6 was fixed, such problems missed E by up to 4.4e-4 with status OK.
 ENVELOPE_RTOL = 1e-13
 
 # Relative slack used only to decide feasibility when sum(L) or sum(U) equals E up to rounding.
