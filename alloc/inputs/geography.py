@@ -152,6 +152,32 @@ def load_practices(path: str | Path | None = None) -> pd.DataFrame:
         :data:`~alloc.inputs.limits.LONGITUDE`).
     """
     path = Path(path) if path is not None else data_dir() / "practices.csv"
+    key = ("practices", _signature(path))
+    if key[1] is not None and key in _CACHE:
+        return _CACHE[key].copy()
+    frame = _read_practices(path)
+    frame.attrs["signature"] = key[1]
+    if key[1] is not None:
+        _CACHE[key] = frame
+    return frame.copy()
+
+
+#: Practice tables and shipped geographies already read in this process, keyed by the files'
+#: paths, modification times and sizes (a changed file is read again). Each costs ~0.1-0.2 s to
+#: read, and a run reads the practice table and two geographies.
+_CACHE: dict = {}
+
+
+def _signature(path: Path) -> tuple | None:
+    """``(path, mtime, size)`` of a file, or None when it cannot be read (errors come later)."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+
+
+def _read_practices(path: Path) -> pd.DataFrame:
     frame = _read_csv(path, PRACTICE_COLUMNS, "the practice table (data/practices.csv layout)")
     dup = frame["practice_code"].duplicated()
     if dup.any():
@@ -417,7 +443,7 @@ def load_geography(
     practices = practices if practices is not None else load_practices()
     text = str(name_or_path)
     if text in shipped_geographies():
-        return _read_folder(geographies_dir() / text, text, practices)
+        return _shipped(text, practices)
     path = Path(text)
     if not path.is_absolute() and base is not None and (base / path).exists():
         path = base / path
@@ -460,12 +486,24 @@ def describe_geographies() -> list[tuple[str, int, str, str]]:
 # --------------------------------------------------------------------------------------------
 
 
+def _shipped(name: str, practices: pd.DataFrame) -> Geography:
+    """A shipped geography met with ``practices``; cached when the table came from a file."""
+    signature = practices.attrs.get("signature")
+    key = ("geography", name, signature)
+    if signature is not None and key in _CACHE:
+        return _CACHE[key]
+    geography = _read_folder(geographies_dir() / name, name, practices)
+    if signature is not None:
+        _CACHE[key] = geography
+    return geography
+
+
 def source_geography(codes: list[str], practices: pd.DataFrame) -> Geography:
     """The shipped geography whose areas are exactly ``codes`` (a dataset's own footprint)."""
     for name in shipped_geographies():
         folder = geographies_dir() / name
         if set(_read_areas(folder / "areas.csv").index) == set(codes):
-            return _read_folder(folder, name, practices)
+            return _shipped(name, practices)
     raise AllocError(
         "dataset",
         "code",
