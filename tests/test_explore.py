@@ -69,12 +69,15 @@ def test_a_floor_change_shows_what_alloc_run_gives(explorer):
     assert national["envelope_end_m"] == round(float(expected["envelope"].isel(year=-1)) / 1e6, 1)
 
 
-def test_an_infeasible_floor_shows_the_cli_message_and_keeps_the_last_table(explorer):
+def test_an_infeasible_floor_shows_the_cli_message_and_keeps_the_last_table(explorer, tmp_path):
     explorer.update(choices={"min_growth": 0.02})
     good = explorer.icb_table()
     outcome = explorer.update(choices={"min_growth": 0.2})
     assert not outcome.ok
-    cli = CliRunner().invoke(main, ["run", "--set", "policy.min_growth=0.2", "--no-plots"])
+    # --out: a folder that does not exist (CI's own `alloc run` has written results/default)
+    cli = CliRunner().invoke(
+        main, ["run", "--set", "policy.min_growth=0.2", "--no-plots", "--out", str(tmp_path / "x")]
+    )
     assert cli.exit_code == 2
     assert explorer.error == cli.stderr.strip()
     assert explorer.error.startswith("error: --set policy.min_growth=0.2: policy.min_growth:")
