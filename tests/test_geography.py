@@ -212,7 +212,18 @@ def test_user_mapping_of_the_same_areas_is_the_identity(tmp_path, practices, inp
         )
 
 
-def test_unknown_and_missing_practices_are_reported_and_carried(tmp_path, practices, alloc_cli):
+@pytest.fixture
+def cli(tmp_path, monkeypatch):
+    """Run the CLI in process (a subprocess would compile the kernels again), cwd ``tmp_path``."""
+    from click.testing import CliRunner
+
+    from alloc.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    return lambda *args: CliRunner().invoke(main, list(args))
+
+
+def test_unknown_and_missing_practices_are_reported_and_carried(tmp_path, practices, cli):
     area = load_geography("icb_2026", practices).practice_area
     dropped = ["A81001", "A81002", "H81047"]  # two in QHM, one in Frimley's Runnymede part
     area = pd.concat([area.drop(dropped), pd.Series({"Z99998": "QE1", "Z99999": "QE1"})])
@@ -222,8 +233,8 @@ def test_unknown_and_missing_practices_are_reported_and_carried(tmp_path, practi
     # carried to the area holding most of the practice's 2025/26 ICB (Frimley -> Thames Valley)
     assert geo.report.carried == {"A81001": "QHM", "A81002": "QHM", "H81047": "S0E4D"}
     assert geo.report.carried_population == pytest.approx(practices.loc[dropped, "gp_pop"].sum())
-    proc = alloc_cli("run", "--set", f'geography="{path}"', "--no-plots", "--out", "out")
-    assert proc.returncode == 0, proc.stderr
+    proc = cli("run", "--set", f'geography="{path}"', "--no-plots", "--out", "out")
+    assert proc.exit_code == 0, proc.output
     assert "3 practice(s) of the practice table are not in the mapping" in proc.stdout
     assert "2 practice(s) in the mapping are not in the practice table" in proc.stdout
     assert "Z99998" in proc.stdout and "H81047" in proc.stdout
@@ -266,22 +277,22 @@ def test_malformed_mappings_are_refused_naming_file_row_and_practice(
     assert str(path) in str(info.value)
 
 
-def test_cli_geography_choices_and_errors(alloc_cli):
-    listed = alloc_cli("list", "geographies")
-    assert listed.returncode == 0
+def test_cli_geography_choices_and_errors(cli, tmp_path):
+    listed = cli("list", "geographies")
+    assert listed.exit_code == 0
     lines = listed.stdout.splitlines()
     assert [line.split()[0] for line in lines] == shipped_geographies()
     assert "36 areas" in lines[1] and "proposed" in lines[2]
-    icbs = alloc_cli("list", "icbs")
+    icbs = cli("list", "icbs")
     assert len(icbs.stdout.splitlines()) == 36 and "S1Y5D" in icbs.stdout
-    bad = alloc_cli("run", "--set", 'geography="icb_1999"', "--no-plots", "--out", "x")
-    assert bad.returncode == 2
+    bad = cli("run", "--set", 'geography="icb_1999"', "--no-plots", "--out", "x")
+    assert bad.exit_code == 2
     assert "icb_2025, icb_2026, icb_2027_proposed" in bad.stderr
-    assert not (Path(bad.args[0]).parent / "x").exists()
+    assert not (tmp_path / "x").exists()
 
 
-def test_run_on_the_old_geography_by_set(alloc_cli, tmp_path):
-    proc = alloc_cli("run", "--set", 'geography="icb_2025"', "--no-plots", "--out", "old")
-    assert proc.returncode == 0, proc.stderr
+def test_run_on_the_old_geography_by_set(cli, tmp_path):
+    proc = cli("run", "--set", 'geography="icb_2025"', "--no-plots", "--out", "old")
+    assert proc.exit_code == 0, proc.output
     table = pd.read_csv(tmp_path / "old" / "allocations.csv")
     assert table["icb"].nunique() == 42 and "England (42 ICBs)" in proc.stdout
