@@ -572,13 +572,13 @@ RUN_CASES = [
         id="policy-unknown",
     ),
     # infeasible without fallback: floors above the 3.5% envelope growth
-    # (the floor was set through the scenario, so the scenario is named)
+    # (the floor was set with --set, so --set is named)
     pytest.param(
         None,
         {},
         {},
         ["--set", "policy.min_growth=0.05"],
-        "scenario.toml [policy]",
+        "--set policy.min_growth=0.05",
         "min_growth",
         id="infeasible-floor",
     ),
@@ -587,7 +587,7 @@ RUN_CASES = [
         {},
         {},
         ["--set", "policy.min_growth=0.2", "--set", "policy.max_growth=0.3"],
-        "scenario.toml [policy]",
+        "--set policy.min_growth=0.2",
         "min_growth",
         id="infeasible-floor-0.2",
     ),
@@ -665,7 +665,7 @@ def test_infeasible_floor_names_only_the_bounds_the_policy_sets(data_copy, alloc
     """A floor from min_growth alone names min_growth, not max_below_target as well."""
     scenario = write_scenario(tmp_path, data_copy)
     proc = alloc_cli("run", scenario, "--out", tmp_path / "out", "--set", "policy.min_growth=0.05")
-    assert_bad_input(proc, tmp_path, "scenario.toml [policy]", "min_growth")
+    assert_bad_input(proc, tmp_path, "--set policy.min_growth=0.05", "min_growth")
     assert "max_below_target" not in proc.stderr
     both = alloc_cli(
         "run",

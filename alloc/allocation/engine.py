@@ -459,9 +459,18 @@ def run(
         relax,
         prep.base_adjust,
     )
-    _raise_infeasible(
-        status, gap, prep.years, prep.units, prep.kernel_envelopes, prep.policy_source, prep.policy
-    )
+    try:
+        _raise_infeasible(
+            status,
+            gap,
+            prep.years,
+            prep.units,
+            prep.kernel_envelopes,
+            prep.policy_source,
+            prep.policy,
+        )
+    except AllocError as exc:  # a floor or cap given with --set policy.KEY=VALUE is named so
+        raise blame_overrides(exc, prep.scenario, prefix="policy.") from None
     check_invariants(
         alloc,
         prep.kernel_base,
