@@ -300,10 +300,9 @@ def schema(out, force):
     if out is None:
         click.echo(text, nl=False)
         return
-    if out.exists() and not force:
-        raise AllocError(
-            out, "--out", "already exists; choose another name or pass --force to replace it"
-        )
+    from alloc.outputs.atomic import check_output_file
+
+    check_output_file(out, "--out", force)  # a file only: never a folder
     out.write_text(text, encoding="utf-8")
     click.echo(f"Wrote the scenario JSON Schema to {out}")
 
