@@ -477,6 +477,32 @@ def pathway_page(path: Path) -> str:
                 f" Eligible population: {esc(lever.get('eligible_population', ''))}.\n\n"
             )
             out.append(quantity_table(items) + "\n")
+    for section, title, what in (  # need by ICB, published activity, bed capacity
+        ("drivers", "Need drivers by ICB", "index"),
+        ("calibration", "Calibration to published activity", "activity"),
+        ("capacity", "Capacity checks", "activity"),
+    ):
+        for i, (key, entry) in enumerate(data.get(section, {}).items()):
+            items = quantities(entry)
+            total += len(items)
+            if i == 0:
+                out.append(f"## {title}\n\n")
+            targets = ", ".join(
+                f"{k} {', '.join(f'`{s}`' for s in entry[k])}"
+                for k in ("states", "strata", "levers")
+                if entry.get(k)
+            )
+            if entry.get("inflows"):
+                targets += (", " if targets else "") + "all inflows"
+            out.append(
+                f"### `{section}.{key}`\n\n**{esc(entry.get('label', ''))}.** Cohort "
+                f"`{entry.get('cohort', '')}`; {what} `{entry.get(what, '')}`"
+                + (f"; acts on {esc(targets)}" if targets else "")
+                + (f"; {esc(entry['area'])} {esc(entry['year'])}" if entry.get("area") else "")
+                + (f". {esc(entry['mechanism'])}" if entry.get("mechanism") else "")
+                + "\n\n"
+            )
+            out.append(quantity_table(items) + "\n")
     out.append(f"{total} quantities in this file.\n")
     return "".join(out)
 

@@ -126,11 +126,87 @@ def test_infeasible_draw_is_reported():
         run_ensemble("default", None, {"draws": 1, "grid": {"policy.min_growth": [0.06]}})
 
 
-def test_dask_local_cluster_is_bit_identical():
+def test_dask_local_cluster_is_bit_identical(monkeypatch):
     pytest.importorskip("dask.distributed")
+    from alloc.uncertainty import ensemble
+
+    started = []
+    run_dask = ensemble._run_dask
+
+    def spy(*args):
+        started.append(args[4])
+        yield from run_dask(*args)
+
+    monkeypatch.setattr(ensemble, "_run_dask", spy)
+    monkeypatch.setattr(ensemble, "CLUSTER_BREAK_EVEN_S", 0.0)  # a cluster for any job
     local = run_ensemble("default", RELAX, spec(), keep_full=True)
     remote = run_ensemble("default", RELAX, spec(chunk=13), workers=2, keep_full=True)
+    assert started == [2]  # the chunks after the first really ran on a cluster of 2
     np.testing.assert_array_equal(local["allocation_draws"], remote["allocation_draws"])
+    np.testing.assert_array_equal(local["allocation_q"], remote["allocation_q"])
+
+
+def test_workers_for_a_small_job_run_in_process_and_say_so(monkeypatch):
+    """A job shorter than a cluster's start-up runs in process (no cluster, so never 10 x
+    slower than without --workers), with a note the CLI prints on stderr."""
+    from alloc.uncertainty import ensemble
+
+    def no_cluster(*args):
+        raise AssertionError("a cluster was started for a small job")
+
+    monkeypatch.setattr(ensemble, "_run_dask", no_cluster)
+    notes = []
+    local = run_ensemble("default", RELAX, spec(), keep_full=True)
+    small = run_ensemble("default", RELAX, spec(), workers=2, keep_full=True, note=notes.append)
+    np.testing.assert_array_equal(local["allocation_draws"], small["allocation_draws"])
+    assert len(notes) == 1 and "ran in process" in notes[0] and "--scheduler" in notes[0]
+
+
+def test_cli_workers_note_on_stderr(tmp_path, monkeypatch):
+    from alloc.uncertainty import ensemble
+
+    def no_cluster(*args):
+        raise AssertionError("a cluster was started for a small job")
+
+    monkeypatch.setattr(ensemble, "_run_dask", no_cluster)
+    monkeypatch.chdir(tmp_path)
+    args = ["ensemble", "--draws", "30", "--chunk", "10", "--workers", "2", "--out", "e"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "note: ran in process" in result.stderr and "ran in process" not in result.stdout
+    assert "in process." in result.stdout and "on dask" not in result.stdout
+
+
+def test_quantiles_in_place_equal_numpy():
+    """Exact quantiles a row at a time (in place) are numpy.quantile's, ties and NaN included."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from alloc.uncertainty.draw_store import quantiles_in_place
+
+    @settings(max_examples=300, deadline=None, database=None)
+    @given(
+        st.integers(1, 5),
+        st.integers(1, 60),
+        st.integers(0, 2**32 - 1),
+        st.sampled_from(["continuous", "ties", "constant", "nan"]),
+        st.lists(st.floats(0.0, 1.0), min_size=1, max_size=7),
+    )
+    def check(cells, draws, seed, kind, q):
+        rng = np.random.default_rng(seed)
+        block = rng.normal(size=(cells, draws)) * 10.0 ** rng.integers(-3, 9)
+        if kind == "ties":
+            block = np.round(block / block.std() * 2) if draws > 1 else np.round(block)
+        elif kind == "constant":
+            block[:] = block[0, 0]
+        elif kind == "nan":
+            block[rng.random(block.shape) < 0.2] = np.nan
+        q = np.array(sorted(q + [0.0, 0.05, 0.5, 0.95, 1.0]))
+        expected = np.quantile(block, q, axis=1)
+        got = quantiles_in_place(np.ascontiguousarray(block), q)
+        np.testing.assert_array_equal(got, expected)  # NaN where numpy gives NaN
+
+    check()
 
 
 def test_cli_ensemble_writes_quantiles(tmp_path, monkeypatch):
@@ -409,3 +485,66 @@ def test_rebased_row_equals_run_with_that_pathway_value(tmp_path):
     assert table.loc[name, "output_central"] == pytest.approx(central, rel=1e-9, abs=1e-12)
     # rebasing makes the uptake move QF7's DfT (by ~7e-6), far beyond the tolerance above
     assert abs(single - central) > 1e-6
+
+
+def test_default_scenario_stores_only_what_varies(monkeypatch):
+    """Without left-shift levers only allocation and DfT are stored; the net position is
+    derived from the stored allocation (spend is the same in every draw) with numpy's exact
+    quantiles of allocation - spend, and the saving is blank."""
+    import alloc.uncertainty.ensemble as ensemble
+    from alloc.uncertainty.draw_store import DrawStore
+
+    stored = []
+    init = DrawStore.__init__
+
+    def spy(self, variables, *args, **kwargs):
+        stored.append(list(variables))
+        init(self, variables, *args, **kwargs)
+
+    monkeypatch.setattr(DrawStore, "__init__", spy)
+    ens = run_ensemble("default", RELAX, spec(), keep_full=True)
+    assert stored == [["allocation", "dft"]]
+    prep = ensemble.prepare("default", RELAX)
+    spend = prep.spend["spend_without_left_shift"].transpose("year", "icb").values
+    net = ens["allocation_draws"].transpose("draw", "year", "icb").values - spend
+    q = ens["quantile"].values
+    np.testing.assert_array_equal(
+        ens["net_position_q"].transpose("quantile", "year", "icb"), np.quantile(net, q, axis=0)
+    )
+    np.testing.assert_array_equal(ens["net_position_central"].transpose("year", "icb"), net[0])
+    assert ens["left_shift_saving_q"].isnull().all()
+    assert ens["net_position_q"].attrs["units"] == "GBP"
+
+
+def test_full_cube_is_written_without_dask(tmp_path):
+    """`alloc ensemble --full` in a Python where `import dask` fails: the cube file equals the
+    draws kept in memory."""
+    import subprocess
+    import sys
+
+    code = f"""
+import sys
+sys.modules["dask"] = None  # import dask (and dask.array) now raises ImportError
+sys.modules["distributed"] = None
+import numpy as np, xarray as xr
+from click.testing import CliRunner
+from alloc.cli import main
+from alloc.uncertainty.ensemble import run_ensemble
+out = {str(tmp_path / "e")!r}
+args = ["ensemble", "default", "--draws", "7", "--chunk", "3", "--full", "--out", out,
+        "--set", "ensemble.uncertain.envelope_growth={{low = 0.02, high = 0.05}}"]
+result = CliRunner().invoke(main, args)
+assert result.exit_code == 0, result.output
+uncertain = {{"envelope_growth": {{"low": 0.02, "high": 0.05}}}}
+memory = run_ensemble("default", None, {{"draws": 7, "chunk": 7, "uncertain": uncertain}},
+                      keep_full=True)
+assert memory["allocation_draws"].std("draw").max() > 0  # the draws differ
+with xr.open_dataset(out + "/ensemble_full.nc", engine="h5netcdf") as full:
+    for name in ("allocation_draws", "dft_draws"):
+        np.testing.assert_array_equal(full[name].transpose(*memory[name].dims), memory[name])
+        assert full[name].attrs["units"] == memory[name].attrs["units"]
+assert "dask" not in {{m.split(".")[0] for m, v in sys.modules.items() if v is not None}}
+print("OK")
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0 and "OK" in proc.stdout, proc.stdout + proc.stderr[-3000:]

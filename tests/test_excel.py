@@ -20,6 +20,7 @@ SHEETS = [
     "Crosswalk",
     "Spend and net position",
     "Left shift",
+    "Calibration",
     "Parameters",
     "Provenance",
     "Notes",

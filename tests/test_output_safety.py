@@ -241,7 +241,7 @@ def test_ctrl_c_while_the_command_starts_prints_one_line(tmp_path):
         "runpy.run_module('alloc', run_name='__main__', alter_sys=True)\n"
     )
     proc = subprocess.run(
-        [sys.executable, "-c", script, "run"],
+        [sys.executable, "-c", script, "run", "--quiet"],  # no progress lines: only the one
         cwd=tmp_path,
         env=_env(),
         capture_output=True,

@@ -7,6 +7,7 @@ inputs -> population projection -> envelope -> needs-based targets -> pace-of-ch
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -389,6 +390,7 @@ def _prepare_spend(prep: Prepared, scenario_path: Path) -> None:
     left_shift = None
     if section is not None and section.levers:
         from alloc.pathways import project_left_shift
+        from alloc.pathways.drivers import need_indices
 
         left_shift = project_left_shift(
             section,
@@ -398,6 +400,7 @@ def _prepare_spend(prep: Prepared, scenario_path: Path) -> None:
             inflation,
             source,
             scenario_path.parent,
+            need_index=need_indices(prep.inputs, years[0]),  # need by ICB ([drivers])
         )
         left_shift = left_shift.isel(draw=0, drop=True)
     prep.spend = project_spend(
@@ -428,6 +431,7 @@ def run(
     overrides: list[str] | None = None,
     scenario_path: Path | None = None,
     raw: dict | None = None,
+    on_stage: Callable[..., None] | None = None,
 ) -> xr.Dataset:
     """Run one scenario end to end.
 
@@ -437,6 +441,9 @@ def run(
         A validated scenario, or a scenario file / shipped scenario name (default ``default``).
     overrides : list of str, optional
         ``KEY=VALUE`` overrides applied when loading from a file.
+    on_stage : callable, optional
+        Called as each stage starts, for progress and timings: ``on_stage(stage)`` or
+        ``on_stage(stage, part)`` with the names in :data:`STAGES`.
 
     Returns
     -------
@@ -449,7 +456,10 @@ def run(
         previous year], ``population`` [persons], ``allocation_per_head`` [GBP per person],
         ``policy_status`` (year). Provenance in the attributes.
     """
+    on_stage = on_stage or _no_stage
+    on_stage(*STAGES[0])
     prep = prepare(scenario, overrides, scenario_path, raw)
+    on_stage(*STAGES[1])
     relax = prep.policy.fallback == "relax"
     alloc, _, status, gap = solve_glide_paths(
         prep.kernel_base,
@@ -495,7 +505,35 @@ def run(
             prep.policy_source,
             prep.policy,
         )
+    on_stage(*STAGES[2])
     return assemble(prep, alloc, status, retained)
+
+
+#: What :func:`run` tells ``on_stage`` as ``(stage, part)``, in order: the scenario's inputs,
+#: policy and targets up to the kernel's arrays; the pace-of-change kernel (numba) and its
+#: run-time checks; the labelled result Dataset.
+STAGES = (
+    ("loading inputs", "inputs, targets and policy"),
+    ("solving", "kernel and checks"),
+    ("solving", "labelled result"),
+)
+
+
+def _no_stage(stage: str, part: str | None = None) -> None:
+    """No progress wanted."""
+
+
+def kernels_cached(scenario: Scenario) -> bool:
+    """Whether numba's cache holds the kernels a run of ``scenario`` uses (else the run compiles
+    them first: tens of seconds, once). Cheap: reads one small index file per kernel."""
+    from alloc.kernels.cache import cached
+
+    kernels = [pace.glide_path]
+    if scenario.pathways is not None and scenario.pathways.levers:  # left shift: cohort kernel
+        from alloc.kernels import cohort
+
+        kernels.append(cohort.cohort_project)
+    return cached(*kernels)
 
 
 def assemble(
@@ -603,6 +641,7 @@ def assemble(
         result.attrs["policy_convergence_rate"] = prep.convergence_rate
     if prep.left_shift is not None:
         result.attrs["pathway_files"] = prep.left_shift.attrs.get("pathway_files", "")
+        result.attrs["pathway_warnings"] = prep.left_shift.attrs.get("warnings", "[]")  # JSON
     return result
 
 

@@ -38,7 +38,12 @@ def progress_bar(desc: str, unit: str):
 @click.option("--draws", type=int, help="Monte Carlo draws per grid point (draw 0 = central).")
 @click.option("--seed", type=int, help="Master seed.")
 @click.option("--chunk", type=int, help="Rows (grid point x draw) per kernel call / dask task.")
-@click.option("--workers", type=int, help="Run on a dask LocalCluster with this many workers.")
+@click.option(
+    "--workers",
+    type=int,
+    help="Run on a dask LocalCluster with this many workers (only when the job is long enough "
+    "to pay for starting one; otherwise in process, with a note).",
+)
 @click.option("--scheduler", help="Run on an existing dask scheduler, e.g. tcp://host:8786.")
 @click.option("--full", is_flag=True, help="Also write the full draw cube (ensemble_full.nc).")
 @click.option(
@@ -64,6 +69,12 @@ def ensemble(scenario, overrides, draws, seed, chunk, workers, scheduler, full, 
     out_dir = out_dir or Path("results") / f"{spec.name}_ensemble"
     check_output_folder(out_dir, force)  # before the run: --force replaces only alloc's results
     started = time.perf_counter()
+    in_process = []  # told by run_ensemble when --workers did not pay for a cluster
+
+    def ensemble_note(text: str) -> None:
+        in_process.append(text)
+        note(text)
+
     with atomic_folder(out_dir, force, note) as tmp, progress_bar("ensemble", "row") as progress:
         result = run_ensemble(
             spec,
@@ -74,6 +85,7 @@ def ensemble(scenario, overrides, draws, seed, chunk, workers, scheduler, full, 
             full_path=tmp / "ensemble_full.nc" if full else None,
             spill_dir=tmp,
             progress=progress,
+            note=ensemble_note,
         )
         write_netcdf(result, tmp / "ensemble.nc")
         _quantile_table(result).to_csv(tmp / "ensemble_quantiles.csv", index=False)
@@ -83,7 +95,7 @@ def ensemble(scenario, overrides, draws, seed, chunk, workers, scheduler, full, 
         f"Ensemble '{spec.name}': {rows:,} rows ({result.attrs['draws']:,} draws"
         f"{' x grid ' + result.attrs['grid'] if result.attrs['grid'] else ''}), seed "
         f"{result.attrs['seed']}, {elapsed:.1f} s"
-        f"{' on dask' if (workers or scheduler) else ' in process'}."
+        f"{' on dask' if (workers or scheduler) and not in_process else ' in process'}."
     )
     relaxed = result["share_relaxed"]
     if float(relaxed.max()) > 0:

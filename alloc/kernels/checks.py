@@ -25,7 +25,8 @@ def count_violations(
     """Number of (row, year) cells that break an invariant.
 
     Parameters follow :func:`alloc.kernels.pace.glide_path` (per-row inputs may broadcast with a
-    leading axis of 1); ``alloc`` (R, Y, N) [GBP] and ``status`` (R, Y) are its outputs.
+    leading axis of 1, and ``floor_mult`` and ``cap_mult`` (R|1, Y|1, N|1) over years and ICBs
+    too); ``alloc`` (R, Y, N) [GBP] and ``status`` (R, Y) are its outputs.
     ``base_adjust`` (R|1, Y, N) [GBP] is what each year's allocation base lost before the solve
     (savings rebased; zeros for none): year ``t``'s bounds start from ``A[t-1] - base_adjust[t]``.
     A cell breaks an invariant when an allocation is NaN or negative, is below its floor or above
@@ -64,6 +65,10 @@ def _count_violations(
         cm = _row(cap_mult, r)
         x = _row(below_target, r)
         adj = _row(base_adjust, r)
+        fy = 1 if fm.shape[0] > 1 else 0  # a length-1 axis broadcasts
+        fi = 1 if fm.shape[1] > 1 else 0
+        cy = 1 if cm.shape[0] > 1 else 0
+        ci = 1 if cm.shape[1] > 1 else 0
         for y in range(n_year):
             prev_total = 0.0
             total = 0.0
@@ -75,8 +80,10 @@ def _count_violations(
             for i in range(n):
                 prev = (a0[i] if y == 0 else alloc[r, y - 1, i]) - adj[y, i]
                 a = alloc[r, y, i]
-                lower = fm[y, i] if np.isinf(fm[y, i]) else prev * fm[y, i]
-                upper = cm[y, i] if np.isinf(cm[y, i]) else prev * cm[y, i]
+                f = fm[y * fy, i * fi]
+                c = cm[y * cy, i * ci]
+                lower = f if np.isinf(f) else prev * f
+                upper = c if np.isinf(c) else prev * c
                 if x[y] == x[y]:
                     lower = max(lower, t[y, i] * (1.0 - x[y]))
                     upper = max(upper, lower)

@@ -46,6 +46,15 @@ Outputs are linear functionals of the person-time ``pt[s]`` [person-years] and e
 (costs by payer, bed-days, admissions ...), plus per lever the treated person-time, the covered
 external inflow (would-be admissions reached) and the treated events (flows along the
 transitions the lever changes), from which the caller prices the lever.
+
+Speed. Within a draw and year the rates of every sub-cohort, ``exp(-z)``, ``expm1(-z)``, ``g``
+and the destination shares do not depend on the ICB or the sub-step, so :func:`cohort_project`
+computes them once per draw and year (:func:`_year_tables`) and the sub-cohort weights once per
+ICB and year (:func:`_weights`), then steps all ICBs of the draw together with the ICB as the
+innermost, branch-free loop (vectorised by the compiler); it runs in parallel over draws. Each
+ICB still sees the same floating-point operations in the same order as in
+:func:`cohort_project_stepwise` (the original one-(draw, ICB)-at-a-time form, kept as the
+specification), so the results are bit-identical (``tests/test_cohort_kernel.py``).
 """
 
 from __future__ import annotations
@@ -232,6 +241,375 @@ def _run_one(
 
 
 @njit(parallel=True, cache=True)
+def cohort_project_stepwise(
+    x0,
+    rates,
+    inflow_state,
+    inflow_rate,
+    pop,
+    lev_rr,
+    lev_irr,
+    lev_cov,
+    acc_pt,
+    acc_entry,
+    substeps,
+    store_states,
+    states_out,
+    acc_out,
+    lever_pt_out,
+    lever_inflow_out,
+    lever_events_out,
+    inflow_out,
+):
+    """The step-by-step form of :func:`cohort_project`: same arguments, same results.
+
+    Steps every (draw, ICB) pair separately and recomputes every rate product, ``exp`` and
+    ``expm1`` in every step. Kept as the readable specification of the kernel:
+    ``tests/test_cohort_kernel.py`` checks that :func:`cohort_project` gives bit-identical
+    outputs, and ``benchmarks/bench_pathways.py`` times both.
+    """
+    n_draw = acc_out.shape[0]
+    n_icb = pop.shape[1]
+    for i in prange(n_draw * n_icb):
+        d = i // n_icb
+        n = i % n_icb
+        dd = d if x0.shape[0] > 1 else 0
+        dr = d if rates.shape[0] > 1 else 0
+        di = d if inflow_rate.shape[0] > 1 else 0
+        dl = d if lev_rr.shape[0] > 1 else 0
+        dj = d if lev_irr.shape[0] > 1 else 0
+        da = d if acc_pt.shape[0] > 1 else 0
+        de = d if acc_entry.shape[0] > 1 else 0
+        if store_states:
+            so = states_out[d, :, n]
+        else:
+            so = states_out[0, :, 0]
+        _run_one(
+            x0[dd, n],
+            rates[dr],
+            inflow_state,
+            inflow_rate[di],
+            pop[:, n],
+            lev_rr[dl],
+            lev_irr[dj],
+            _pick3(lev_cov, d, n),
+            acc_pt[da],
+            acc_entry[de],
+            substeps,
+            so,
+            store_states,
+            acc_out[d, :, n],
+            lever_pt_out[d, :, n],
+            lever_inflow_out[d, :, n],
+            lever_events_out[d, :, n],
+            inflow_out[d, :, n],
+        )
+
+
+@njit(cache=True)
+def _levers_by_state(rr, n_state):
+    """Levers changing an exit rate of each state, in lever order: (S, L) indices, (S,) counts."""
+    n_lev = rr.shape[0]
+    act = np.zeros((n_state, max(n_lev, 1)), dtype=np.int64)
+    n_act = np.zeros(n_state, dtype=np.int64)
+    for s in range(n_state):
+        for l in range(n_lev):
+            hit = False
+            for t in range(n_state):
+                if t != s and rr[l, s, t] != 1.0:
+                    hit = True
+            if hit:
+                act[s, n_act[s]] = l
+                n_act[s] += 1
+    return act, n_act
+
+
+@njit(cache=True)
+def _year_tables(rates, rr, lev_all, n_all, on, dt, act, n_act, tab, frac, dest, n_dest, lbits):
+    """Per-(state, sub-cohort) quantities of one draw and year, shared by ICBs and sub-steps.
+
+    Only levers with ``on[l]`` (coverage > 0 in some ICB this year) split a state into
+    sub-cohorts; sub-cohort ``mask`` is a subset of ``act[s, :n_act[s]]``. Every value is the
+    very expression the step-by-step kernel evaluates in every step, so results keep their
+    bits. ``tab[s, mask]`` holds ``R``, ``exp(-z)``, ``1 - omg``, ``-expm1(-z)`` and
+    ``omg = 1 - g``; ``dest[s, mask, :n_dest[s, mask]]`` are the destinations with a positive
+    rate, in order (the last takes the remainder); ``frac[s, mask, t] = r[s, t] / R``;
+    ``lbits[s, mask, t]`` has bit ``k`` set when lever ``act[s, k]`` treats the sub-cohort and
+    changes ``r[s, t]``.
+    """
+    n_state = rates.shape[0]
+    for s in range(n_state):
+        k_s = 0
+        for i in range(n_all[s]):
+            if on[lev_all[s, i]]:
+                act[s, k_s] = lev_all[s, i]
+                k_s += 1
+        n_act[s] = k_s
+        for mask in range(1 << k_s):
+            big_r = 0.0
+            nd = 0
+            for t in range(n_state):
+                r = 0.0
+                if t != s:
+                    r = rates[s, t]
+                    for k in range(k_s):
+                        if (mask >> k) & 1:
+                            r *= rr[act[s, k], s, t]
+                frac[s, mask, t] = r
+                if r > 0.0:
+                    big_r += r
+                    dest[s, mask, nd] = t
+                    nd += 1
+            n_dest[s, mask] = nd
+            tab[s, mask, 0] = big_r
+            if big_r > 0.0:
+                z = big_r * dt
+                omg = _one_minus_g(z)
+                tab[s, mask, 1] = math.exp(-z)
+                tab[s, mask, 2] = 1.0 - omg
+                tab[s, mask, 3] = -math.expm1(-z)
+                tab[s, mask, 4] = omg
+            for i in range(nd):
+                t = dest[s, mask, i]
+                frac[s, mask, t] = frac[s, mask, t] / big_r
+                bits = 0
+                for k in range(k_s):
+                    if (mask >> k) & 1 and rr[act[s, k], s, t] != 1.0:
+                        bits |= 1 << k
+                lbits[s, mask, t] = bits
+
+
+@njit(cache=True)
+def _weights(cov_y, act, n_act, w_tab, w_any):
+    """Weight ``w_tab[s, mask, n]`` of each sub-cohort in each ICB for one year.
+
+    The step-by-step kernel's product, factor by factor in the same order. A lever in ``act``
+    without coverage in an ICB (``not f > 0``) is one the step-by-step kernel leaves out there:
+    sub-cohorts it treats get weight 0, the others skip its factor. ``w_any[s, mask]`` is False
+    when the weight is 0 in every ICB (the sub-cohort is skipped).
+    """
+    n_icb = w_tab.shape[2]
+    for s in range(act.shape[0]):
+        for mask in range(1 << n_act[s]):
+            w_any[s, mask] = False
+            for n in range(n_icb):
+                cov_row = cov_y[n if cov_y.shape[0] > 1 else 0]
+                w = 1.0
+                for k in range(n_act[s]):
+                    f = cov_row[act[s, k]]
+                    if not f > 0.0:
+                        if (mask >> k) & 1:
+                            w = 0.0
+                            break
+                    elif (mask >> k) & 1:
+                        w *= f
+                    else:
+                        w *= 1.0 - f
+                w_tab[s, mask, n] = w
+                if w != 0.0:
+                    w_any[s, mask] = True
+
+
+@njit(cache=True)
+def _run_draw(
+    x0_d,
+    rates,
+    inflow_state,
+    inflow_rate,
+    pop,
+    rr,
+    irr,
+    cov_d,
+    acc_pt,
+    acc_entry,
+    substeps,
+    store_states,
+    states_d,
+    acc_d,
+    lpt_d,
+    lin_d,
+    lev_d,
+    inflow_d,
+):
+    """Every ICB of one draw, year by year: the step-by-step kernel's arithmetic, ICB innermost.
+
+    Each ICB sees exactly the operations of :func:`_run_one` in the same order (so the same
+    bits), but the tables are shared and the innermost loops run over ICBs without branches,
+    which the compiler vectorises. Two differences add exact zeros only: a state with no people
+    and a sub-cohort with weight 0 in one ICB are computed (contributing +-0) instead of
+    skipped, and flows of ``leave = 0`` are added; an accumulator starts at +0 and so never
+    holds -0, and adding +-0 to it changes no bit (finite inputs).
+    """
+    n_year, n_icb = pop.shape
+    n_state = rates.shape[0]
+    n_lev = rr.shape[0]
+    n_acc = acc_pt.shape[0]
+    n_in = inflow_state.size
+    dt = 1.0 / substeps
+    lev_all, n_all = _levers_by_state(rr, n_state)
+    n_mask = 1 << (n_all.max() if n_state > 0 else 0)
+    act = np.zeros_like(lev_all)
+    n_act = np.zeros(n_state, dtype=np.int64)
+    tab = np.zeros((n_state, n_mask, 5))
+    frac = np.zeros((n_state, n_mask, n_state))
+    dest = np.zeros((n_state, n_mask, n_state), dtype=np.int64)
+    n_dest = np.zeros((n_state, n_mask), dtype=np.int64)
+    lbits = np.zeros((n_state, n_mask, n_state), dtype=np.int64)
+    w_tab = np.zeros((n_state, n_mask, n_icb))
+    w_any = np.zeros((n_state, n_mask), dtype=np.bool_)
+    on = np.zeros(max(n_lev, 1), dtype=np.bool_)
+    x = np.empty((n_state, n_icb))
+    arr = np.empty((n_state, n_icb))
+    nxt = np.empty((n_state, n_icb))
+    stay = np.empty((n_state, n_icb))
+    pt = np.empty((n_state, n_icb))
+    ent = np.empty((n_state, n_icb))
+    lpt = np.empty((max(n_lev, 1), n_icb))
+    lin = np.empty((max(n_lev, 1), n_icb))
+    lev = np.empty((max(n_lev, 1), n_icb))
+    inflow = np.empty(n_icb)
+    base = np.empty(n_icb)
+    mult = np.empty(n_icb)
+    leave = np.empty(n_icb)
+    rest = np.empty(n_icb)
+    tin = np.empty(n_icb)
+    flow = np.empty(n_icb)
+    tot = np.empty(n_icb)
+    for n in range(n_icb):
+        for s in range(n_state):
+            x[s, n] = x0_d[n, s]
+            if store_states:
+                states_d[0, n, s] = x[s, n]
+    for y in range(n_year):
+        cov_y = cov_d[y]  # (N|1, L)
+        shared = cov_y.shape[0] == 1
+        for l in range(n_lev):
+            on[l] = False
+            for n in range(cov_y.shape[0]):
+                if cov_y[n, l] > 0.0:
+                    on[l] = True
+        _year_tables(rates, rr, lev_all, n_all, on, dt, act, n_act, tab, frac, dest, n_dest, lbits)
+        _weights(cov_y, act, n_act, w_tab, w_any)
+        pt[:] = 0.0
+        ent[:] = 0.0
+        lpt[:] = 0.0
+        lin[:] = 0.0
+        lev[:] = 0.0
+        inflow[:] = 0.0
+        for _ in range(substeps):
+            arr[:] = 0.0
+            nxt[:] = 0.0
+            # External inflow, uniform over the step, with admission-rate multipliers.
+            for j in range(n_in):
+                for n in range(n_icb):
+                    base[n] = inflow_rate[j] * pop[y, n] * dt
+                    mult[n] = 1.0
+                for l in range(n_lev):
+                    if irr[l, j] != 1.0:
+                        one_minus = 1.0 - irr[l, j]
+                        for n in range(n_icb):
+                            f = cov_y[0 if shared else n, l]
+                            if f > 0.0:
+                                mult[n] *= 1.0 - f * one_minus
+                                lin[l, n] += f * base[n]
+                js = inflow_state[j]
+                for n in range(n_icb):
+                    amount = base[n] * mult[n]
+                    arr[js, n] += amount
+                    ent[js, n] += amount
+                    inflow[n] += amount
+            # Sweep the states in order.
+            for s in range(n_state):
+                stay[s, :] = 0.0
+                k_s = n_act[s]
+                for mask in range(1 << k_s):
+                    if not w_any[s, mask]:
+                        continue
+                    big_r = tab[s, mask, 0]
+                    if big_r > 0.0:
+                        e = tab[s, mask, 1]
+                        c1 = tab[s, mask, 2]
+                        em1 = tab[s, mask, 3]
+                        omg = tab[s, mask, 4]
+                        for n in range(n_icb):
+                            w = w_tab[s, mask, n]
+                            xs = x[s, n]
+                            a_s = arr[s, n]
+                            people = w * (xs + a_s)
+                            kept = w * (xs * e + a_s * c1)
+                            time_in = w * (xs * em1 + a_s * omg) / big_r
+                            gone = people - kept
+                            if gone < 0.0:
+                                gone = 0.0
+                                kept = people
+                            stay[s, n] += kept
+                            pt[s, n] += time_in
+                            tin[n] = time_in
+                            leave[n] = gone
+                            rest[n] = gone
+                    else:
+                        for n in range(n_icb):
+                            w = w_tab[s, mask, n]
+                            xs = x[s, n]
+                            a_s = arr[s, n]
+                            time_in = w * (xs + 0.5 * a_s) * dt
+                            stay[s, n] += w * (xs + a_s)
+                            pt[s, n] += time_in
+                            tin[n] = time_in
+                    for k in range(k_s):
+                        if (mask >> k) & 1:
+                            l = act[s, k]
+                            for n in range(n_icb):
+                                lpt[l, n] += tin[n]
+                    nd = n_dest[s, mask] if big_r > 0.0 else 0
+                    for i in range(nd):
+                        t = dest[s, mask, i]
+                        target = arr if t > s else nxt
+                        if i < nd - 1:
+                            fr = frac[s, mask, t]
+                            for n in range(n_icb):
+                                fl = leave[n] * fr
+                                rest[n] -= fl
+                                flow[n] = fl
+                                target[t, n] += fl
+                                ent[t, n] += fl
+                        else:
+                            for n in range(n_icb):
+                                fl = rest[n]
+                                flow[n] = fl
+                                target[t, n] += fl
+                                ent[t, n] += fl
+                        bits = lbits[s, mask, t]
+                        if bits:
+                            for k in range(k_s):
+                                if (bits >> k) & 1:
+                                    l = act[s, k]
+                                    for n in range(n_icb):
+                                        lev[l, n] += flow[n]
+            for s in range(n_state):
+                for n in range(n_icb):
+                    x[s, n] = stay[s, n] + nxt[s, n]
+        for n in range(n_icb):
+            inflow_d[y, n] = inflow[n]
+            for l in range(n_lev):
+                lpt_d[y, n, l] = lpt[l, n]
+                lin_d[y, n, l] = lin[l, n]
+                lev_d[y, n, l] = lev[l, n]
+            if store_states:
+                for s in range(n_state):
+                    states_d[y + 1, n, s] = x[s, n]
+        for k in range(n_acc):
+            tot[:] = 0.0
+            for s in range(n_state):
+                cp = acc_pt[k, s]
+                ce = acc_entry[k, s]
+                for n in range(n_icb):
+                    tot[n] += cp * pt[s, n] + ce * ent[s, n]
+            for n in range(n_icb):
+                acc_d[y, n, k] = tot[n]
+
+
+@njit(parallel=True, cache=True)
 def cohort_project(
     x0,
     rates,
@@ -253,6 +631,12 @@ def cohort_project(
     inflow_out,
 ):
     """Project state counts for every draw and ICB through ``Y`` years.
+
+    Parallel over draws. Within a draw the year's rate products, ``exp`` and ``expm1`` of every
+    (state, sub-cohort) are computed once and shared by every ICB and sub-step (they depend on
+    the ICB only through which levers have coverage, handled by zero weights), and the
+    sub-cohort weights once per ICB and year. The outputs are bit-identical to
+    :func:`cohort_project_stepwise`, which recomputes them in every step.
 
     Arrays with a leading axis of length ``D`` or 1 broadcast over draws (1 = the same for every
     draw). ``S`` states, ``J`` inflow streams, ``L`` levers, ``K`` accumulators.
@@ -301,40 +685,36 @@ def cohort_project(
         Receives the external inflow of each year [persons].
     """
     n_draw = acc_out.shape[0]
-    n_icb = pop.shape[1]
-    for i in prange(n_draw * n_icb):
-        d = i // n_icb
-        n = i % n_icb
-        dd = d if x0.shape[0] > 1 else 0
-        dr = d if rates.shape[0] > 1 else 0
-        di = d if inflow_rate.shape[0] > 1 else 0
-        dl = d if lev_rr.shape[0] > 1 else 0
-        dj = d if lev_irr.shape[0] > 1 else 0
-        da = d if acc_pt.shape[0] > 1 else 0
-        de = d if acc_entry.shape[0] > 1 else 0
-        if store_states:
-            so = states_out[d, :, n]
-        else:
-            so = states_out[0, :, 0]
-        _run_one(
-            x0[dd, n],
+    for i in prange(n_draw):
+        d = np.int64(i)  # the prange index may be unsigned; min() with a signed int needs int64
+        # Leading axes are D or 1: min() picks draw d or the shared row.
+        dd = min(d, x0.shape[0] - 1)
+        dr = min(d, rates.shape[0] - 1)
+        di = min(d, inflow_rate.shape[0] - 1)
+        dl = min(d, lev_rr.shape[0] - 1)
+        dj = min(d, lev_irr.shape[0] - 1)
+        dc = min(d, lev_cov.shape[0] - 1)
+        da = min(d, acc_pt.shape[0] - 1)
+        de = min(d, acc_entry.shape[0] - 1)
+        _run_draw(
+            x0[dd],
             rates[dr],
             inflow_state,
             inflow_rate[di],
-            pop[:, n],
+            pop,
             lev_rr[dl],
             lev_irr[dj],
-            _pick3(lev_cov, d, n),
+            lev_cov[dc],
             acc_pt[da],
             acc_entry[de],
             substeps,
-            so,
             store_states,
-            acc_out[d, :, n],
-            lever_pt_out[d, :, n],
-            lever_inflow_out[d, :, n],
-            lever_events_out[d, :, n],
-            inflow_out[d, :, n],
+            states_out[d] if store_states else states_out[0],
+            acc_out[d],
+            lever_pt_out[d],
+            lever_inflow_out[d],
+            lever_events_out[d],
+            inflow_out[d],
         )
 
 

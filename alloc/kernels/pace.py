@@ -338,6 +338,22 @@ def _bound(a_prev, mult):
 
 
 @njit(cache=True)
+def _bounds_into(out, a_prev, mult):
+    """``out = a_prev * mult`` per ICB (see :func:`_bound`); ``mult`` has length N or 1.
+
+    A length-1 ``mult`` (the same bound for every ICB) is read once, outside the loop, so both
+    loops stay simple enough for the compiler to vectorise.
+    """
+    if mult.size == 1:
+        m = mult[0]
+        for i in range(out.size):
+            out[i] = _bound(a_prev[i], m)
+    else:
+        for i in range(out.size):
+            out[i] = _bound(a_prev[i], mult[i])
+
+
+@njit(cache=True)
 def _glide_one(
     A0,
     T,
@@ -374,9 +390,10 @@ def _glide_one(
             carried = a_prev[i] * uniform
             P[i] = (1.0 - conv[y]) * carried + conv[y] * T[y, i]
             W[i] = w_prev[y] * carried + w_target[y] * T[y, i]
-            L[i] = _bound(a_prev[i], floor_mult[y, i])
-            U[i] = _bound(a_prev[i], cap_mult[y, i])
-            if x == x:  # "no ICB more than x below target" overrides the growth cap
+        _bounds_into(L, a_prev, floor_mult[y if floor_mult.shape[0] > 1 else 0])
+        _bounds_into(U, a_prev, cap_mult[y if cap_mult.shape[0] > 1 else 0])
+        if x == x:  # "no ICB more than x below target" overrides the growth cap
+            for i in range(n):
                 L[i] = max(L[i], T[y, i] * (1.0 - x))
                 U[i] = max(U[i], L[i])
         status, lam, gap = solve_into(P, W, L, U, E[y], A_out[y], scratch, warm)
@@ -446,7 +463,8 @@ def glide_path(
         L_i = max(A_prev_i * floor_mult_i, T_i * (1 - x)),   U_i = max(A_prev_i * cap_mult_i, L_i)
         A_i = clip(P_i + lam * W_i, L_i, U_i),  sum_i A_i = E[y]
 
-    Per-scenario inputs have a leading batch axis of length ``B`` or 1 (broadcast).
+    Per-scenario inputs have a leading batch axis of length ``B`` or 1 (broadcast); floors and
+    caps may also broadcast over years and ICBs.
 
     Parameters
     ----------
@@ -458,9 +476,10 @@ def glide_path(
         Envelope [GBP].
     conv, w_prev, w_target : ndarray (B|1, Y)
         Policy coefficients ``c``, ``w_prev``, ``w_target`` [dimensionless].
-    floor_mult, cap_mult : ndarray (B|1, Y, N)
+    floor_mult, cap_mult : ndarray (B|1, Y|1, N|1)
         Floor and cap as multiples of the previous allocation [dimensionless]; ``-inf`` / ``+inf``
-        for none (whatever the sign of the previous allocation).
+        for none (whatever the sign of the previous allocation). A length-1 axis broadcasts, so a
+        bound that does not vary by scenario, year or ICB is passed once, never materialised.
     below_target : ndarray (B|1, Y)
         Largest permitted shortfall below target ``x`` [fraction]; NaN for none.
     relax : bool

@@ -1,7 +1,7 @@
 """The Excel workbook for finance teams (openpyxl).
 
 Sheets: Summary, Allocations, Targets, DfT, Growth, Spend and net position, Left shift,
-Parameters, Provenance, Notes. Every table sheet starts with three lines that say what it is,
+Calibration, Parameters, Provenance, Notes. Every table sheet starts with three lines that say what it is,
 its units and rounding, and whether the data are illustrative (as NHS England's allocation tool
 labels its downloads); the table header is row :data:`HEADER_ROW`, frozen and filterable, and
 money tables end with an England row.
@@ -26,6 +26,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from alloc.inputs.years import year_label
+from alloc.outputs.calibration_table import calibration_table
 from alloc.outputs.glossary import GLOSSARY
 from alloc.outputs.tables import crosswalk_table
 from alloc.rounding import Method, round_half_up, round_money
@@ -46,6 +47,7 @@ SHEETS = (
     "Crosswalk",
     "Spend and net position",
     "Left shift",
+    "Calibration",
     "Parameters",
     "Provenance",
     "Notes",
@@ -370,6 +372,7 @@ def _write_table(ws, frame: pd.DataFrame, freeze_cols: int, total_row: bool) -> 
         cell.fill = header_fill
         cell.alignment = Alignment(wrap_text=True, vertical="top")
     n = len(frame)
+    formats = [_format_for(str(name)) for name in frame.columns]  # once per column, not cell
     for i, row in enumerate(frame.itertuples(index=False), start=HEADER_ROW + 1):
         is_total = total_row and row[0] == ENGLAND
         for j, value in enumerate(row, start=1):
@@ -382,7 +385,7 @@ def _write_table(ws, frame: pd.DataFrame, freeze_cols: int, total_row: bool) -> 
             elif value == "":
                 value = None
             cell = ws.cell(row=i, column=j, value=value)
-            fmt = _format_for(str(frame.columns[j - 1]))
+            fmt = formats[j - 1]
             if fmt and isinstance(value, (int, float)):
                 cell.number_format = fmt
             if is_total:
@@ -501,6 +504,17 @@ def write_workbook(
             _not_modelled(ws, title)
         else:
             _write_table(ws, table, 5, True)
+    ws = sheet(  # left-shift calibration (alloc.outputs.calibration_table)
+        "Calibration",
+        "Left-shift calibration",
+        "Published national activity vs the model (national equivalent, base year); volume "
+        "factor v and per-ICB cost factor k [dimensionless].",
+    )
+    table = calibration_table(result)
+    if table is None:
+        _not_modelled(ws, "Calibration")
+    else:
+        _write_table(ws, table, 3, False)
     ws = sheet("Parameters", "Parameters used", "As recorded in the result; see Notes.")
     _text_sheet(ws, parameters_table(result))
     ws = sheet("Provenance", "Provenance", "Everything needed to trace and re-run this result.")

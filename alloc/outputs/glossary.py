@@ -71,6 +71,29 @@ GLOSSARY: list[tuple[str, str]] = [
         "scenario'.",
     ),
     (
+        "Left-shift summary",
+        "What `alloc run` prints after the table for a scenario with levers, the same as "
+        "left_shift_summary.csv and the board pack's left-shift summary page: per pathway and "
+        "for England, summed over the projection years, in cash, not discounted. Saving = "
+        "delegated specialised spend avoided (positive = less spend; negative = more). Upstream "
+        "cost = what the levers cost, by the payer who funds them (positive = money spent). "
+        "Left-shift net position = saving - upstream cost (positive = the specialised budget "
+        "saves more than the levers cost; not the 'net position' allocation - spend). Return "
+        "per £1 = saving / upstream cost (n/a when nothing is invested); unlike ROI it is "
+        "gross, undiscounted and counts only the specialised saving. Pathway costs the levers "
+        "change for other payers are shown beside it, not in it. With the three ICBs with the "
+        "largest and the smallest left-shift net position.",
+    ),
+    (
+        "Calibration",
+        "When the scenario models pathway levers: each pathway's modelled national activity in "
+        "the base year against published figures (HES critical care admissions, renal registry "
+        "dialysis and transplant counts, secure and CAMHS beds, liver transplants), the national "
+        "volume factor that sets it, and each ICB's cost factor k = baseline / modelled "
+        "specialised cost at national unit costs. A k outside 0.5-2 is flagged: the baseline then "
+        "differs from the modelled need by more than unit costs vary between areas.",
+    ),
+    (
         "ROI by payer",
         "Return on an upstream investment for each payer (delegated specialised budget, ICB "
         "core, others): the spend it avoids for that payer divided by what that payer invests. "

@@ -2,14 +2,15 @@
 
 National pack: a front page (the finding in one line, the decision asked, author, version and
 security marking, key figures, what is illustrative, contents), a one-page national summary,
+the left-shift summary when the scenario has levers (per pathway and the ICBs at both ends),
 the standard charts (distance-from-target glide paths, start-vs-end dot plot, hexagon map and
 bubble map; the left-shift chart when the result has pathway variables; fan and tornado charts
 when an ensemble or a sensitivity table is passed), then one table page per NHS England region.
 
-Single-ICB pack (``icb=``): the front page, the ICB's summary by year, glide paths with the ICB
-highlighted, its allocation waterfall, the dot plot and both maps with it highlighted, its
-left-shift chart when modelled, its fan chart, its tornado (only a sensitivity table of that
-ICB), and its region's table.
+Single-ICB pack (``icb=``): the front page, the ICB's summary by year, its left-shift summary
+when modelled, glide paths with the ICB highlighted, its allocation waterfall, the dot plot and
+both maps with it highlighted, its left-shift chart when modelled, its fan chart, its tornado
+(only a sensitivity table of that ICB), and its region's table.
 
 Every page carries the security marking (``OFFICIAL`` by default) and "Page k of N". Money is
 rounded once for the whole pack (:func:`alloc.outputs.plots._data.rounded_tenths`: £0.1m,
@@ -698,6 +699,127 @@ def summary_page(result: xr.Dataset):
     return fig
 
 
+# --------------------------------------------------------------------------------------------
+# Left-shift summary (after the summary page, when the scenario has levers)
+# --------------------------------------------------------------------------------------------
+
+
+def _minus(text: str) -> str:
+    """Minus signs (before a digit, or between spaces) as the typographic minus the pack prints;
+    hyphens in words stay."""
+    return re.sub(r"-(?=\d)|(?<= )-(?= )", "−", text)
+
+
+def left_shift_tables(result: xr.Dataset, icb: str | None = None):
+    """The left-shift summary page's tables as text: pathways of England (or of ``icb``), and the
+    ICBs with the largest and smallest left-shift net position (with ``icb`` when not among
+    them), ranked 1 = largest. None without levers. Figures as the console prints them
+    (:mod:`alloc.outputs.left_shift_summary`)."""
+    from alloc.outputs import left_shift_summary as ls
+
+    summary = ls.left_shift_summary(result)
+    if summary is None:
+        return None
+    area = icb or ls.ENGLAND
+    payers = [n for n, _ in ls.pathway_header(summary)[2:-3]]
+    header = [
+        "Pathway",
+        "Saving (£m)",
+        *[f"Upstream cost: {p} (£m)" for p in payers],
+        "Upstream total (£m)",
+        "Net position (£m)",
+        "Return per £1",
+    ]
+    rows = ls.pathway_rows(summary, area)
+    rows[-1][0] = f"{'England' if icb is None else icb} ({ls.pathway_label(ls.ALL_PATHWAYS)})"
+    pathways = pd.DataFrame([[_minus(c) for c in r] for r in rows], columns=header)
+    ranked = summary.by_icb().sort_values(["net_gbp", "icb"], ascending=[False, True])
+    ranked["rank"] = np.arange(1, len(ranked) + 1)
+    k = min(ls.N_EXTREMES, len(ranked))
+    show = pd.concat([ranked.head(k), ranked.tail(len(ranked) - k).tail(k)])
+    if icb is not None and icb not in set(show["icb"]):
+        show = pd.concat([show, ranked[ranked["icb"] == icb]]).sort_values("rank")
+    extremes = pd.DataFrame(
+        {
+            "ICB": [f"{r.icb} {r.icb_name}" for r in show.itertuples()],
+            "Rank (1 = largest net position)": [f"{r} of {len(ranked)}" for r in show["rank"]],
+            "Saving (£m)": [_minus(ls.money_m(v)) for v in show["saving_gbp"]],
+            "Upstream cost (£m)": [_minus(ls.money_m(v)) for v in show["upstream_cost_gbp"]],
+            "Net position (£m)": [_minus(ls.money_m(v)) for v in show["net_gbp"]],
+        }
+    )
+    return summary, pathways, extremes
+
+
+def left_shift_page(result: xr.Dataset, icb: str | None = None):
+    """Left-shift summary: per pathway the saving, upstream cost by payer, net position and
+    return per £1 (England, or the ICB of an ICB pack), and the ICBs with the largest and the
+    smallest net position. None without levers."""
+    from alloc.outputs import left_shift_summary as ls
+    from alloc.outputs.plots.style import short_name
+
+    tables = left_shift_tables(result, icb)
+    if tables is None:
+        return None
+    summary, pathways, extremes = tables
+    total = summary.area(icb or ls.ENGLAND).iloc[-1]
+    who = "England" if icb is None else short_name(result["icb_name"].sel(icb=icb).item())
+    title = (
+        f"Left-shift summary, {who}: the levers "
+        f"{'avoid' if total['saving_gbp'] >= 0 else 'add'} "
+        f"£{ls.money_m(abs(total['saving_gbp']))}m of specialised spend for "
+        f"£{ls.money_m(total['upstream_cost_gbp'])}m of upstream cost; net position "
+        f"£{_minus(ls.money_m(total['net_gbp']))}m over {summary.period}"
+    ).replace("£−", "−£")
+    fig, s = _page(
+        title,
+        f"Money in £ million cash, summed over {summary.period}, not discounted; each figure "
+        f"rounded to £0.1m on its own, as alloc run prints them ({ls.FILE_NAME} holds them "
+        "unrounded, for every ICB and pathway).",
+        result.attrs,
+    )
+    top = 1 - s.title_block_height(fig) - 0.005
+    y = _draw_table(
+        fig,
+        s,
+        pathways,
+        top=top,
+        font=8.5,
+        gid="left-shift-table",
+        first_col_width=0.2,
+        total_last=True,
+        left=0.04,
+        width=0.92,
+        row_factor=1.8,
+    )
+    column = _Column(fig, s, 0.04, y - 0.015, 0.92 * fig.get_figwidth(), s.SMALL_SIZE)
+    for text in (ls.others_text(summary, icb or ls.ENGLAND), ls.SIGNS_TEXT):
+        if text:
+            column.paragraph(_minus(text), colour=s.NHS_DARK_GREY)
+    fig.text(
+        0.04,
+        column.y - 0.015,
+        f"ICBs with the largest and the smallest left-shift net position, {summary.period}",
+        fontsize=s.SUBTITLE_SIZE,
+        fontweight="bold",
+        color=s.NHS_DARK_BLUE,
+        va="top",
+    )
+    _draw_table(
+        fig,
+        s,
+        extremes,
+        top=column.y - 0.05,
+        font=8,
+        gid="left-shift-extremes",
+        first_col_width=0.36,
+        left=0.04,
+        width=0.92,
+        row_factor=1.7,
+    )
+    return fig
+
+
 def _extremes(result: xr.Dataset, growth, real, k: int = 4) -> pd.DataFrame:
     """The ``k`` ICBs furthest below and ``k`` furthest above target in the base year."""
     from alloc.outputs.plots.style import fmt_pct, short_name
@@ -1110,6 +1232,8 @@ def _pages(result, icb, ensemble, sensitivity, details) -> list[tuple[str, objec
         pages.append(("National summary", summary_page(result)))
     else:
         pages.append((f"{icb} summary", icb_summary_page(result, icb)))
+    if (left_shift := left_shift_page(result, icb)) is not None:  # a scenario with levers
+        pages.append(("Left-shift summary", left_shift))
     pages.append(("Glide paths", plots.glide_paths(result, highlight=icb)))
     if icb is not None:
         pages.append(("Waterfall", plots.allocation_waterfall(result, icb)))

@@ -89,6 +89,7 @@ def project_left_shift(
     n_draws: int = 1,
     rng: np.random.Generator | None = None,
     sampler=None,
+    need_index: xr.DataArray | None = None,
 ) -> xr.Dataset:
     """Run the pathways a scenario's levers touch; both arms, calibrated, by ICB and year.
 
@@ -115,6 +116,10 @@ def project_left_shift(
     sampler : callable, optional
         ``sampler(name, spec) -> {path: ndarray (n_draws,)}``: the parameter draws of pathway
         ``name`` (used by ensembles for position-addressed draws); replaces ``rng``.
+    need_index : DataArray (icb, need), optional
+        Need indices of the ICBs [dimensionless, registered-population-weighted mean 1 over
+        England] (:func:`alloc.pathways.drivers.need_indices`) for the pathway files'
+        ``[drivers]``; None = the same need in every ICB.
 
     Returns
     -------
@@ -128,14 +133,25 @@ def project_left_shift(
         ``lever_pathway``, ``lever_payer``, ``lever_service``, ``lever_label``;
         ``activity_counterfactual`` / ``activity_scenario`` (draw, icb, activity, year) with
         coords ``activity_unit``, ``activity_label``; ``calibration_factor`` (draw, icb,
-        service) [dimensionless].
+        service): the per-ICB cost factor ``k`` and ``volume_factor`` (draw, service): the
+        national volume factor ``v`` [dimensionless] (:mod:`alloc.pathways.calibration`);
+        the calibration table (dim ``calibration``, draw 0): ``calibration_published``,
+        ``calibration_modelled``, ``calibration_modelled_uncalibrated`` [unit in
+        ``calibration_unit``], ``calibration_ratio``, ``calibration_tolerance``,
+        ``calibration_within``; ``need_index`` (icb, need) when given. ``attrs["warnings"]``:
+        a JSON list of plausibility warnings (calibration factors outside
+        :data:`alloc.pathways.calibration.PLAUSIBLE_FACTOR`, figures outside their tolerance).
     """
-    from alloc.pathways.base import (
-        calibrate,
-        central_values,
-        run_arm,
-        sample_parameters,
-        scale,
+    import json
+
+    from alloc.pathways.base import central_values, run_arm, sample_parameters, scale
+    from alloc.pathways.calibration import (
+        calibrate_cohort,
+        check_capacity,
+        check_nonnegative,
+        check_saving_below_cost,
+        factor_warnings,
+        row_warnings,
     )
 
     if n_draws > 1 and rng is None and sampler is None:
@@ -151,6 +167,14 @@ def project_left_shift(
     lever_cost = np.zeros((n_draws, n_icb, n_lev, n_year))
     lever_meta = {k: [""] * n_lev for k in ("pathway", "payer", "service", "label")}
     spec_cf, spec_sc, factors, act_cf, act_sc, act_meta = {}, {}, {}, {}, {}, {}
+    volumes, table, warnings = {}, [], []
+    need = None
+    if need_index is not None:
+        missing = [c for c in icbs if c not in need_index["icb"].values]
+        if missing:
+            raise AllocError(source, "need_index", f"no need index for ICB '{missing[0]}'")
+        need_index = need_index.sel(icb=icbs)
+        need = {str(i): need_index.sel(need=i).values for i in need_index["need"].values}
     files = {}
     for name, pathway in chosen_pathways(section, scenario_dir).items():
         files[name] = str(pathway.path)
@@ -160,7 +184,10 @@ def project_left_shift(
             values = central_values(pathway.spec)
         else:
             values = sample_parameters(pathway.spec, n_draws, rng)
-        for model in pathway.models(values, section.levers, years, icbs, cost_inflation, source):
+        models = pathway.models(
+            values, section.levers, years, icbs, cost_inflation, source, need_index=need
+        )
+        for model in models:
             if model.service_line not in services:
                 raise AllocError(
                     pathway.path,
@@ -176,8 +203,20 @@ def project_left_shift(
             )
             for raw in (cf_raw, sc_raw):
                 _check_people(raw, pathway.path, model.cohort)
-            k = calibrate(model, cf_raw, target, str(pathway.path))
-            cf, sc = scale(cf_raw, k, model, pop), scale(sc_raw, k, model, pop)
+            money, volume, k, rows = calibrate_cohort(
+                pathway.spec, model, cf_raw, target, pop, values, str(pathway.path)
+            )
+            cf = scale(cf_raw, money, model, pop, volume)
+            sc = scale(sc_raw, money, model, pop, volume) if sc_raw is not cf_raw else cf
+            arms = {"counterfactual": cf, "scenario": sc}
+            for arm, run in arms.items():
+                check_nonnegative(run, model, pathway.path, arm)
+            check_saving_below_cost(cf, sc, model, pathway.path)
+            warnings += check_capacity(pathway.spec, model, arms, pop, values, years, pathway.path)
+            volumes[model.service_line] = volume
+            table += rows
+            warnings += factor_warnings(name, model.service_line, icbs, k[0])
+            warnings += row_warnings(rows)
             n_pay = len(PAYERS)
             cost_cf += cf.acc[..., :n_pay].transpose(0, 2, 3, 1)
             cost_sc += sc.acc[..., :n_pay].transpose(0, 2, 3, 1)
@@ -213,6 +252,7 @@ def project_left_shift(
         "service": lines,
         "lever": lever_labels,
         "activity": acts,
+        "calibration": [f"{r.pathway}.{r.name}" for r in table],
     }
     money = {"units": "GBP", "price_base": f"real {years[0]}/{(years[0] + 1) % 100:02d}"}
 
@@ -253,6 +293,12 @@ def project_left_shift(
                 else np.zeros((n_draws, n_icb, 0)),
                 {"units": "1"},
             ),
+            "volume_factor": (
+                ("draw", "service"),
+                np.stack([volumes[s] for s in lines], axis=1) if lines else np.zeros((n_draws, 0)),
+                {"units": "1"},
+            ),
+            **_calibration_table(table),
         },
         coords=coords,
     )
@@ -264,9 +310,42 @@ def project_left_shift(
         activity_label=("activity", [act_meta[a][0] for a in acts]),
         activity_unit=("activity", [act_meta[a][1] for a in acts]),
         activity_pathway=("activity", [act_meta[a][2] for a in acts]),
+        **{
+            f"calibration_{k}": ("calibration", [str(getattr(r, k)) for r in table])
+            for k in ("pathway", "service", "label", "activity", "unit", "year", "area", "source")
+        },
     )
+    if need_index is not None:
+        ds["need_index"] = need_index.drop_vars(
+            [c for c in need_index.coords if c not in ("icb", "need")]
+        )
+    ds.attrs["warnings"] = json.dumps(warnings)
     ds.attrs["pathway_files"] = "; ".join(f"{k}={v}" for k, v in files.items())
     return ds
+
+
+def _calibration_table(rows) -> dict:
+    """Data variables of the calibration table (dim ``calibration``), central draw."""
+
+    def col(f):
+        return np.array([f(r) for r in rows], dtype=float)
+
+    return {
+        "calibration_published": ("calibration", col(lambda r: r.published), {}),
+        "calibration_modelled": ("calibration", col(lambda r: r.modelled), {}),
+        "calibration_modelled_uncalibrated": (
+            "calibration",
+            col(lambda r: r.modelled_uncalibrated),
+            {},
+        ),
+        "calibration_ratio": ("calibration", col(lambda r: r.ratio), {"units": "1"}),
+        "calibration_tolerance": ("calibration", col(lambda r: r.tolerance), {"units": "1"}),
+        "calibration_within": (
+            "calibration",
+            np.array([r.within for r in rows], dtype=bool),
+            {},
+        ),
+    }
 
 
 def _check_people(run, path, cohort) -> None:

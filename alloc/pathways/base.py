@@ -11,11 +11,15 @@ Conventions
   central value (:func:`central_values`, :func:`sample_parameters`).
 - Money inside the cohort is in **base-year prices** [GBP, real base year]: each unit cost is
   moved from its price year with ``(1 + cost_inflation) ** (base_year - price_year)``.
-- Calibration (:func:`calibrate`): the base-year cost of the counterfactual arm that falls on the
-  delegated specialised budget is scaled, ICB by ICB, to the ICB's baseline for the cohort's
-  service line. The cohort is linear in its initial stocks and inflows, so scaling them by
-  ``k[d, n] = baseline[n] / cost[d, n]`` scales every output by ``k`` exactly; it is applied to
-  the outputs (``per_head`` lever costs, which follow the population, are not scaled).
+- Need by ICB: the pathway file's ``[drivers]`` multiply each ICB's initial stocks, the population
+  driving its inflows and its levers' coverage (:mod:`alloc.pathways.drivers`).
+- Calibration (:func:`calibrate`, :mod:`alloc.pathways.calibration`): the base-year cost of the
+  counterfactual arm that falls on the delegated specialised budget is scaled, ICB by ICB, to the
+  ICB's baseline for the cohort's service line. The cohort is linear in its initial stocks and
+  inflows, so scaling them by ``baseline[n] / cost[d, n]`` scales every output exactly; money is
+  scaled by that factor and people and activity only by the national volume factor set from
+  published activity (:func:`scale`; ``per_head`` lever costs follow the population and are not
+  scaled).
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from alloc.inputs.pathway_spec import (
     load_pathway_spec,
 )
 from alloc.inputs.specs import FieldError
+from alloc.pathways.drivers import CohortNeed, cohort_need
 from alloc.resources import models_dir, resolve_named
 
 DAYS_PER_YEAR = 365.25  # converts a mean length of stay [days] to an exit rate [per year]
@@ -99,12 +104,28 @@ def sample_parameters(
     -------
     dict
         ``{dotted path: ndarray (D,)}`` in the quantity's own unit.
+
+    Notes
+    -----
+    Quantities the file correlates (``[[correlations]]``) take uniforms from ``rng`` in their
+    turn instead, made correlated by the Gaussian copula (:mod:`alloc.pathways.copula`) and
+    mapped by the same inverse CDFs as :func:`sample_from_uniforms`. A file without
+    correlations makes exactly the calls on ``rng`` it made before correlations existed, so its
+    draws are unchanged bit for bit (with correlations, later quantities see a different stream).
     """
+    from alloc.pathways.copula import copula_blocks, correlate_uniforms
+
+    qs = quantities(spec)
+    blocks = copula_blocks(spec, list(qs))
+    correlated = {int(j) for b in blocks for j in b.columns}
+    uniforms = np.full((max(n_draws - 1, 0) if correlated else 0, len(qs)), 0.5)
     out = {}
-    for path, q in quantities(spec).items():
+    for j, (path, q) in enumerate(qs.items()):
         low, high = q.range
         draws = np.full(n_draws, q.value, dtype=float)
-        if n_draws > 1 and high > low:
+        if j in correlated:
+            uniforms[:, j] = rng.random(n_draws - 1)
+        elif n_draws > 1 and high > low:
             if q.unit == "ratio" and low > 0:
                 sigma = math.log(high / low) / (2 * 1.96)
                 draws[1:] = np.clip(
@@ -114,6 +135,11 @@ def sample_parameters(
                 mode = min(max(q.value, low), high)
                 draws[1:] = rng.triangular(low, mode, high, n_draws - 1)
         out[path] = draws
+    if correlated and n_draws > 1:
+        u = correlate_uniforms(uniforms, blocks)
+        for j, path in enumerate(qs):
+            if j in correlated:
+                out[path][1:] = _from_uniform(qs[path], u[:, j])
     return out
 
 
@@ -135,25 +161,39 @@ def sample_from_uniforms(
     dict
         ``{dotted path: ndarray (D,)}``; the same distributions as :func:`sample_parameters`
         (truncated log-normal for ratios, triangular otherwise) by their inverse CDFs.
-    """
-    from scipy import stats
 
+    Notes
+    -----
+    When the file states ``[[correlations]]``, the columns of correlated quantities first go
+    through the Gaussian copula (:func:`alloc.pathways.copula.correlate_uniforms`), row by row;
+    other columns are used as given, so files without correlations draw exactly as before.
+    """
+    from alloc.pathways.copula import copula_blocks, correlate_uniforms
+
+    qs = quantities(spec)
+    u = correlate_uniforms(u, copula_blocks(spec, list(qs)))
     out = {}
-    for j, (path, q) in enumerate(quantities(spec).items()):
-        low, high = q.range
-        draws = np.full(u.shape[0], q.value, dtype=float)
-        if high > low:
-            if q.unit == "ratio" and low > 0:
-                sigma = math.log(high / low) / (2 * 1.96)
-                draws = np.clip(q.value * np.exp(sigma * stats.norm.ppf(u[:, j])), low, high)
-            else:
-                mode = min(max(q.value, low), high)
-                draws = stats.triang.ppf(
-                    u[:, j], c=(mode - low) / (high - low), loc=low, scale=high - low
-                )
+    for j, (path, q) in enumerate(qs.items()):
+        draws = _from_uniform(q, u[:, j])
         draws[central_rows] = q.value
         out[path] = draws
     return out
+
+
+def _from_uniform(q: Quantity, u: np.ndarray) -> np.ndarray:
+    """Values of ``q`` at uniforms ``u`` by its inverse CDF (a new array; constant if low == high)."""
+    from scipy import stats
+
+    low, high = q.range
+    draws = np.full(u.shape[0], q.value, dtype=float)
+    if high > low:
+        if q.unit == "ratio" and low > 0:
+            sigma = math.log(high / low) / (2 * 1.96)
+            draws = np.clip(q.value * np.exp(sigma * stats.norm.ppf(u)), low, high)
+        else:
+            mode = min(max(q.value, low), high)
+            draws = stats.triang.ppf(u, c=(mode - low) / (high - low), loc=low, scale=high - low)
+    return draws
 
 
 # ---------------------------------------------------------------------------------------------
@@ -223,6 +263,8 @@ class CohortModel:
     levers: list[LeverModel] = field(default_factory=list)
     lev_rr: np.ndarray | None = None  # (D, L, S, S)
     lev_irr: np.ndarray | None = None  # (D, L, J)
+    need: CohortNeed | None = None  # per-ICB multipliers of the drivers (None = uniform need)
+    from_inflow: tuple[str, ...] = ()  # activity accumulators measured by the external inflow
 
 
 def _expand(cohort: CohortSpec) -> list[tuple[str | None, str]]:
@@ -312,13 +354,18 @@ def build_cohort(
                 amount = amount * ((1.0 - frac) if item.complement else frac)
             target = acc_pt if item.per == "person_year" else acc_entry
             target[:, PAYERS.index(item.payer), i] += amount
-    activity = {}
+    activity, from_inflow = {}, []
     for a, (key, act) in enumerate(cohort.activity.items()):
         k = len(PAYERS) + a
-        unit = {"patients": "patient-years", "bed_days": "bed-days", "entries": "persons"}[
-            act.measure
-        ]
+        unit = {
+            "patients": "patient-years",
+            "bed_days": "bed-days",
+            "entries": "persons",
+            "inflow": "persons",
+        }[act.measure]
         activity[f"activity:{key}"] = (act.label, unit)
+        if act.measure == "inflow":  # read from the kernel's inflow output (no weights)
+            from_inflow.append(f"activity:{key}")
         for st in cohort.strata or [None]:
             for s in act.states:
                 i = index[_name(st, s)]
@@ -342,6 +389,7 @@ def build_cohort(
         acc_pt,
         acc_entry,
         activity,
+        from_inflow=tuple(from_inflow),
     )
 
 
@@ -429,7 +477,11 @@ def add_levers(
             if unknown:
                 raise AllocError(source, f"{where}.icbs", f"unknown ICB code '{unknown[0]}'")
             mask = np.isin(icbs, choice.icbs).astype(float)
-        coverage = (eligible * uptake)[:, None, None] * ramp[None, :, None] * mask[None, None, :]
+        reach = (eligible * uptake)[:, None]  # (D, 1)
+        if model.need is not None and choice.lever in model.need.lever:
+            # Drivers widen or narrow the lever's room by ICB; coverage stays a fraction.
+            reach = np.minimum(reach * model.need.lever[choice.lever], 1.0)  # (D, N)
+        coverage = reach[:, None, :] * ramp[None, :, None] * mask[None, None, :]
         if choice.unit_cost is not None:
             price = Quantity(
                 value=choice.unit_cost.value,
@@ -484,6 +536,9 @@ def run_arm(
 ) -> CohortRun:
     """Run one arm of a cohort through the kernel (unscaled: prevalence x base-year population).
 
+    The need drivers (``model.need``) multiply each ICB's initial stock of the states they act
+    on and the population driving its inflows (the kernel's per-ICB inputs ``x0`` and ``pop``).
+
     Parameters
     ----------
     pop : ndarray (Y, N)
@@ -494,6 +549,9 @@ def run_arm(
     n_year, n_icb = pop.shape
     n_draw, n_state = model.prevalence.shape
     x0 = model.prevalence[:, None, :] * pop[0][None, :, None]
+    if model.need is not None:
+        x0 = x0 * model.need.stock
+        pop = pop * model.need.inflow[None, :]
     n_lev = len(model.levers) if with_levers else 0
     if n_lev:
         rr, irr = model.lev_rr, model.lev_irr
@@ -520,6 +578,8 @@ def run_arm(
         store_states,
         **out,
     )
+    for name in model.from_inflow:  # activity measured by the external inflow (admissions)
+        out["acc_out"][..., model.acc_names.index(name)] = out["inflow_out"]
     lever_cost = np.zeros_like(out["lever_pt_out"])
     for slot, lv in enumerate(model.levers[:n_lev]):
         basis = {
@@ -561,21 +621,44 @@ def calibrate(
     return baseline[None, :] / cost
 
 
-def scale(run: CohortRun, factor: np.ndarray, model: CohortModel, pop: np.ndarray) -> CohortRun:
-    """Apply calibration factors (D, N) to an arm; price ``per_head`` levers on the population."""
+def scale(
+    run: CohortRun,
+    factor: np.ndarray,
+    model: CohortModel,
+    pop: np.ndarray,
+    volume: np.ndarray | None = None,
+) -> CohortRun:
+    """Apply calibration to an arm; price ``per_head`` levers on the population.
+
+    Parameters
+    ----------
+    factor : ndarray (D, N)
+        Money factor [dimensionless]: every cost (all payers, and levers priced per person
+        reached) is multiplied by it; ``baseline / base-year specialised cost`` per ICB.
+    volume : ndarray (D,), optional
+        National volume factor [dimensionless] on people and activity (states, inflow, activity
+        accumulators, people reached by levers); default ``factor`` (volume and money scaled
+        alike). ``factor / volume`` is the per-ICB cost factor of
+        :func:`alloc.pathways.calibration.calibrate_cohort`.
+    """
     k = factor[:, None, :]
+    v = k if volume is None else np.broadcast_to(volume[:, None, None], k.shape)
+    n_pay = len(PAYERS)
     lever_cost = run.lever_cost * k[..., None]
     for slot, lv in enumerate(model.levers[: run.lever_cost.shape[-1]]):
         if lv.cost_basis == "per_head":
             lever_cost[..., slot] = lv.unit_cost[:, None, None] * lv.coverage * pop[None, :, :]
-    states = None if run.states is None else run.states * factor[:, None, :, None]
+    states = None if run.states is None else run.states * v[:, :1, :, None]
+    acc = run.acc.copy()
+    acc[..., :n_pay] *= k[..., None]
+    acc[..., n_pay:] *= v[..., None]
     return CohortRun(
-        run.acc * k[..., None],
+        acc,
         lever_cost,
-        run.lever_pt * k[..., None],
-        run.lever_inflow * k[..., None],
-        run.lever_events * k[..., None],
-        run.inflow * k,
+        run.lever_pt * v[..., None],
+        run.lever_inflow * v[..., None],
+        run.lever_events * v[..., None],
+        run.inflow * v,
         states,
     )
 
@@ -649,8 +732,13 @@ class Pathway:
         icbs: list[str],
         cost_inflation: float,
         source: str,
+        need_index: dict[str, np.ndarray] | None = None,
     ) -> list[CohortModel]:
-        """Kernel arrays of every cohort, with the chosen levers attached."""
+        """Kernel arrays of every cohort, with the need drivers and the chosen levers attached.
+
+        ``need_index``: ``{index name: ndarray (N,)}`` need indices of ``icbs``
+        (:func:`alloc.pathways.drivers.need_indices`); None = the same need in every ICB.
+        """
         for i, choice in enumerate(choices):
             if choice.pathway == self.name and choice.lever not in self.spec.levers:
                 raise AllocError(
@@ -663,6 +751,15 @@ class Pathway:
         out = []
         for key in self.spec.cohorts:
             model = build_cohort(self.name, self.spec, key, values, years[0], cost_inflation)
+            model.need = cohort_need(
+                self.spec,
+                key,
+                _expand(self.spec.cohorts[key]),
+                values,
+                need_index,
+                len(icbs),
+                str(self.path),
+            )
             out.append(
                 add_levers(model, self.spec, choices, values, years, icbs, cost_inflation, source)
             )

@@ -183,9 +183,24 @@ def project_spend(
         )  # NaN for service lines without a pathway
         out["calibration_factor"] = factor.assign_attrs(
             units="1",
-            long_name="cohort scale factor so that base-year pathway specialised "
-            "cost equals the service line's baseline",
+            long_name="per-ICB cost factor k = baseline / (national volume factor x modelled "
+            "base-year specialised cost at national unit costs); base-year pathway specialised "
+            "cost then equals the service line's baseline (alloc.pathways.calibration)",
         )
+        out["calibration_volume_factor"] = (
+            left_shift["volume_factor"]
+            .reindex(service=baseline["service"])
+            .assign_attrs(
+                units="1",
+                long_name="national volume factor v on the pathway's people and activity, from "
+                "published activity (calibration table) or, without a figure, national spend",
+            )
+        )
+        table = [v for v in left_shift.data_vars if "calibration" in left_shift[v].dims]
+        for name in table:
+            out[name] = left_shift[name]  # the calibration table (dim calibration)
+        if "need_index" in left_shift:
+            out["need_index"] = left_shift["need_index"]
     spend_svc = without - saving_svc + upstream_spec_svc
     out["spend_without_left_shift"] = _da(
         without.sum("service").values,

@@ -56,6 +56,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from alloc.kernels.sampling import synthetic_persons
 from alloc.rounding import apportion
 from alloc.targets.estimate import NeedModel
 
@@ -96,6 +97,19 @@ SPECIALIST_CENTRES = {
     "Exeter": (50.718, -3.534),
 }
 PRACTICE_STREAM = 2**31  # spawn key of the practice-table RNG stream (persons use 0, 1, ...)
+
+
+def _marker_probabilities() -> np.ndarray:
+    """Probability of each marker in each cell ``band * 5 + quintile`` (4, 50) [1]."""
+    rows = []
+    for name in MARKERS:
+        a, b, c = MARKER_LOGIT[name]
+        logit = a + b * (MID_AGE[:, None] - 50) / 10 + c * np.arange(5)[None, :]
+        rows.append((1 / (1 + np.exp(-logit))).ravel())
+    return np.array(rows)
+
+
+MARKER_P = _marker_probabilities()
 
 
 def _curve(m: np.ndarray) -> np.ndarray:
@@ -294,12 +308,63 @@ class SyntheticPopulation:
         start, stop = k * self.chunk_rows, min(self.n_persons, (k + 1) * self.chunk_rows)
         n = stop - start
         rng = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(k,)))
+        # persons are sorted by practice: the chunk is a run of practice segments
+        lengths = np.clip(p["starts"][1:], start, stop) - np.clip(p["starts"][:-1], start, stop)
+        practice = np.repeat(np.arange(len(lengths)), lengths)
+        # every uniform draw at once, in the order of the recipe (sex, band, quintile, markers),
+        # then the columns made from them in one pass (see alloc.kernels.sampling)
+        draws = rng.random((3 + len(MARKERS), n))
+        effects = dict(dgp.markers)
+        icb, age_sex, distance, mu = synthetic_persons(
+            practice,
+            draws,
+            p["age_cum"],
+            p["dep_cum"],
+            MARKER_P,
+            p["icb"],
+            p["distance_km"],
+            float(dgp.base),
+            dgp.cell_effect(),
+            np.asarray(dgp.deprivation, dtype=np.float64),
+            np.array([effects[name] for name in MARKERS], dtype=np.float64),
+            float(dgp.distance_per_km),
+            bool(dgp.need),
+        )
+        codes = draws.view(np.int64)
+        out = {
+            "icb": icb,
+            "practice": practice,
+            "sex": codes[0],
+            "age_band": codes[1],
+            "age_sex": age_sex,
+            "imd_quintile": codes[2],
+        }
+        out.update({name: draws[3 + k] for k, name in enumerate(MARKERS)})
+        out["distance_km"] = distance
+        out["expected_cost"] = mu
+        if dgp.noise_shape is None:
+            out["cost"] = mu.copy()
+        else:
+            cost = rng.gamma(dgp.noise_shape, 1.0 / dgp.noise_shape, n)
+            out["cost"] = np.multiply(mu, cost, out=cost)
+        return out
+
+    def chunk_numpy(self, k: int) -> dict[str, np.ndarray]:
+        """:meth:`chunk` the plain numpy way (the reference the kernel is tested against).
+
+        Same draws in the same order and the same arithmetic, with ``n x 9`` temporaries; about
+        2x slower (benchmarks/bench_estimate.py).
+        """
+        if not 0 <= k < self.n_chunks:
+            raise IndexError(f"chunk {k} of {self.n_chunks}")
+        p, dgp = self._practices, self.dgp
+        start, stop = k * self.chunk_rows, min(self.n_persons, (k + 1) * self.chunk_rows)
+        n = stop - start
+        rng = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(k,)))
         practice = np.searchsorted(p["starts"], np.arange(start, stop), side="right") - 1
         sex = (rng.random(n) < 0.495).astype(np.int64)
-        u = rng.random(n)
-        band = (u[:, None] > p["age_cum"][practice]).sum(axis=1)
-        u = rng.random(n)
-        quint = (u[:, None] > p["dep_cum"][practice]).sum(axis=1)
+        band = (rng.random(n)[:, None] > p["age_cum"][practice]).sum(axis=1)
+        quint = (rng.random(n)[:, None] > p["dep_cum"][practice]).sum(axis=1)
         out = {
             "icb": p["icb"][practice],
             "practice": practice,
@@ -312,12 +377,8 @@ class SyntheticPopulation:
         if dgp.need:
             mu += dgp.cell_effect()[out["age_sex"]] + np.asarray(dgp.deprivation)[quint]
         effects = dict(dgp.markers)
-        for name in MARKERS:
-            a, b, c = MARKER_LOGIT[name]
-            table = 1 / (
-                1 + np.exp(-(a + b * (MID_AGE[:, None] - 50) / 10 + c * np.arange(5)[None, :]))
-            )
-            marker = (rng.random(n) < table[band, quint]).astype(np.float64)
+        for m, name in enumerate(MARKERS):
+            marker = (rng.random(n) < MARKER_P[m].reshape(10, 5)[band, quint]).astype(np.float64)
             out[name] = marker
             if dgp.need:
                 mu += effects[name] * marker

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import time
 import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -38,7 +39,7 @@ from alloc.errors import AllocError, require_optional
 from alloc.inputs.specs import validate
 from alloc.kernels import pace
 from alloc.kernels.checks import count_violations
-from alloc.uncertainty.draw_store import DrawStore, default_threads, lazy_cube
+from alloc.uncertainty.draw_store import BlockSummary, DrawStore, default_threads
 
 # Parameter path -> what it sets (one value for every projection year).
 PARAMETERS = {
@@ -309,18 +310,22 @@ def _row_policy_arrays(prep: Prepared, values: dict[str, np.ndarray], n_rows: in
 
 
 def _growth_basis(prep: Prepared, values: dict, n_rows: int) -> np.ndarray:
-    """Multiplier turning a growth rate into a bound on last year's allocation, (R|1, Y, N)."""
-    pop = prep.population.transpose("year", "icb").values
-    n_year, n = pop.shape[0] - 1, pop.shape[1]
+    """Multiplier turning a growth rate into a bound on last year's allocation, (R|1, Y|1, N|1).
+
+    Only per-head bounds vary by year and ICB; cash and real ones are one number per row (or one
+    in all), so the floors and caps built from them are (R|1, 1, 1): the kernel broadcasts them
+    rather than reading a rows x years x ICBs copy.
+    """
     kind = prep.policy.growth_basis
     if kind == "per_head":
+        pop = prep.population.transpose("year", "icb").values
         return (pop[1:] / pop[:-1])[None]
     if kind == "real":
         defl = values.get("gdp_deflator_growth")
         if defl is None:
-            return np.full((1, n_year, n), 1.0 + prep.assumptions_used["gdp_deflator_growth"])
-        return np.broadcast_to((1.0 + defl)[:, None, None], (n_rows, n_year, n))
-    return np.ones((1, n_year, n))
+            return np.full((1, 1, 1), 1.0 + prep.assumptions_used["gdp_deflator_growth"])
+        return (1.0 + defl)[:, None, None]
+    return np.ones((1, 1, 1))
 
 
 def run_chunk(prep: Prepared, plan: Plan, rows: range) -> dict[str, np.ndarray]:
@@ -372,6 +377,10 @@ def run_rows(
     # Savings rebased into the allocation base follow each row's own (drawn) savings.
     base_adjust = _row_base_adjust(prep, spend) if prep.base_adjust is not None else None
     policy = {k: arrays[k] for k in prep.policy_arrays}
+    if base_adjust is not None:  # solved a year at a time: every policy array needs its years
+        policy = {
+            k: np.broadcast_to(v, v.shape[:1] + (n_year,) + v.shape[2:]) for k, v in policy.items()
+        }
     alloc, _, status, gap = solve_glide_paths(
         arrays["A0"], arrays["T"], arrays["E"], policy, prep.policy.fallback == "relax", base_adjust
     )
@@ -470,6 +479,7 @@ def _spend_rows(
     """
     from alloc.pathways import project_left_shift
     from alloc.pathways.base import quantities, sample_from_uniforms
+    from alloc.pathways.drivers import need_indices
     from alloc.pathways.spend import SPECIALISED
 
     without = prep.spend["spend_without_left_shift"].transpose("year", "icb").values
@@ -501,6 +511,7 @@ def _spend_rows(
         Path(prep.source).parent,
         n_draws=len(unique),
         sampler=sampler,
+        need_index=need_indices(prep.inputs, years[0]),  # as the central run (engine)
     )
     cash = (1.0 + inflation) ** (np.asarray(years) - years[0])
     cash = cash[None, :, None]
@@ -522,17 +533,40 @@ def chunks(n_rows: int, size: int) -> list[range]:
     return [range(s, min(s + size, n_rows)) for s in range(0, n_rows, size)]
 
 
+def stored_variables(prep: Prepared) -> tuple[list[str], list[str]]:
+    """The per-draw variables an ensemble stores, and those it summarises without storing.
+
+    ``allocation`` and ``dft`` always vary by draw. ``net_position`` and ``left_shift_saving``
+    are stored only when the scenario has left-shift levers: without them the saving is zero (its
+    summaries are blank) and the spend is the same in every draw, so the net position is the
+    allocation minus a constant, derived from the stored allocation as it is summarised.
+    """
+    if prep.spend is None:
+        return ["allocation", "dft"], []
+    if prep.left_shift is None:
+        return ["allocation", "dft"], ["net_position", "left_shift_saving"]
+    return ["allocation", "dft", "net_position", "left_shift_saving"], []
+
+
+def constant_spend(prep: Prepared) -> np.ndarray:
+    """Spend per cell (years x ICBs, base year first) [GBP, cash] when no draw changes it."""
+    return np.ascontiguousarray(
+        prep.spend["spend_without_left_shift"].transpose("year", "icb").values, dtype=float
+    ).reshape(-1)
+
+
 def chunk_outputs(prep: Prepared, plan: Plan, rows: range) -> dict[str, np.ndarray]:
     """Per-draw outputs of one chunk, each (len(rows), years x ICBs), base year first.
 
-    ``allocation`` [GBP], ``dft`` [fraction], and with pathways ``net_position`` and
-    ``left_shift_saving`` [GBP]; also ``relaxed`` (len(rows), projection years) [bool]. Runs
-    where the chunk runs (in process or on a dask worker), so only these leave a worker.
+    ``allocation`` [GBP], ``dft`` [fraction], and with left-shift levers ``net_position`` and
+    ``left_shift_saving`` [GBP] (:func:`stored_variables`); also ``relaxed`` (len(rows),
+    projection years) [bool]. Runs where the chunk runs (in process or on a dask worker), so
+    only these leave a worker.
     """
     out = run_chunk(prep, plan, rows)
     alloc, target = out["allocation"], out["target"]
     derived = {"allocation": alloc, "dft": (alloc - target) / target}
-    if "spend" in out:
+    if "net_position" in stored_variables(prep)[0]:
         derived["net_position"] = alloc - out["spend"]
         derived["left_shift_saving"] = out["saving"]
     derived = {k: v.reshape(len(rows), -1) for k, v in derived.items()}
@@ -553,6 +587,7 @@ def run_ensemble(
     full_path: str | Path | None = None,
     spill_dir: str | Path | None = None,
     progress: Callable[[int, int], None] | None = None,
+    note: Callable[[str], None] | None = None,
 ) -> xr.Dataset:
     """Run a grid x Monte Carlo ensemble of a scenario.
 
@@ -573,8 +608,10 @@ def run_ensemble(
     scheduler : str, optional
         Address of a running dask scheduler (``tcp://host:port``).
     workers : int, optional
-        Start a dask ``LocalCluster`` with this many single-threaded workers. With neither
-        ``scheduler`` nor ``workers`` the ensemble runs in process.
+        Start a dask ``LocalCluster`` with this many single-threaded workers, when the job pays
+        for it: the first chunk runs in process, and if the rest would take less than
+        :data:`CLUSTER_BREAK_EVEN_S` in process (or is under two chunks) it stays in process and
+        ``note`` says so. With neither ``scheduler`` nor ``workers`` the ensemble runs in process.
     keep_full : bool
         Also return the full cube in memory (``allocation_draws``, ``dft_draws``; memory grows
         with the draws).
@@ -584,6 +621,9 @@ def run_ensemble(
         Folder for the temporary draw files (default: the system's temporary folder).
     progress : callable, optional
         Called as ``progress(rows_done, rows_total)`` after each chunk.
+    note : callable, optional
+        Told ``note(text)`` of what the user should know (the CLI prints it on stderr): that
+        ``workers`` was not worth a cluster and the ensemble ran in process.
 
     Returns
     -------
@@ -598,13 +638,13 @@ def run_ensemble(
     spec = resolve_spec(prep, spec)
     plan = make_plan(spec)
     parts = chunks(plan.n_rows, spec.chunk)
-    variables = ["allocation", "dft"]
-    if prep.spend is not None:
-        variables += ["net_position", "left_shift_saving"]
+    variables, _ = stored_variables(prep)
     n_cells = len(prep.years) * prep.inputs.sizes["icb"]
     with DrawStore(variables, plan.n_grid, spec.draws, n_cells, spill_dir) as store:
-        if scheduler or workers:
-            outputs = _run_dask(prep, plan, parts, scheduler, workers)
+        if scheduler:
+            outputs = _run_dask(prep, plan, parts, scheduler, None)
+        elif workers:
+            outputs = _run_local_cluster_if_worth_it(prep, plan, parts, workers, note)
         else:
             outputs = ((rows, chunk_outputs(prep, plan, rows)) for rows in parts)
         done = 0
@@ -646,6 +686,41 @@ def run_ensemble(
 # One numba thread per single-threaded worker: otherwise each worker's parallel kernels start a
 # thread per core and the workers oversubscribe the machine (about 10% slower here).
 SINGLE_THREADED_WORKER = {"NUMBA_NUM_THREADS": "1"}
+
+
+# Seconds of in-process work below which starting a LocalCluster does not pay. Its fixed costs
+# on the 2-core development machine (2026-12-02, loaded; benchmarks/bench_ensemble.py prints
+# them): starting 2 workers 10.6 s, the first task on them (alloc imported, kernels loaded)
+# 3.0 s, closing 3.5 s: 17 s in all, while a cluster on the same machine is at best modestly
+# faster per chunk than in process (the kernels already use every core). With at least 30 s of
+# work a cluster costs at most about 1.2 x in process; below that it only adds its fixed cost
+# (10,000 draws: 66 s on a new cluster against 6 s in process, before this check).
+CLUSTER_BREAK_EVEN_S = 30.0
+
+
+def _run_local_cluster_if_worth_it(prep, plan, parts, workers, note):
+    """Chunks in process, or the rest on a new LocalCluster when they take long enough to pay.
+
+    The first chunk always runs in process and is timed; the rest go to a cluster of
+    ``workers`` only when there are at least two more chunks and they would take at least
+    :data:`CLUSTER_BREAK_EVEN_S` in process. Results are the same either way (bit-identical).
+    """
+    t0 = time.perf_counter()
+    yield parts[0], chunk_outputs(prep, plan, parts[0])
+    rest = parts[1:]
+    estimate = (time.perf_counter() - t0) * len(rest)
+    if len(rest) >= 2 and estimate >= CLUSTER_BREAK_EVEN_S:
+        yield from _run_dask(prep, plan, rest, None, workers)
+        return
+    if note is not None:
+        note(
+            f"ran in process, without a dask cluster: the ensemble takes about "
+            f"{estimate + time.perf_counter() - t0:.0f} s here, and starting a cluster of "
+            f"{workers} workers costs about as much as {CLUSTER_BREAK_EVEN_S:.0f} s of work "
+            "(--workers pays only for longer jobs; --scheduler reuses a running cluster)"
+        )
+    for rows in rest:
+        yield rows, chunk_outputs(prep, plan, rows)
 
 
 def _run_dask(prep, plan, parts, scheduler, workers):
@@ -705,9 +780,16 @@ def summarise(prep: Prepared, plan: Plan, store: DrawStore, keep_full: bool) -> 
     budget = max(plan.spec.chunk, 1) * n_year * n_icb * 8  # one chunk of one variable
     threads = default_threads()
     units = {"allocation": "GBP", "dft": "1", "net_position": "GBP", "left_shift_saving": "GBP"}
-    for name in store.variables:
+    stored, derived = stored_variables(prep)
+    for name in stored + derived:
         threshold = -plan.spec.below_target_threshold if name == "dft" else None
-        s = store.summarise(name, q, budget, threshold, threads)
+        if name == "net_position" and name in derived:  # allocation - spend, spend constant
+            s = store.summarise("allocation", q, budget, None, threads, constant_spend(prep))
+        elif name in derived:  # left-shift saving without levers: blanked below
+            n_grid, n_cells = plan.n_grid, n_year * n_icb
+            s = BlockSummary(np.zeros((n_grid, len(q), n_cells)), np.zeros((n_grid, n_cells)), None)
+        else:
+            s = store.summarise(name, q, budget, threshold, threads)
         attrs = {"units": units[name]}
         if units[name] == "GBP":
             attrs["price_base"] = "cash"
@@ -763,20 +845,36 @@ def summarise(prep: Prepared, plan: Plan, store: DrawStore, keep_full: bool) -> 
 
 
 def write_full_cube(store: DrawStore, result: xr.Dataset, plan: Plan, path: Path) -> None:
-    """Write ``allocation_draws`` and ``dft_draws`` to NetCDF, a chunk of draws at a time."""
+    """Write ``allocation_draws`` and ``dft_draws`` to NetCDF, a chunk of draws at a time.
+
+    xarray writes the coordinates and attributes; the two cubes are then added with
+    ``h5netcdf`` and filled block by block from the draw store (memory: one block of
+    ``spec.chunk`` draws; no dask).
+    """
+    import h5netcdf
+
     from alloc.outputs.results import write_netcdf
 
     grid_shape = [len(v) for v in plan.grid_values]
     n_year, n_icb = result.sizes["year"], result.sizes["icb"]
-    dims = plan.grid_names + ["draw", "year", "icb"]
+    dims = tuple(plan.grid_names + ["draw", "year", "icb"])
     coords = {name: result[name].values for name in plan.grid_names}
     coords.update(
         draw=np.arange(plan.spec.draws), year=result["year"].values, icb=result["icb"].values
     )
-    cube = xr.Dataset(coords=coords, attrs=result.attrs)
-    for name, units in (("allocation", "GBP"), ("dft", "1")):
-        data = lazy_cube(store, name, plan.spec.chunk).reshape(
-            grid_shape + [plan.spec.draws, n_year, n_icb]
-        )
-        cube[f"{name}_draws"] = (dims, data, {"units": units})
-    write_netcdf(cube, path)
+    write_netcdf(xr.Dataset(coords=coords, attrs=result.attrs), path)
+    size = max(1, min(plan.spec.chunk, plan.spec.draws))
+    with h5netcdf.File(path, "a") as f:
+        for name, units in (("allocation", "GBP"), ("dft", "1")):
+            var = f.create_variable(
+                f"{name}_draws",
+                dims,
+                dtype="f8",
+                chunks=tuple([1] * len(grid_shape) + [size, n_year, n_icb]),
+            )
+            var.attrs["units"] = units
+            for g, draws, block in store.draw_blocks(name, size):
+                where = np.unravel_index(g, grid_shape) if grid_shape else ()
+                var[tuple(int(i) for i in where) + (slice(draws.start, draws.stop),)] = (
+                    block.reshape(len(draws), n_year, n_icb)
+                )

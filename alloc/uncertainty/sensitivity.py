@@ -11,7 +11,10 @@ that has a ``[low, high]`` range, with the distributions an ensemble draws them 
   sequence; Jansen's total-effect estimator; bootstrap confidence intervals); ``N (G + 2)`` runs
   for ``G`` groups. A scenario parameter is its own group; pathway quantities are grouped by
   lever (``renal: levers.sglt2i``) and by cohort section (``renal: cohorts.renal.transitions``),
-  since a pathway file holds up to about 100 of them.
+  since a pathway file holds up to about 100 of them. Pathway draws respect a file's
+  ``[[correlations]]`` (Gaussian copula, :mod:`alloc.pathways.copula`), and groups linked by a
+  correlation are joined into one, so that groups stay independent as the estimators assume. The
+  one-at-a-time tornado moves one quantity at a time and ignores correlations.
 
 The output is one number per run, in the final projection year: the distance from target
 (``dft``, fraction), the left-shift saving or the net position (``saving``, ``net_position``,
@@ -23,7 +26,7 @@ vectorised kernel (:func:`alloc.uncertainty.ensemble.run_rows`).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -75,6 +78,37 @@ def _group(pathway: str, path: str) -> str:
     return f"{pathway}: {'.'.join(parts[:3] if parts[0] == 'cohorts' else parts[:2])}"
 
 
+def _join_correlated_groups(factors: list[Factor], specs: dict) -> list[Factor]:
+    """Put pathway quantities a file correlates (``[[correlations]]``) in one Sobol group.
+
+    Saltelli's estimators need groups that are independent of each other. Within a group the
+    quantities may be correlated: the pathway draws apply the Gaussian copula to the group's
+    independent uniforms, so a joined group's indices are those of all its quantities together.
+    A joined group is named by its parts joined with `` + ``.
+    """
+    group_of = {(f.pathway, f.path): f.group for f in factors if f.pathway is not None}
+    parent: dict[str, str] = {}
+
+    def root(g: str) -> str:
+        while parent.setdefault(g, g) != g:
+            g = parent[g]
+        return g
+
+    for name, pspec in specs.items():
+        for corr in pspec.correlations:
+            ga, gb = root(group_of[(name, corr.a)]), root(group_of[(name, corr.b)])
+            if ga != gb:
+                parent[gb] = ga
+    if not parent:
+        return factors
+    order = list(dict.fromkeys(f.group for f in factors))
+    parts: dict[str, list[str]] = {}
+    for g in order:
+        parts.setdefault(root(g), []).append(g)
+    label = {g: " + ".join(parts[root(g)]) for g in order}
+    return [replace(f, group=label[f.group]) for f in factors]
+
+
 def _load(scenario, overrides, spec, scenario_path, raw) -> _Setup:
     """The prepared scenario, its validated ensemble spec and its factors (at least one)."""
     from alloc.pathways import chosen_pathways
@@ -93,6 +127,7 @@ def _load(scenario, overrides, spec, scenario_path, raw) -> _Setup:
                 for p, q in quantities(pathway.spec).items()
                 if q.range[1] > q.range[0]
             ]
+        factors = _join_correlated_groups(factors, specs)
     if not factors:
         raise AllocError(
             f"{prep.source} [ensemble]",

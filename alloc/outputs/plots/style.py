@@ -139,6 +139,31 @@ def save_figure(fig: Figure, path, dpi: float | None = None, metadata: dict | No
         fig.savefig(path, dpi=dpi, metadata=metadata)
 
 
+def render_rgba(fig: Figure, dpi: float) -> np.ndarray:
+    """Draw ``fig`` at ``dpi`` in the house style, as :func:`save_figure` draws a PNG: the
+    pixels (height, width, 4) [RGBA, uint8], for :func:`write_png`.
+
+    Drawing holds the interpreter; PNG compression (zlib, in Pillow) does not, so
+    :func:`alloc.outputs.plots.write_charts` compresses one chart in a thread while it draws
+    the next. The two steps are the ones ``savefig`` takes, so the file is byte-identical.
+    """
+    import io
+
+    buffer = io.BytesIO()
+    with house_style():
+        fig.savefig(buffer, format="rgba", dpi=dpi)
+    renderer = fig.canvas.renderer  # the Agg renderer savefig drew with, at ``dpi``
+    height, width = int(renderer.height), int(renderer.width)
+    return np.frombuffer(buffer.getbuffer(), dtype=np.uint8).reshape(height, width, 4)
+
+
+def write_png(pixels: np.ndarray, path, dpi: float, metadata: dict | None = None) -> None:
+    """Write pixels from :func:`render_rgba` as a PNG, as matplotlib's Agg canvas does."""
+    from matplotlib.image import imsave
+
+    imsave(path, pixels, format="png", origin="upper", dpi=dpi, metadata=metadata)
+
+
 def set_data(fig: Figure, frame) -> Figure:
     """Attach the data a chart shows (a :class:`pandas.DataFrame`) to ``fig``, for its CSV."""
     fig.alloc_data = frame
