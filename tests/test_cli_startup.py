@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -65,7 +66,7 @@ def _alloc(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess, set
         capture_output=True,
         text=True,
         timeout=600,
-        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+        env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     return proc, set(json.loads(modules.read_text()))
 

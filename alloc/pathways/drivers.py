@@ -113,7 +113,10 @@ def cohort_need(
                 f"expected a positive need index '{drv.index}' for each of the {n_icb} ICBs",
             )
         e = values[f"drivers.{name}.elasticity"]  # (D,)
-        mult = idx[None, :] ** e[:, None]  # (D, N)
+        # One row per draw: numpy's vectorised power can differ in the last bit with an
+        # element's position in the array, so a (D, N) power would make a draw's values depend
+        # on how many draws share its chunk (ensembles must not depend on chunking).
+        mult = np.stack([idx**ed for ed in e.tolist()])  # (D, N)
         for i, (st, s) in enumerate(state_names):
             if s in drv.states and (drv.strata is None or st in drv.strata):
                 stock[:, :, i] *= mult
