@@ -1,31 +1,45 @@
-"""Ensemble of the default scenario: in process vs dask, and peak memory vs number of draws.
+"""Ensemble of the default scenario: end to end against the kernel alone, memory, and dask.
 
 Prints, from this one run:
 
-- wall time in process; on a dask ``LocalCluster`` started by the call (start-up included, as
-  ``alloc ensemble --workers 2`` does); on an already running ``LocalCluster`` (as with
-  ``--scheduler``); the overhead ratios against in process; the fixed costs of a cluster
-  (starting it, a first tiny ensemble on it, closing it), measured directly; whether the results are
-  bit-identical;
-- peak resident memory of a fresh process running the same ensemble at two sizes (``--draws``
-  and ten times fewer, but at least three chunks), with the same chunk: memory should follow
-  the chunk, not the draws.
+- the ensemble end to end in process for ``--draws`` (default 1,000,000) draws, and the
+  glide-path kernel alone on the same inputs (every chunk's kernel inputs built untimed, then
+  only the kernel timed): the ratio end to end / kernel (target: within 2x), with a breakdown of
+  the end-to-end run by stage (cProfile, cumulative seconds);
+- peak resident memory (VmHWM) of a fresh process running the same ensemble (target: under
+  1 GB), and of one with ten times fewer draws: memory should follow the chunk, not the draws;
+- at ``--dask-draws`` (default 10,000): wall time in process; with ``workers`` (which runs in
+  process when the job cannot pay for a cluster); on an already running ``LocalCluster`` (as
+  with ``--scheduler``); the cluster's fixed costs (starting it, a first tiny ensemble on it,
+  closing it), measured directly; whether the results are bit-identical.
 
-Usage: ``python benchmarks/bench_ensemble.py [--draws 100000] [--workers 2] [--chunk 10000]
-[--repeat 3]``
+The machine may be loaded by other processes: compare the ratios, which are measured in one run.
+
+Usage: ``python benchmarks/bench_ensemble.py [--draws 1000000] [--dask-draws 10000]
+[--workers 2] [--chunk 10000] [--repeat 1]``
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
+import pstats
 import subprocess
 import sys
 import time
 
 import numpy as np
 
-from alloc.uncertainty.ensemble import SINGLE_THREADED_WORKER, run_ensemble
+from alloc.allocation.engine import prepare, solve_glide_paths
+from alloc.uncertainty.ensemble import (
+    SINGLE_THREADED_WORKER,
+    chunks,
+    kernel_inputs,
+    make_plan,
+    resolve_spec,
+    run_ensemble,
+)
 
 UNCERTAIN = {
     "envelope_growth": {"low": 0.025, "high": 0.045, "distribution": "normal80"},
@@ -66,20 +80,87 @@ def peak_memory_mb(draws: int, chunk: int) -> float:
     return float(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
+def kernel_alone(spec: dict) -> float:
+    """Seconds the glide-path kernel alone takes on the ensemble's own inputs, chunk by chunk.
+
+    Each chunk's kernel inputs are built as the ensemble builds them (untimed); only
+    :func:`alloc.allocation.engine.solve_glide_paths` (the kernel and its output arrays) is timed.
+    """
+    prep = prepare("default", OVERRIDES)
+    plan = make_plan(resolve_spec(prep, spec))
+    relax = prep.policy.fallback == "relax"
+    total = 0.0
+    for rows in chunks(plan.n_rows, plan.spec.chunk):
+        arrays = kernel_inputs(prep, plan.values(rows), len(rows))
+        policy = {k: arrays[k] for k in prep.policy_arrays}
+        t0 = time.perf_counter()
+        solve_glide_paths(arrays["A0"], arrays["T"], arrays["E"], policy, relax)
+        total += time.perf_counter() - t0
+    return total
+
+
+def stage_breakdown(stats: pstats.Stats) -> str:
+    """Cumulative seconds of the ensemble's main stages, from a cProfile of one run."""
+    wanted = {
+        "kernel (glide_path)": "glide_path",
+        "invariant check": "_count_violations",
+        "parameter draws (transform)": "transform",
+        "kernel inputs": "kernel_inputs",
+        "spend rows": "_spend_rows",
+        "quantiles (summarise)": "summarise",
+    }
+    found = {}
+    for (_, _, func), (_, _, _, cum, _) in stats.stats.items():
+        for label, name in wanted.items():
+            if func == name:
+                found[label] = max(found.get(label, 0.0), cum)
+    return "; ".join(f"{k} {v:.1f} s" for k, v in found.items())
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--draws", type=int, default=100_000)
+    parser.add_argument("--draws", type=int, default=1_000_000)
+    parser.add_argument("--dask-draws", type=int, default=10_000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--chunk", type=int, default=10_000)
     parser.add_argument(
-        "--repeat", type=int, default=3, help="timed runs of each kind; the median is printed"
+        "--repeat", type=int, default=1, help="timed dask runs of each kind; the median is printed"
     )
     args = parser.parse_args()
-    spec = {"draws": args.draws, "chunk": args.chunk, "uncertain": UNCERTAIN}
     run_ensemble("default", OVERRIDES, {"draws": 2})  # compile / load kernels once
 
+    spec = {"draws": args.draws, "chunk": args.chunk, "uncertain": UNCERTAIN}
+    profile = cProfile.Profile()
+    t0 = time.perf_counter()
+    profile.enable()
+    local = run_ensemble("default", OVERRIDES, spec)
+    profile.disable()
+    end_to_end = time.perf_counter() - t0
+    kernel_s = kernel_alone(spec)
+    print(
+        f"ensemble: default scenario, {args.draws:,} draws x {len(UNCERTAIN)} uncertain "
+        f"parameters, chunks of {args.chunk:,} rows"
+    )
+    print(
+        f"end to end in process {end_to_end:.1f} s; kernel alone on the same inputs "
+        f"{kernel_s:.1f} s; ratio {end_to_end / kernel_s:.1f}x (target: within 2x)"
+    )
+    print(f"  stages (cProfile, cumulative): {stage_breakdown(pstats.Stats(profile))}")
+    small = max(args.draws // 10, min(args.draws, 3 * args.chunk))
+    small_mb, big_mb = peak_memory_mb(small, args.chunk), peak_memory_mb(args.draws, args.chunk)
+    cells = local.sizes["year"] * local.sizes["icb"]
+    stored_mb = args.draws * 2 * cells * 8 / 2**20
+    print(
+        f"peak memory (VmHWM) of a fresh process, chunks of {args.chunk:,}: {args.draws:,} "
+        f"draws {big_mb:,.0f} MB (target: under 1,024 MB); {small:,} draws {small_mb:,.0f} MB "
+        f"(ratio {big_mb / small_mb:.2f} for {args.draws / small:.0f}x the draws; the two "
+        f"stored variables' cube, on disk, is {stored_mb:,.0f} MB)"
+    )
+
+    spec = {"draws": args.dask_draws, "chunk": args.chunk, "uncertain": UNCERTAIN}
     local, local_s = timed(args.repeat, spec=spec)
-    started, started_s = timed(args.repeat, spec=spec, workers=args.workers)
+    notes = []
+    started, started_s = timed(args.repeat, spec=spec, workers=args.workers, note=notes.append)
     from dask.distributed import LocalCluster
 
     t0 = time.perf_counter()
@@ -100,36 +181,23 @@ def main():
         for other in (started, running)
         for v in SUMMARIES
     )
+    how = "in process (too small for a cluster)" if notes else "on a new cluster"
+    print(f"at {args.dask_draws:,} draws: in process {local_s:.2f} s")
     print(
-        f"ensemble: default scenario, {args.draws:,} draws x {len(UNCERTAIN)} uncertain "
-        f"parameters, chunks of {args.chunk:,} rows; median of {args.repeat} runs each"
-    )
-    print(f"in process: {local_s:.2f} s ({args.draws / local_s:,.0f} draws/s)")
-    print(
-        f"dask, LocalCluster of {args.workers} started by the call: {started_s:.2f} s "
-        f"(overhead ratio {started_s / local_s:.2f}x)"
+        f"  --workers {args.workers}: {started_s:.2f} s, ran {how} "
+        f"(ratio to in process {started_s / local_s:.2f}x; target: never 10x)"
     )
     print(
-        f"dask, LocalCluster of {args.workers} already running: {running_s:.2f} s "
-        f"(overhead ratio {running_s / local_s:.2f}x)"
+        f"  dask, LocalCluster of {args.workers} already running: {running_s:.2f} s "
+        f"(ratio {running_s / local_s:.2f}x)"
     )
     print(
-        f"fixed costs of a cluster, whatever the draws: starting it {start_s:.2f} s; first "
+        f"  fixed costs of a cluster, whatever the draws: starting it {start_s:.2f} s; first "
         f"2-draw ensemble on it (workers import alloc and load kernels) {warm_s:.2f} s; "
-        f"closing it {close_s:.2f} s"
+        f"closing it {close_s:.2f} s; in total {start_s + warm_s + close_s:.1f} s, the "
+        "break-even (alloc.uncertainty.ensemble.CLUSTER_BREAK_EVEN_S) it is set against"
     )
-    print(f"results bit-identical across the three: {same}")
-    # at least three chunks, so that both sizes hold the two-chunk write pipeline at its peak
-    small = max(args.draws // 10, min(args.draws, 3 * args.chunk))
-    small_mb, big_mb = peak_memory_mb(small, args.chunk), peak_memory_mb(args.draws, args.chunk)
-    cells = local.sizes["year"] * local.sizes["icb"]
-    full_cube_mb = args.draws * 2 * cells * 8 / 2**20
-    print(
-        f"peak memory of a fresh process, chunks of {args.chunk:,}: {small:,} draws "
-        f"{small_mb:,.0f} MB; {args.draws:,} draws {big_mb:,.0f} MB (ratio "
-        f"{big_mb / small_mb:.2f} for {args.draws / small:.0f}x the draws; the two summarised "
-        f"variables' cube alone would be {full_cube_mb:,.0f} MB)"
-    )
+    print(f"  results bit-identical across the three: {same}")
 
 
 if __name__ == "__main__":

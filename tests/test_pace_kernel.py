@@ -986,11 +986,14 @@ def test_broadcast_floors_and_caps_equal_materialised_ones(prob, floor_axes, cap
     got, want = run_glide(small), run_glide(full)
     for a, b in zip(got, want):
         np.testing.assert_array_equal(a, b)
-    if (want[2] == STATUS_OK).all():
-        zeros = np.zeros((1, Y, N))
+    # The run-time check reads either layout alike (it may flag a synthetic problem whose
+    # allocations go negative, so counts are compared, not assumed zero).
+    zeros = np.zeros((1, Y, N))
+    broken = want[0].copy()
+    broken[0, 0, 0] = -1.0  # negative money: caught through either layout
+    counts = []
+    for alloc in (want[0], broken):
         for arrays in (small, full):
             args = [arrays[k] for k in ("A0", "T", "E", "floor_mult", "cap_mult", "below_target")]
-            assert count_violations(want[0], *args, zeros, want[2], 1e-9) == 0
-        broken = want[0].copy()
-        broken[0, 0, 0] = -1.0  # negative money: caught through either layout
-        assert count_violations(broken, *args, zeros, want[2], 1e-9) >= 1
+            counts.append(count_violations(alloc, *args, zeros, want[2], 1e-9))
+    assert counts[0] == counts[1] and counts[2] == counts[3] >= 1

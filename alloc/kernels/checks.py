@@ -70,28 +70,40 @@ def _count_violations(
         cy = 1 if cm.shape[0] > 1 else 0
         ci = 1 if cm.shape[1] > 1 else 0
         for y in range(n_year):
+            prev = alloc[r, y - 1] if y > 0 else a0
+            st = status[r, y]
+            floors_relaxed = st == STATUS_FLOORS_RELAXED
+            caps_relaxed = st == STATUS_CAPS_RELAXED
+            # Uniform growth (the relaxed bound) only where the year was relaxed: the division
+            # it needs per ICB would otherwise cost as much as the rest of the check.
             prev_total = 0.0
+            if floors_relaxed or caps_relaxed:
+                for i in range(n):
+                    prev_total += prev[i] - adj[y, i]
             total = 0.0
             for i in range(n):
-                prev_total += (a0[i] if y == 0 else alloc[r, y - 1, i]) - adj[y, i]
                 total += alloc[r, y, i]
-            tol = rtol * e[y]
-            broken = abs(total - e[y]) > env_rtol * abs(e[y]) or not np.isfinite(total)
+            ey = e[y]
+            tol = rtol * ey
+            xy = x[y]
+            has_x = xy == xy
+            fy_row = fm[y * fy]
+            cy_row = cm[y * cy]
+            broken = abs(total - ey) > env_rtol * abs(ey) or not np.isfinite(total)
             for i in range(n):
-                prev = (a0[i] if y == 0 else alloc[r, y - 1, i]) - adj[y, i]
+                p = prev[i] - adj[y, i]
                 a = alloc[r, y, i]
-                f = fm[y * fy, i * fi]
-                c = cm[y * cy, i * ci]
-                lower = f if np.isinf(f) else prev * f
-                upper = c if np.isinf(c) else prev * c
-                if x[y] == x[y]:
-                    lower = max(lower, t[y, i] * (1.0 - x[y]))
+                f = fy_row[i * fi]
+                c = cy_row[i * ci]
+                lower = f if np.isinf(f) else p * f
+                upper = c if np.isinf(c) else p * c
+                if has_x:
+                    lower = max(lower, t[y, i] * (1.0 - xy))
                     upper = max(upper, lower)
-                uniform = prev * e[y] / prev_total
-                if status[r, y] == STATUS_FLOORS_RELAXED:
-                    lower = min(lower, uniform)
-                if status[r, y] == STATUS_CAPS_RELAXED:
-                    upper = max(upper, uniform)
+                if floors_relaxed:
+                    lower = min(lower, p * ey / prev_total)
+                if caps_relaxed:
+                    upper = max(upper, p * ey / prev_total)
                 if not (a >= 0.0) or a < lower - tol or a > upper + tol:
                     broken = True
             if broken:

@@ -649,9 +649,12 @@ def scale(
         if lv.cost_basis == "per_head":
             lever_cost[..., slot] = lv.unit_cost[:, None, None] * lv.coverage * pop[None, :, :]
     states = None if run.states is None else run.states * v[:, :1, :, None]
-    acc = run.acc.copy()
-    acc[..., :n_pay] *= k[..., None]
-    acc[..., n_pay:] *= v[..., None]
+    # One multiply by a (D, 1, N, K) factor (money columns k, activity columns v): the same
+    # products as scaling the two column blocks in place, without a copy and two strided passes.
+    acc_factor = np.empty((*k.shape, run.acc.shape[-1]))
+    acc_factor[..., :n_pay] = k[..., None]
+    acc_factor[..., n_pay:] = v[..., None]
+    acc = run.acc * acc_factor
     return CohortRun(
         acc,
         lever_cost,

@@ -44,11 +44,14 @@ class BlockSummary:
         Draw 0.
     share_below : ndarray (G, C) or None
         Fraction of draws strictly below the threshold, when one was given.
+    derived : BlockSummary or None
+        The same summaries of the variable minus a per-cell constant, when one was given.
     """
 
     quantiles: np.ndarray
     central: np.ndarray
     share_below: np.ndarray | None
+    derived: BlockSummary | None = None
 
 
 class DrawStore:
@@ -163,8 +166,10 @@ class DrawStore:
         threads : int
             Blocks summarised at once (``numpy`` releases the GIL while it partitions).
         minus : ndarray (C,), optional
-            Summarise ``name - minus`` (per cell, the same in every draw) instead: a variable
-            derived from a stored one, never stored itself (same units as ``name``).
+            Also summarise ``name - minus`` (per cell, the same in every draw; same units as
+            ``name``) into ``derived``: a variable derived from a stored one, never stored
+            itself, summarised from the block already read (subtracting a constant from a
+            cell's draws reorders nothing, so the partitioned block serves as well).
         """
         n_grid, n_cells, n_draws = self.shape
         per_block = max(1, min(n_cells, budget_bytes // max(1, threads * n_draws * 8)))
@@ -172,6 +177,8 @@ class DrawStore:
         out_q = np.empty((n_grid, len(q), n_cells))
         central = np.empty((n_grid, n_cells))
         below = np.empty((n_grid, n_cells)) if threshold is not None else None
+        minus_q = np.empty_like(out_q) if minus is not None else None
+        minus_central = np.empty_like(central) if minus is not None else None
         tasks = [
             (g, slice(c, min(c + per_block, n_cells)))
             for g in range(n_grid)
@@ -181,12 +188,15 @@ class DrawStore:
         def one(task):
             g, cells = task
             block = self.read(name, g, cells)
-            if minus is not None:  # element by element, as the stored variable would have been
-                np.subtract(block, minus[cells, None], out=block)
             central[g, cells] = block[:, 0]
+            if minus is not None:  # element by element, as a stored variable would have been
+                minus_central[g, cells] = block[:, 0] - minus[cells]
             if below is not None:
                 below[g, cells] = (block < threshold).mean(axis=1)
             out_q[g, :, cells] = quantiles_in_place(block, q)
+            if minus is not None:
+                np.subtract(block, minus[cells, None], out=block)
+                minus_q[g, :, cells] = quantiles_in_place(block, q)
 
         if threads > 1:
             with ThreadPoolExecutor(threads) as pool:
@@ -194,7 +204,8 @@ class DrawStore:
         else:
             for task in tasks:
                 one(task)
-        return BlockSummary(out_q, central, below)
+        derived = BlockSummary(minus_q, minus_central, None) if minus is not None else None
+        return BlockSummary(out_q, central, below, derived)
 
 
 def default_threads() -> int:

@@ -245,9 +245,13 @@ def kernel_inputs(prep: Prepared, values: dict[str, np.ndarray], n_rows: int) ->
         # every unit's envelope and targets scale with the national envelope (exactly 1 x for
         # ICB totals, whose one unit's envelope is the national one)
         unit_env = national[:, None, :] * (prep.kernel_envelopes / prep.envelope[None, 1:])
-    targets = (
-        prep.kernel_targets[None] / prep.kernel_envelopes[None, :, :, None] * unit_env[..., None]
+    # Shares of each unit's envelope, then scaled by each row's: written C-ordered straight away
+    # (the prepared targets are a transposed view, whose layout the product would otherwise
+    # follow, and the kernel would get a copy).
+    shares = np.ascontiguousarray(
+        prep.kernel_targets[None] / prep.kernel_envelopes[None, :, :, None]
     )
+    targets = np.multiply(shares, unit_env[..., None], order="C")
     n_batch = n_rows * n_unit
     out = {
         "A0": np.broadcast_to(prep.kernel_base[None], (n_rows,) + prep.kernel_base.shape),
@@ -689,12 +693,13 @@ SINGLE_THREADED_WORKER = {"NUMBA_NUM_THREADS": "1"}
 
 
 # Seconds of in-process work below which starting a LocalCluster does not pay. Its fixed costs
-# on the 2-core development machine (2026-12-02, loaded; benchmarks/bench_ensemble.py prints
-# them): starting 2 workers 10.6 s, the first task on them (alloc imported, kernels loaded)
-# 3.0 s, closing 3.5 s: 17 s in all, while a cluster on the same machine is at best modestly
-# faster per chunk than in process (the kernels already use every core). With at least 30 s of
-# work a cluster costs at most about 1.2 x in process; below that it only adds its fixed cost
-# (10,000 draws: 66 s on a new cluster against 6 s in process, before this check).
+# on the 2-core development machine (2026-12-02; benchmarks/bench_ensemble.py prints them):
+# starting 2 workers, the first task on them (alloc imported, kernels loaded) and closing took
+# 3.2-4.2 s in all when the machine was quiet and 17 s when other jobs loaded it, while a
+# cluster on the same machine is no faster per chunk than in process (the kernels already use
+# every core). With at least 30 s of work even the loaded cost keeps a cluster within about
+# 1.6 x in process; below that it only adds its fixed cost (10,000 draws, one chunk: 66 s on a
+# new cluster against 6 s in process before this check; 0.41 s against 0.35 s after it).
 CLUSTER_BREAK_EVEN_S = 30.0
 
 
@@ -781,10 +786,14 @@ def summarise(prep: Prepared, plan: Plan, store: DrawStore, keep_full: bool) -> 
     threads = default_threads()
     units = {"allocation": "GBP", "dft": "1", "net_position": "GBP", "left_shift_saving": "GBP"}
     stored, derived = stored_variables(prep)
+    from_allocation = None  # net position = allocation - spend, when the spend is constant
     for name in stored + derived:
         threshold = -plan.spec.below_target_threshold if name == "dft" else None
-        if name == "net_position" and name in derived:  # allocation - spend, spend constant
-            s = store.summarise("allocation", q, budget, None, threads, constant_spend(prep))
+        if name == "allocation" and "net_position" in derived:
+            s = store.summarise(name, q, budget, threshold, threads, constant_spend(prep))
+            from_allocation = s.derived
+        elif name == "net_position" and name in derived:
+            s = from_allocation
         elif name in derived:  # left-shift saving without levers: blanked below
             n_grid, n_cells = plan.n_grid, n_year * n_icb
             s = BlockSummary(np.zeros((n_grid, len(q), n_cells)), np.zeros((n_grid, n_cells)), None)
