@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -19,6 +20,15 @@ if os.environ.get("CI"):
 
 REPO = Path(__file__).resolve().parents[1]
 EMBEDDED_DATA = REPO / "data"
+
+# A progress line of alloc.cli.progress (``loading inputs...``), printed on stderr as a stage
+# starts; messages are the other lines.
+PROGRESS_LINE = re.compile(r"^[a-z][a-z ()]*\.\.\.$")
+
+
+def message_lines(stderr: str) -> list[str]:
+    """The lines of ``stderr`` that are not progress lines (errors, warnings, notes)."""
+    return [line for line in stderr.splitlines() if not PROGRESS_LINE.match(line)]
 
 
 def reference_areas(geography: str = "icb_2026"):

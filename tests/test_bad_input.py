@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import message_lines
 
 EXIT_BAD_INPUT = 2
 
@@ -153,7 +154,7 @@ def assert_bad_input(proc, tmp_path: Path, file: str, field: str, *, out_kept: b
     both = proc.stdout + proc.stderr
     assert proc.returncode == EXIT_BAD_INPUT, both
     assert "Traceback" not in both, both
-    lines = proc.stderr.splitlines()
+    lines = message_lines(proc.stderr)
     assert len(lines) == 1 and lines[0].strip(), f"expected one line on stderr, got:\n{proc.stderr}"
     line = lines[0]
     assert line.startswith("error: "), line

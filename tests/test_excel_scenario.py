@@ -6,6 +6,7 @@ import numpy as np
 import openpyxl
 import pytest
 from click.testing import CliRunner
+from conftest import message_lines
 
 import alloc
 from alloc.allocation.engine import prepare
@@ -150,7 +151,7 @@ def test_malformed_cell_names_sheet_and_cell(template, tmp_path, sheet, where, v
     )
     result = CliRunner().invoke(main, ["run", path, "--no-plots", "--out", str(tmp_path / "never")])
     assert result.exit_code == 2
-    lines = result.output.strip().splitlines()
+    lines = message_lines(result.output)
     assert len(lines) == 1 and lines[0].startswith(f"error: {path}: {cell['ref']}: ")
     assert not (tmp_path / "never").exists()
 

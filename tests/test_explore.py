@@ -10,6 +10,7 @@ import tomllib
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from conftest import message_lines
 from openpyxl import load_workbook
 
 import alloc
@@ -79,7 +80,7 @@ def test_an_infeasible_floor_shows_the_cli_message_and_keeps_the_last_table(expl
         main, ["run", "--set", "policy.min_growth=0.2", "--no-plots", "--out", str(tmp_path / "x")]
     )
     assert cli.exit_code == 2
-    assert explorer.error == cli.stderr.strip()
+    assert [explorer.error] == message_lines(cli.stderr)
     assert explorer.error.startswith("error: --set policy.min_growth=0.2: policy.min_growth:")
     pd.testing.assert_frame_equal(explorer.icb_table(), good)  # the last good result stays
     assert explorer.command() == "alloc run default --set policy.min_growth=0.02"

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import message_lines
 
 from alloc.errors import AllocError
 from alloc.outputs.atomic import MARKER, check_output_file, check_output_folder
@@ -59,7 +60,7 @@ def _refused(proc, *words: str) -> str:
     both = proc.stdout + proc.stderr
     assert proc.returncode == 2, both
     assert "Traceback" not in both, both
-    lines = proc.stderr.splitlines()
+    lines = message_lines(proc.stderr)
     assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
     for word in words:
         assert word in lines[0], lines[0]

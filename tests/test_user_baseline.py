@@ -16,6 +16,7 @@ import openpyxl
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from conftest import message_lines
 
 import alloc
 from alloc.cli import main
@@ -285,7 +286,7 @@ def test_malformed_files_are_refused_by_the_cli(folder, embedded, template):
             ["run", "--no-plots", "--out", str(out), "--set", f'baseline="{path.as_posix()}"'],
         )
         assert proc.exit_code == 2, (name, proc.output)
-        message = proc.stderr
+        message = "\n".join(message_lines(proc.stderr))
         assert message.startswith(f"error: {path}: {field}: "), (name, message)
         assert problem in message, (name, message)
         assert not out.exists(), name
