@@ -59,7 +59,7 @@ class _MovedModuleFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def create_module(self, spec):
         new = MOVED[spec.name]
         warnings.warn(
-            f"{spec.name} moved to {new} in alloc 0.2.0; the old path will be removed in 0.3.0",
+            f"{spec.name} moved to {new} in alloc 0.2.0; the old path will be removed in 0.4.0",
             DeprecationWarning,
             stacklevel=2,
         )

@@ -25,7 +25,7 @@ def __getattr__(name: str):
 
         warnings.warn(
             f"alloc.inputs.{name} moved to {_OLD_NAMES[name]}.{name} in alloc 0.2.0; "
-            "the old path will be removed in 0.3.0",
+            "the old path will be removed in 0.4.0",
             DeprecationWarning,
             stacklevel=2,
         )
