@@ -64,6 +64,25 @@ _BOUNDED = ("probability per year", "fraction")
 _COST_BASIS_UNIT = dict(zip(COST_BASES, UNITS["lever_cost"]))
 
 
+def _check_provenance(entry, what: str, reason: str) -> None:
+    """An illustrative ``entry`` says why in ``illustrative``; any other tag names its ``source``.
+
+    ``what`` names the entry in the message ("value", "correlation"); ``reason`` says what an
+    illustrative one must give.
+    """
+    if entry.tag == "illustrative":
+        if not entry.illustrative:
+            raise FieldError(
+                "illustrative", f"an illustrative {what} needs {reason} in 'illustrative'"
+            )
+    elif not entry.source:
+        raise FieldError(
+            "source",
+            f"a {what} tagged '{entry.tag}' needs its source address in 'source' "
+            '(or tag = "illustrative" with a reason)',
+        )
+
+
 class Quantity(BaseModel):
     """One labelled number: value, unit, [low, high], price year (money), tag and source."""
 
@@ -108,18 +127,7 @@ class Quantity(BaseModel):
                 raise FieldError("price_year", exc.problem) from None
         elif self.price_year is not None:
             raise FieldError("price_year", f"only money takes a price year (unit is '{self.unit}')")
-        if self.tag == "illustrative":
-            if not self.illustrative:
-                raise FieldError(
-                    "illustrative",
-                    "an illustrative value needs the reason and how it was made in 'illustrative'",
-                )
-        elif not self.source:
-            raise FieldError(
-                "source",
-                f"a value tagged '{self.tag}' needs its source address in "
-                "'source' (or tag = \"illustrative\" with a reason)",
-            )
+        _check_provenance(self, "value", "the reason and how it was made")
         return self
 
     @property
@@ -568,18 +576,7 @@ class CorrelationSpec(BaseModel):
             )
         if self.a == self.b:
             raise FieldError("b", f"expected a quantity other than a ('{self.a}')")
-        if self.tag == "illustrative":
-            if not self.illustrative:
-                raise FieldError(
-                    "illustrative",
-                    "an illustrative correlation needs the reason in 'illustrative'",
-                )
-        elif not self.source:
-            raise FieldError(
-                "source",
-                f"a correlation tagged '{self.tag}' needs its source address in 'source' "
-                '(or tag = "illustrative" with a reason)',
-            )
+        _check_provenance(self, "correlation", "the reason")
         return self
 
     @property
