@@ -1,8 +1,11 @@
 """Bad input: one line ``error: <file>: <field>: <expectation>`` on stderr, exit 2, no traceback.
 
 Each case copies the embedded dataset into ``tmp_path``, corrupts one thing (a data file, the
-scenario, a policy or a ``--set``) and runs the CLI in a subprocess so that a traceback would
-really show. No results folder (nor its hidden temporary folder) may be left behind.
+scenario, a policy or a ``--set``) and runs the CLI in this process (click's CliRunner; an
+exception that escapes the command shows as its traceback on stderr, so it is still caught).
+``test_a_sample_in_a_real_process`` runs one case of each kind in a subprocess, where a
+traceback would really show. No results folder (nor its hidden temporary folder) may be left
+behind.
 
 Pure data problems go through ``alloc validate <folder>`` (no kernel run); scenario, policy and
 a few data problems go through ``alloc run``.
@@ -14,7 +17,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import message_lines
+from conftest import (
+    EMBEDDED_DATA,
+    message_lines,
+    run_alloc_in_process,
+    run_alloc_subprocess,
+)
 
 EXIT_BAD_INPUT = 2
 
@@ -143,6 +151,12 @@ def write_scenario(
     path = tmp_path / "scenario.toml"
     path.write_text(text if text is not None else "\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+@pytest.fixture
+def alloc_cli(tmp_path, monkeypatch):
+    """``alloc ARGS`` in this process, cwd ``tmp_path`` (conftest.run_alloc_in_process)."""
+    return lambda *args: run_alloc_in_process(tmp_path, monkeypatch, *args)
 
 
 # --- the check every case shares ------------------------------------------------------------
@@ -679,6 +693,22 @@ def test_infeasible_floor_names_only_the_bounds_the_policy_sets(data_copy, alloc
         "policy.max_below_target=0.01",
     )
     assert "min_growth / max_below_target" in both.stderr
+
+
+def test_a_sample_in_a_real_process(data_copy, tmp_path):
+    """One dataset case, one scenario case and one --set case in a real ``python -m alloc``
+    process: the same one line, exit 2, no traceback and nothing left behind."""
+    edit, file, field = DATA_CASES[0].values
+    edit(data_copy)
+    assert_bad_input(run_alloc_subprocess(tmp_path, "validate", data_copy), tmp_path, file, field)
+    scenario = write_scenario(tmp_path, EMBEDDED_DATA, policy={"min_growth": "0.07"})
+    proc = run_alloc_subprocess(tmp_path, "run", scenario, "--out", tmp_path / "out")
+    assert_bad_input(proc, tmp_path, "scenario.toml [policy]", "min_growth")
+    scenario = write_scenario(tmp_path, EMBEDDED_DATA)
+    proc = run_alloc_subprocess(
+        tmp_path, "run", scenario, "--out", tmp_path / "out", "--set", "policy.min_growth"
+    )
+    assert_bad_input(proc, tmp_path, "--set", "policy.min_growth")
 
 
 def test_closed_output_pipe_exits_quietly(tmp_path):
