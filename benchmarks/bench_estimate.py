@@ -48,6 +48,7 @@ import numpy as np
 
 from alloc.kernels import regression as kr
 from alloc.targets.estimate import (
+    _add,
     _mirror,
     _solve,
     design_matrix,
@@ -125,19 +126,6 @@ def legacy_pass2(loader, model, beta, ybar, index=0):
     out = {"meat": np.zeros((p, p)), "rt": np.zeros(2)}
     kr.accumulate_residual_moments(X, y, np.ones(len(y)), beta, ybar, out["meat"], out["rt"])
     return out
-
-
-def _add(total, part):
-    if total is None:
-        return part
-    for key, value in part.items():
-        if key == "groups":
-            for name, arrays in value.items():
-                for acc, add in zip(total["groups"][name], arrays):
-                    acc += add
-        else:
-            total[key] += value
-    return total
 
 
 def legacy_fit(pop, model) -> dict:

@@ -392,8 +392,6 @@ def _add(total: dict | None, part: dict) -> dict:
             for name, arrays in value.items():
                 for acc, add in zip(total["groups"][name], arrays):
                     acc += add
-        elif isinstance(value, np.ndarray):
-            total[key] += value
         else:
             total[key] += value
     return total
